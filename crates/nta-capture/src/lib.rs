@@ -1,0 +1,49 @@
+//! Streaming reader for pcap and pcapng captures, with integer-nanosecond timestamps.
+//!
+//! The principal types:
+//! - [`CaptureReader`] — opens a file or any [`std::io::Read`], detects the format from its magic
+//!   number (legacy pcap in both byte orders, micro/nanosecond and the modified variant; pcapng
+//!   with any number of sections and interfaces; any of these gzip-compressed) and lends one
+//!   [`Packet`] at a time out of a reused buffer: memory stays bounded whatever the file size.
+//! - [`Packet`] — timestamp (`ts_ns`, nanoseconds since the Unix epoch), [`LinkType`], captured
+//!   and original length, interface index and the borrowed frame bytes.
+//! - [`ReadStats`] — what was read: packets, bytes, truncated frames, link types, first and last
+//!   timestamps and every [`Warning`] (a file cut short, unknown interfaces, ...).
+//! - [`PcapWriter`] — a small legacy-pcap writer used for fixtures and evidence files.
+//!
+//! Block framing is done here (so a corrupt length is reported with its byte offset and a file
+//! cut short keeps every complete packet); headers, section and interface blocks are decoded by
+//! `pcap-parser`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), nta_capture::Error> {
+//! let mut reader = nta_capture::CaptureReader::open("capture.pcapng")?;
+//! while let Some(packet) = reader.next_packet()? {
+//!     println!("{} {} bytes on {:?}", packet.ts_ns, packet.orig_len, packet.link_type);
+//! }
+//! for warning in &reader.stats().warnings {
+//!     eprintln!("warning: {warning}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod buffer;
+mod error;
+mod format;
+mod linktype;
+mod reader;
+mod stats;
+mod writer;
+
+pub use crate::{
+    error::{Error, Warning},
+    format::{ByteOrder, CaptureFormat, Compression, TsPrecision},
+    linktype::LinkType,
+    reader::{CaptureReader, Interface, Packet, TsResolution},
+    stats::ReadStats,
+    writer::PcapWriter,
+};

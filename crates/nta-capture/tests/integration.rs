@@ -1,0 +1,4 @@
+//! Integration tests of nta-capture against real captures and hand-built files.
+
+mod common;
+mod manifest;
