@@ -1,1 +1,39 @@
-fn main() {}
+//! `nta-cli`: the command-line front end. `main` parses, dispatches and maps exit codes;
+//! the work is done by the library crates.
+
+mod inspect;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// nta — network traffic analyzer
+#[derive(Debug, Parser)]
+#[command(name = "nta-cli", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Describe captures: format, link types, packets, time span, protocol census, errors
+    Inspect(inspect::Args),
+}
+
+/// Exit codes: 0 success, 1 some input could not be read, 2 usage or internal error.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("nta-cli: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

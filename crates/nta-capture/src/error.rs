@@ -97,6 +97,11 @@ pub enum Warning {
         /// How many packets had a timestamp earlier than their predecessor.
         count: u64,
     },
+    /// Timestamps that do not fit in i64 nanoseconds (after 2262) and were saturated.
+    TimestampOutOfRange {
+        /// How many.
+        count: u64,
+    },
     /// Records whose captured length exceeds their original length.
     CaplenExceedsOrigLen {
         /// How many.
@@ -130,6 +135,9 @@ impl fmt::Display for Warning {
             ),
             Warning::UnusualVersion { major, minor } => write!(f, "unusual pcap version {major}.{minor}"),
             Warning::OutOfOrder { count } => write!(f, "{count} packets have a timestamp earlier than the previous one"),
+            Warning::TimestampOutOfRange { count } => {
+                write!(f, "{count} timestamps lie beyond 2262 and were saturated")
+            }
             Warning::CaplenExceedsOrigLen { count } => {
                 write!(f, "{count} records have a captured length above their original length")
             }

@@ -37,6 +37,7 @@ mod format;
 mod linktype;
 mod reader;
 mod stats;
+mod time;
 mod writer;
 
 pub use crate::{
@@ -45,5 +46,6 @@ pub use crate::{
     linktype::LinkType,
     reader::{CaptureReader, Interface, Packet, TsResolution},
     stats::ReadStats,
+    time::format_rfc3339_ns,
     writer::PcapWriter,
 };

@@ -160,8 +160,12 @@ fn u16_at(b: &[u8], at: usize, big_endian: bool) -> u16 {
     if big_endian { u16::from_be_bytes(bytes) } else { u16::from_le_bytes(bytes) }
 }
 
-fn clamp_ns(ns: i128) -> i64 {
-    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+/// Nanoseconds as i64, saturating (about ±292 years around 1970); `None` when it saturated.
+fn clamp_ns(ns: i128) -> (i64, bool) {
+    match i64::try_from(ns) {
+        Ok(v) => (v, false),
+        Err(_) => (if ns < 0 { i64::MIN } else { i64::MAX }, true),
+    }
 }
 
 fn not_a_capture(found: &'static str, head: &[u8]) -> Error {
@@ -473,8 +477,10 @@ impl CaptureReader {
                     return Ok(Step::Skip(len));
                 };
                 let ns = iface.resolution.ticks_to_ns(ticks) + i128::from(iface.ts_offset_s) * 1_000_000_000;
+                let (ts_ns, saturated) = clamp_ns(ns);
+                self.stats.ts_out_of_range += u64::from(saturated);
                 Ok(Step::Packet(Meta {
-                    ts_ns: clamp_ns(ns),
+                    ts_ns,
                     interface: index as u32,
                     link_type: iface.link_type,
                     orig_len,
@@ -516,16 +522,42 @@ fn add_interface(interfaces: &mut Vec<Interface>, stats: &mut ReadStats, block: 
     } else {
         pcap_parser::pcapng::parse_interfacedescriptionblock_le(block)
     };
-    let (link_type, snaplen, tsresol, ts_offset_s) = match parsed {
-        Ok((_, idb)) => (LinkType(idb.linktype.0 as u16), idb.snaplen, idb.if_tsresol, idb.if_tsoffset),
+    let (link_type, snaplen) = match parsed {
+        Ok((_, idb)) => (LinkType(idb.linktype.0 as u16), idb.snaplen),
         Err(_) => {
             stats.warn(Warning::BadInterfaceOptions { offset });
-            (LinkType(u16_at(block, 8, big_endian)), u32_at(block, 12, big_endian), 6, 0)
+            (LinkType(u16_at(block, 8, big_endian)), u32_at(block, 12, big_endian))
         }
     };
+    // if_tsresol and if_tsoffset are read here: pcap-parser 0.17 decodes if_tsoffset as
+    // little-endian whatever the section's byte order.
+    let (tsresol, ts_offset_s) = timestamp_options(block, big_endian);
     let resolution = TsResolution::from_option(tsresol).unwrap_or_else(|| {
         stats.warn(Warning::BadTsResolution { offset, value: tsresol });
         TsResolution::Pow10(6)
     });
     interfaces.push(Interface { section, link_type, snaplen, resolution, ts_offset_s });
+}
+
+/// Walks an IDB's options for `if_tsresol` (9) and `if_tsoffset` (14); defaults 6 and 0.
+fn timestamp_options(block: &[u8], big_endian: bool) -> (u8, i64) {
+    let (mut tsresol, mut tsoffset) = (6u8, 0i64);
+    let end = block.len().saturating_sub(4);
+    let mut pos = 16;
+    while pos + 4 <= end {
+        let code = u16_at(block, pos, big_endian);
+        let len = usize::from(u16_at(block, pos + 2, big_endian));
+        let value = block.get(pos + 4..(pos + 4 + len).min(end)).unwrap_or_default();
+        match (code, value.len()) {
+            (0, _) => break,
+            (9, 1..) => tsresol = value.first().copied().unwrap_or(6),
+            (14, 8..) => {
+                let bytes: [u8; 8] = value.get(..8).and_then(|v| v.try_into().ok()).unwrap_or_default();
+                tsoffset = if big_endian { i64::from_be_bytes(bytes) } else { i64::from_le_bytes(bytes) };
+            }
+            _ => {}
+        }
+        pos += 4 + len.div_ceil(4) * 4;
+    }
+    (tsresol, tsoffset)
 }

@@ -31,6 +31,8 @@ pub struct ReadStats {
     pub out_of_order: u64,
     /// Records whose captured length exceeds their original length.
     pub caplen_exceeds_origlen: u64,
+    /// Timestamps beyond what i64 nanoseconds can hold (year 2262), saturated.
+    pub ts_out_of_range: u64,
     /// pcapng sections read.
     pub sections: u32,
     /// Bytes of the (decompressed) stream consumed.
@@ -78,6 +80,9 @@ impl ReadStats {
     pub(crate) fn finish(&mut self) {
         if self.out_of_order > 0 {
             self.warn(Warning::OutOfOrder { count: self.out_of_order });
+        }
+        if self.ts_out_of_range > 0 {
+            self.warn(Warning::TimestampOutOfRange { count: self.ts_out_of_range });
         }
         if self.caplen_exceeds_origlen > 0 {
             self.warn(Warning::CaplenExceedsOrigLen { count: self.caplen_exceeds_origlen });
