@@ -16,8 +16,6 @@ use pnet_packet::icmp::IcmpPacket;
 use pnet_packet::icmpv6::Icmpv6Packet;
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
-use pnet_packet::sll::SLLPacket;
-use pnet_packet::sll2::SLL2Packet;
 use pnet_packet::tcp::TcpPacket;
 use pnet_packet::udp::UdpPacket;
 use pnet_packet::vlan::VlanPacket;
@@ -87,12 +85,15 @@ impl<'a> Decoder<'a> {
     fn link(&mut self) {
         match self.s.link_type.0 {
             1 => self.ethernet(),
-            113 => match SLLPacket::new(self.frame) {
-                Some(sll) => self.ethertype(sll.get_protocol().0, 16),
+            // Linux cooked headers are read directly: pnet_packet's SLLPacket sizes its address
+            // field from the frame's own length byte and panics when that exceeds the frame
+            // (found by the property tests).
+            113 => match be16(self.frame, 14).filter(|_| self.frame.len() >= 16) {
+                Some(protocol) => self.ethertype(protocol, 16),
                 None => self.fail(DecodeError::truncated(Layer::Link, 0, 16, self.frame.len())),
             },
-            276 => match SLL2Packet::new(self.frame) {
-                Some(sll2) => self.ethertype(sll2.get_protocol_type().0, 20),
+            276 => match be16(self.frame, 0).filter(|_| self.frame.len() >= 20) {
+                Some(protocol) => self.ethertype(protocol, 20),
                 None => self.fail(DecodeError::truncated(Layer::Link, 0, 20, self.frame.len())),
             },
             101 | 12 | 14 => self.raw_ip(0),
@@ -135,7 +136,7 @@ impl<'a> Decoder<'a> {
                 }
                 0x0800 => return self.ipv4(off),
                 0x86dd => return self.ipv6(off),
-                0x0806 => return self.arp(off),
+                0x0806 | 0x8035 => return self.arp(off),
                 0x8864 => return self.pppoe(off),
                 e if e < 0x0600 => {
                     self.s.network = Network::Llc;
