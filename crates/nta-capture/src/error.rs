@@ -119,22 +119,22 @@ pub enum Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::Truncated { offset, needed, available } => write!(
-                f,
-                "file cut short at byte {offset}: the last record needs {needed} bytes, {available} present"
-            ),
+            Warning::Truncated { offset, needed, available } => {
+                write!(f, "file cut short at byte {offset}: the last record needs {needed} bytes, {available} present")
+            }
             Warning::UnknownInterface { offset, interface } => {
                 write!(f, "packet block at byte {offset} names undefined interface {interface}; skipped")
             }
             Warning::BadInterfaceOptions { offset } => {
                 write!(f, "interface block at byte {offset} has unreadable options; defaults used")
             }
-            Warning::BadTsResolution { offset, value } => write!(
-                f,
-                "interface block at byte {offset} has unusable if_tsresol {value:#04x}; microseconds used"
-            ),
+            Warning::BadTsResolution { offset, value } => {
+                write!(f, "interface block at byte {offset} has unusable if_tsresol {value:#04x}; microseconds used")
+            }
             Warning::UnusualVersion { major, minor } => write!(f, "unusual pcap version {major}.{minor}"),
-            Warning::OutOfOrder { count } => write!(f, "{count} packets have a timestamp earlier than the previous one"),
+            Warning::OutOfOrder { count } => {
+                write!(f, "{count} packets have a timestamp earlier than the previous one")
+            }
             Warning::TimestampOutOfRange { count } => {
                 write!(f, "{count} timestamps lie beyond 2262 and were saturated")
             }

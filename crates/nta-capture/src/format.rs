@@ -98,7 +98,11 @@ impl fmt::Display for CaptureFormat {
 /// What the first bytes of a file look like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Magic {
-    Pcap { byte_order: ByteOrder, precision: TsPrecision, modified: bool },
+    Pcap {
+        byte_order: ByteOrder,
+        precision: TsPrecision,
+        modified: bool,
+    },
     Pcapng,
     Gzip,
     /// Something we recognise but do not read; the name goes into the error.
@@ -110,10 +114,10 @@ pub(crate) fn sniff(head: &[u8]) -> Magic {
     if head.starts_with(&[0x1f, 0x8b]) {
         return Magic::Gzip;
     }
-    let Some(first4) = head.get(..4) else {
+    let Some(first4) = head.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) else {
         return Magic::Other(if head.is_empty() { "an empty file" } else { "a file shorter than any capture header" });
     };
-    let le = u32::from_le_bytes([first4[0], first4[1], first4[2], first4[3]]);
+    let le = u32::from_le_bytes(first4);
     use ByteOrder::{Big, Little};
     use TsPrecision::{Micro, Nano};
     match le {

@@ -419,7 +419,13 @@ impl CaptureReader {
             match u32_at(self.win.available(), 8, false) {
                 BOM => (SHB, false),
                 b if b == BOM.swap_bytes() => (SHB, true),
-                _ => return Err(Error::CorruptBlock { what: "pcapng section header", offset, reason: "bad byte-order magic" }),
+                _ => {
+                    return Err(Error::CorruptBlock {
+                        what: "pcapng section header",
+                        offset,
+                        reason: "bad byte-order magic",
+                    });
+                }
             }
         } else {
             (if big_endian { raw_type.swap_bytes() } else { raw_type }, big_endian)
@@ -429,7 +435,7 @@ impl CaptureReader {
         if len < 12 {
             return Err(bad_len("shorter than the 12-byte minimum"));
         }
-        if len % 4 != 0 {
+        if !len.is_multiple_of(4) {
             return Err(bad_len("not a multiple of 4"));
         }
         if u64::from(len) > MAX_BLOCK {
@@ -441,7 +447,11 @@ impl CaptureReader {
         }
         let block = self.win.available().get(..len).unwrap_or_default();
         if u32_at(block, len - 4, big_endian) as usize != len {
-            return Err(Error::CorruptBlock { what: "pcapng block", offset, reason: "trailing length differs from leading length" });
+            return Err(Error::CorruptBlock {
+                what: "pcapng block",
+                offset,
+                reason: "trailing length differs from leading length",
+            });
         }
         match block_type {
             SHB => {
@@ -458,7 +468,11 @@ impl CaptureReader {
             }
             EPB | PB => {
                 if len < 32 {
-                    return Err(Error::CorruptBlock { what: "pcapng packet block", offset, reason: "shorter than its fixed fields" });
+                    return Err(Error::CorruptBlock {
+                        what: "pcapng packet block",
+                        offset,
+                        reason: "shorter than its fixed fields",
+                    });
                 }
                 let if_id = if block_type == EPB {
                     u32_at(block, 8, big_endian)
@@ -469,7 +483,11 @@ impl CaptureReader {
                 let caplen = u32_at(block, 20, big_endian) as usize;
                 let orig_len = u32_at(block, 24, big_endian);
                 if caplen > len - 32 {
-                    return Err(Error::CorruptBlock { what: "pcapng packet block", offset, reason: "captured length exceeds the block" });
+                    return Err(Error::CorruptBlock {
+                        what: "pcapng packet block",
+                        offset,
+                        reason: "captured length exceeds the block",
+                    });
                 }
                 let index = first_iface + if_id as usize;
                 let Some(iface) = self.interfaces.get(index) else {

@@ -31,7 +31,8 @@ impl<W: Write> PcapWriter<W> {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "timestamp beyond 2106"))?;
         let frac = ts % 1_000_000_000;
         let frac = if self.nano { frac } else { frac / 1_000 } as u32;
-        let caplen = u32::try_from(data.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too large"))?;
+        let caplen =
+            u32::try_from(data.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too large"))?;
         let mut hdr = [0u8; 16];
         hdr[0..4].copy_from_slice(&sec.to_le_bytes());
         hdr[4..8].copy_from_slice(&frac.to_le_bytes());

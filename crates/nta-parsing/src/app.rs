@@ -313,12 +313,8 @@ pub(crate) fn tls_client_hello(frame: &[u8], start: usize, end: usize) -> Result
     let body_start = 4;
     let body = record.get(body_start..(body_start + hs_len).min(record.len())).unwrap_or_default();
     let complete = body.len() == hs_len;
-    let mut summary = TlsSummary {
-        record_version: u16::from_be_bytes([major, minor]),
-        client_version: 0,
-        sni: None,
-        complete,
-    };
+    let mut summary =
+        TlsSummary { record_version: u16::from_be_bytes([major, minor]), client_version: 0, sni: None, complete };
     let base = start + 5 + body_start;
     let mut b = Cursor { b: body, pos: 0 };
     let parsed = (|| {
@@ -416,11 +412,13 @@ pub(crate) fn http_request(frame: &[u8], start: usize, end: usize) -> Result<Opt
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
     let host = match req.parse(payload) {
-        Ok(httparse::Status::Complete(_)) => req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).map(|h| {
-            // httparse hands out sub-slices of `payload`: their distance is the offset.
-            let at = h.value.as_ptr() as usize - payload.as_ptr() as usize;
-            TextRef::new(start + at, h.value)
-        }),
+        Ok(httparse::Status::Complete(_)) => {
+            req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).map(|h| {
+                // httparse hands out sub-slices of `payload`: their distance is the offset.
+                let at = h.value.as_ptr() as usize - payload.as_ptr() as usize;
+                TextRef::new(start + at, h.value)
+            })
+        }
         Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => scan_host(payload, start),
         Err(_) => return Err(DecodeError::invalid(Layer::Http, start, "request syntax", 0)),
     };

@@ -1,7 +1,7 @@
 //! [`Census`]: protocol and error counts over many [`PacketSummary`]s.
 
-use crate::summary::{App, Fragment, Network, PacketSummary, Transport};
 use crate::Layer;
+use crate::summary::{App, Fragment, Network, PacketSummary, Transport};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -146,7 +146,9 @@ impl Census {
         }
         if let Some(e) = s.malformed() {
             self.malformed += 1;
-            if let Some(slot) = Layer::ALL.iter().position(|l| *l == e.layer).and_then(|i| self.malformed_by_layer.get_mut(i)) {
+            if let Some(slot) =
+                Layer::ALL.iter().position(|l| *l == e.layer).and_then(|i| self.malformed_by_layer.get_mut(i))
+            {
                 *slot += 1;
             }
         }

@@ -5,8 +5,8 @@
 
 use crate::app;
 use crate::summary::{
-    App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport,
-    Tunnel, UdpSummary,
+    App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport, Tunnel,
+    UdpSummary,
 };
 use crate::{DecodeError, Layer};
 use nta_capture::{LinkType, Packet};
@@ -38,14 +38,7 @@ pub fn decode(packet: &Packet<'_>) -> PacketSummary {
 
 /// Decodes a frame of the given link type (timestamp 0, original length = `data.len()`).
 pub fn decode_frame(link_type: LinkType, data: &[u8]) -> PacketSummary {
-    decode(&Packet {
-        ts_ns: 0,
-        link_type,
-        caplen: data.len() as u32,
-        orig_len: data.len() as u32,
-        interface: 0,
-        data,
-    })
+    decode(&Packet { ts_ns: 0, link_type, caplen: data.len() as u32, orig_len: data.len() as u32, interface: 0, data })
 }
 
 struct Decoder<'a> {
@@ -63,7 +56,10 @@ impl<'a> Decoder<'a> {
     fn fail(&mut self, e: DecodeError) {
         // Above IP, a first fragment ends early by design: the rest is in later fragments.
         let in_first_fragment = self.s.ip.is_some_and(|ip| ip.fragment == Fragment::First);
-        let above_ip = !matches!(e.layer, Layer::Link | Layer::Vlan | Layer::Pppoe | Layer::Arp | Layer::Ipv4 | Layer::Ipv6 | Layer::Ipv6Ext);
+        let above_ip = !matches!(
+            e.layer,
+            Layer::Link | Layer::Vlan | Layer::Pppoe | Layer::Arp | Layer::Ipv4 | Layer::Ipv6 | Layer::Ipv6Ext
+        );
         if in_first_fragment && above_ip && e.is_truncation() {
             return;
         }

@@ -42,7 +42,7 @@ pub use crate::{
     decode::{decode, decode_frame},
     error::{DecodeError, DecodeErrorKind, Layer},
     summary::{
-        App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary,
-        Transport, Tunnel, UdpSummary, VlanTags,
+        App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport,
+        Tunnel, UdpSummary, VlanTags,
     },
 };

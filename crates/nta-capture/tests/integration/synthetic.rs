@@ -8,12 +8,15 @@ fn sample_pcap(nano: bool) -> Vec<u8> {
     let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 65535, nano).unwrap();
     for i in 0..10u8 {
         let frame = vec![i; 60 + usize::from(i)];
-        w.write_packet(1_700_000_000_123_456_789 + i64::from(i) * 1_000_000_007, &frame, 60 + u32::from(i) * 2).unwrap();
+        w.write_packet(1_700_000_000_123_456_789 + i64::from(i) * 1_000_000_007, &frame, 60 + u32::from(i) * 2)
+            .unwrap();
     }
     w.into_inner().unwrap()
 }
 
-fn read_all(bytes: Vec<u8>) -> (Vec<(i64, Vec<u8>, u32)>, CaptureReader, Option<Error>) {
+type Read = (Vec<(i64, Vec<u8>, u32)>, CaptureReader, Option<Error>);
+
+fn read_all(bytes: Vec<u8>) -> Read {
     let mut r = CaptureReader::from_reader(Cursor::new(bytes)).unwrap();
     let mut out = Vec::new();
     let err = loop {

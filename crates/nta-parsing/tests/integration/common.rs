@@ -43,7 +43,8 @@ pub(crate) fn manifest() -> Vec<Row> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
-    let (c_path, c_packets, c_features, c_capinfos) = (col("path"), col("packets"), col("features"), col("capinfos_packets"));
+    let (c_path, c_packets, c_features, c_capinfos) =
+        (col("path"), col("packets"), col("features"), col("capinfos_packets"));
     lines
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();

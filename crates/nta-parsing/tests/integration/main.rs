@@ -4,3 +4,4 @@ mod common;
 mod manifest;
 mod picks;
 mod properties;
+mod sample;

@@ -73,7 +73,8 @@ fn tcp_handshake_nano_sll() {
     assert_eq!(d.summaries[0].ts_ns, 1_418_145_369_924_505_488);
     assert_eq!(nta_capture::format_rfc3339_ns(d.summaries[0].ts_ns), "2014-12-09T17:16:09.924505488Z");
     assert!(d.summaries.iter().all(|s| s.link_type == LinkType::LINUX_SLL));
-    let flags: Vec<(bool, bool)> = d.summaries.iter().map(|s| s.tcp().map(|t| (t.flags.syn(), t.flags.ack())).unwrap()).collect();
+    let flags: Vec<(bool, bool)> =
+        d.summaries.iter().map(|s| s.tcp().map(|t| (t.flags.syn(), t.flags.ack())).unwrap()).collect();
     assert_eq!(flags, [(true, false), (true, true), (false, true)], "SYN, SYN-ACK, ACK");
 }
 
@@ -332,7 +333,8 @@ fn iodine_dns_tunnel_has_long_high_entropy_names() {
     let rel = "elastic__examples/Security Analytics/dns_tunnel_detection/dns-tunnel-iodine.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "udp"]);
-    let names: Vec<_> = d.summaries.iter().filter_map(|s| if let App::Dns(x) = s.app { x.qname } else { None }).collect();
+    let names: Vec<_> =
+        d.summaries.iter().filter_map(|s| if let App::Dns(x) = s.app { x.qname } else { None }).collect();
     let mean_len = names.iter().map(|n| f64::from(n.len)).sum::<f64>() / names.len() as f64;
     let mean_entropy = names.iter().map(|n| f64::from(n.entropy)).sum::<f64>() / names.len() as f64;
     // Ordinary names (DnsPackets.pcap) for comparison.
@@ -340,13 +342,13 @@ fn iodine_dns_tunnel_has_long_high_entropy_names() {
     let normal_names: Vec<_> =
         normal.summaries.iter().filter_map(|s| if let App::Dns(x) = s.app { x.qname } else { None }).collect();
     let normal_len = normal_names.iter().map(|n| f64::from(n.len)).sum::<f64>() / normal_names.len() as f64;
-    let normal_entropy =
-        normal_names.iter().map(|n| f64::from(n.entropy)).sum::<f64>() / normal_names.len() as f64;
+    let normal_entropy = normal_names.iter().map(|n| f64::from(n.entropy)).sum::<f64>() / normal_names.len() as f64;
     assert!(mean_len > 2.0 * normal_len, "iodine {mean_len:.1} vs normal {normal_len:.1}");
     // Measured: 3.51 vs 3.34 bits/char. Whole-name entropy separates weakly (short iodine
     // control queries dilute it); the longest label separates strongly.
     assert!(mean_entropy > normal_entropy, "entropy: iodine {mean_entropy:.2} vs normal {normal_entropy:.2}");
-    let longest = |v: &[nta_parsing::NameStats]| v.iter().map(|n| f64::from(n.longest_label)).sum::<f64>() / v.len() as f64;
+    let longest =
+        |v: &[nta_parsing::NameStats]| v.iter().map(|n| f64::from(n.longest_label)).sum::<f64>() / v.len() as f64;
     let (l_iodine, l_normal) = (longest(&names), longest(&normal_names));
     // Measured: 17.1 vs 10.7 bytes.
     assert!(l_iodine > 1.4 * l_normal, "longest label: iodine {l_iodine:.1} vs normal {l_normal:.1}");
