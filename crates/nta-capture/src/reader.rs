@@ -316,9 +316,6 @@ impl CaptureReader {
         let data = self.win.available().get(meta.data_start..meta.data_end).unwrap_or_default();
         let caplen = data.len() as u32;
         self.stats.record(meta.ts_ns, meta.link_type, caplen, meta.orig_len);
-        if caplen > meta.orig_len {
-            self.stats.caplen_exceeds_origlen += 1;
-        }
         Ok(Some(Packet {
             ts_ns: meta.ts_ns,
             link_type: meta.link_type,

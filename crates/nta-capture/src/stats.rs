@@ -59,6 +59,8 @@ impl ReadStats {
         self.wire_bytes += u64::from(orig_len);
         if caplen < orig_len {
             self.truncated += 1;
+        } else if caplen > orig_len {
+            self.caplen_exceeds_origlen += 1;
         }
         match self.link_types.iter_mut().find(|(lt, _)| *lt == link_type) {
             Some((_, n)) => *n += 1,

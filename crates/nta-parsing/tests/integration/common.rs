@@ -18,6 +18,16 @@ pub(crate) struct Decoded {
     pub(crate) interfaces: Vec<Interface>,
 }
 
+impl Decoded {
+    /// The DNS messages, in packet order.
+    pub(crate) fn dns(&self) -> Vec<nta_parsing::DnsSummary> {
+        self.summaries
+            .iter()
+            .filter_map(|s| if let nta_parsing::App::Dns(x) = s.app { Some(x) } else { None })
+            .collect()
+    }
+}
+
 pub(crate) fn decode_file(rel: &str) -> Decoded {
     let mut reader = CaptureReader::open(pcap(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     let (mut summaries, mut frames, mut census) = (Vec::new(), Vec::new(), Census::default());

@@ -268,7 +268,7 @@ fn dns_names_udp_and_mdns() {
 fn dns_over_tcp() {
     let rel = "debsrc__dnscap/dnscap-2.1.1/src/test/dnso1tcp.pcap";
     let d = decode_file(rel);
-    let dns: Vec<_> = d.summaries.iter().filter_map(|s| if let App::Dns(x) = s.app { Some(x) } else { None }).collect();
+    let dns = d.dns();
     assert!(dns.len() >= 40, "{} messages", dns.len());
     assert!(dns.iter().all(|m| m.transport == DnsTransport::Tcp));
     assert!(dns.iter().any(|m| m.response) && dns.iter().any(|m| !m.response));
@@ -333,14 +333,12 @@ fn iodine_dns_tunnel_has_long_high_entropy_names() {
     let rel = "elastic__examples/Security Analytics/dns_tunnel_detection/dns-tunnel-iodine.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "udp"]);
-    let names: Vec<_> =
-        d.summaries.iter().filter_map(|s| if let App::Dns(x) = s.app { x.qname } else { None }).collect();
+    let names: Vec<_> = d.dns().iter().filter_map(|x| x.qname).collect();
     let mean_len = names.iter().map(|n| f64::from(n.len)).sum::<f64>() / names.len() as f64;
     let mean_entropy = names.iter().map(|n| f64::from(n.entropy)).sum::<f64>() / names.len() as f64;
     // Ordinary names (DnsPackets.pcap) for comparison.
     let normal = decode_file(&format!("{PPP}DnsPackets.pcap"));
-    let normal_names: Vec<_> =
-        normal.summaries.iter().filter_map(|s| if let App::Dns(x) = s.app { x.qname } else { None }).collect();
+    let normal_names: Vec<_> = normal.dns().iter().filter_map(|x| x.qname).collect();
     let normal_len = normal_names.iter().map(|n| f64::from(n.len)).sum::<f64>() / normal_names.len() as f64;
     let normal_entropy = normal_names.iter().map(|n| f64::from(n.entropy)).sum::<f64>() / normal_names.len() as f64;
     assert!(mean_len > 2.0 * normal_len, "iodine {mean_len:.1} vs normal {normal_len:.1}");
