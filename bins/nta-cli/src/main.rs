@@ -2,6 +2,8 @@
 //! the work is done by the library crates.
 
 mod inspect;
+mod synth;
+mod util;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,6 +20,8 @@ struct Cli {
 enum Command {
     /// Describe captures: format, link types, packets, time span, protocol census, errors
     Inspect(inspect::Args),
+    /// Write a synthetic capture with labelled attacks (and its labels file)
+    Synth(synth::Args),
 }
 
 /// Exit codes: 0 success, 1 some input could not be read, 2 usage or internal error.
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Synth(args) => synth::run(&args),
     };
     match result {
         Ok(code) => code,

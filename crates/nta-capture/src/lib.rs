@@ -9,7 +9,8 @@
 //!   and original length, interface index and the borrowed frame bytes.
 //! - [`ReadStats`] — what was read: packets, bytes, truncated frames, link types, first and last
 //!   timestamps and every [`Warning`] (a file cut short, unknown interfaces, ...).
-//! - [`PcapWriter`] — a small legacy-pcap writer used for fixtures and evidence files.
+//! - [`CaptureWriter`] — writes legacy pcap ([`PcapWriter`], micro- or nanoseconds) or pcapng
+//!   ([`PcapngWriter`]), as [`WriteFormat`] says: fixtures, evidence files, synthetic traffic.
 //!
 //! Block framing is done here (so a corrupt length is reported with its byte offset and a file
 //! cut short keeps every complete packet); headers, section and interface blocks are decoded by
@@ -47,5 +48,5 @@ pub use crate::{
     reader::{CaptureReader, Interface, Packet, TsResolution},
     stats::ReadStats,
     time::format_rfc3339_ns,
-    writer::PcapWriter,
+    writer::{CaptureWriter, PcapWriter, PcapngWriter, UnknownWriteFormat, WriteFormat},
 };

@@ -1,7 +1,10 @@
 //! Hand-built files: round trips, gzip, truncation, corrupt lengths, non-captures.
 
 use crate::common::pcaps_dir;
-use nta_capture::{CaptureFormat, CaptureReader, Compression, Error, LinkType, PcapWriter, Warning};
+use nta_capture::{
+    CaptureFormat, CaptureReader, CaptureWriter, Compression, Error, LinkType, PcapWriter, TsResolution, Warning,
+    WriteFormat,
+};
 use std::io::{Cursor, Write};
 
 fn sample_pcap(nano: bool) -> Vec<u8> {
@@ -44,6 +47,40 @@ fn writer_round_trip_nano_and_micro() {
         assert_eq!(r.stats().truncated, 9);
         assert_eq!(r.stats().link_types, vec![(LinkType::ETHERNET, 10)]);
     }
+}
+
+#[test]
+fn capture_writer_round_trip_every_format() {
+    for format in WriteFormat::ALL {
+        let mut w = CaptureWriter::new(Vec::new(), format, LinkType::ETHERNET, 65535, "nta test").unwrap();
+        for i in 0..7u8 {
+            // Odd lengths exercise the pcapng padding.
+            let frame = vec![i; 61 + usize::from(i)];
+            w.write_packet(1_700_000_000_987_654_321 + i64::from(i) * 333_333_333, &frame, 100).unwrap();
+        }
+        let bytes = w.into_inner().unwrap();
+        let (pkts, r, err) = read_all(bytes);
+        assert!(err.is_none(), "{format}: {err:?}");
+        assert!(r.stats().warnings.is_empty(), "{format}: {:?}", r.stats().warnings);
+        assert_eq!(pkts.len(), 7, "{format}");
+        for (i, (ts, data, orig)) in pkts.iter().enumerate() {
+            let want = 1_700_000_000_987_654_321 + i as i64 * 333_333_333;
+            let want = if format == WriteFormat::Pcap { want / 1000 * 1000 } else { want };
+            assert_eq!(*ts, want, "{format} packet {i}");
+            assert_eq!(data, &vec![i as u8; 61 + i]);
+            assert_eq!(*orig, 100);
+        }
+        let is_ng = matches!(r.format(), CaptureFormat::Pcapng { .. });
+        assert_eq!(is_ng, format == WriteFormat::Pcapng);
+        if is_ng {
+            assert_eq!(r.interfaces().len(), 1);
+            assert_eq!(r.interfaces()[0].resolution, TsResolution::Pow10(9));
+        }
+    }
+    assert_eq!("PCAPNG".parse::<WriteFormat>(), Ok(WriteFormat::Pcapng));
+    assert!("pcapx".parse::<WriteFormat>().is_err());
+    assert_eq!(WriteFormat::from_extension("a/b.pcapng".as_ref()), WriteFormat::Pcapng);
+    assert_eq!(WriteFormat::from_extension("a/b.cap".as_ref()), WriteFormat::Pcap);
 }
 
 #[test]
