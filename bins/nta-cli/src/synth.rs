@@ -106,8 +106,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let labels_path = args.labels.clone().unwrap_or_else(|| default_labels(&args.out));
     let began = Instant::now();
     let file = AtomicFile::create(&args.out)?;
-    let mut writer = CaptureWriter::new(BufWriter::with_capacity(1 << 20, file.file()?), format, LINK_TYPE, SNAPLEN, "nta-synth")
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let mut writer =
+        CaptureWriter::new(BufWriter::with_capacity(1 << 20, file.file()?), format, LINK_TYPE, SNAPLEN, "nta-synth")
+            .with_context(|| format!("writing {}", args.out.display()))?;
     let report = synthesize(&cfg, &mut writer).with_context(|| format!("writing {}", args.out.display()))?;
     writer.into_inner().and_then(|w| w.into_inner().map_err(|e| e.into_error())).context("flushing the capture")?;
     file.commit()?;
@@ -143,10 +144,27 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     );
     eprintln!(
         "  tcp {} udp {} icmp {} arp {} | ipv6 {} | dns q/r {}/{} (nxdomain {}) | tls hello {} | http {}",
-        t.tcp, t.udp, t.icmp, t.arp, t.ipv6, t.dns_queries, t.dns_responses, t.dns_nxdomain, t.tls_client_hellos, t.http_requests
+        t.tcp,
+        t.udp,
+        t.icmp,
+        t.arp,
+        t.ipv6,
+        t.dns_queries,
+        t.dns_responses,
+        t.dns_nxdomain,
+        t.tls_client_hellos,
+        t.http_requests
     );
     for a in &report.attacks {
-        eprintln!("  {:<15} {} .. {}  {:>8} packets  {} {}", a.kind.name(), a.start, a.end, a.packets, a.rate, a.rate_unit);
+        eprintln!(
+            "  {:<15} {} .. {}  {:>8} packets  {} {}",
+            a.kind.name(),
+            a.start,
+            a.end,
+            a.packets,
+            a.rate,
+            a.rate_unit
+        );
     }
     eprintln!(
         "  labels: {}; {:.2} s, {:.0} MB/s",

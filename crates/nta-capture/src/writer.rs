@@ -100,7 +100,7 @@ impl<W: Write> PcapngWriter<W> {
             out.write_all(&4u16.to_le_bytes())?; // shb_userappl
             out.write_all(&app_len.to_le_bytes())?;
             out.write_all(app)?;
-            out.write_all(&PAD[..pad4(app.len())])?;
+            out.write_all(PAD.get(..pad4(app.len())).unwrap_or_default())?;
             out.write_all(&[0; 4])?; // opt_endofopt
         }
         out.write_all(&shb_len.to_le_bytes())?;
@@ -139,7 +139,7 @@ impl<W: Write> PcapngWriter<W> {
         hdr[24..28].copy_from_slice(&orig_len.max(caplen).to_le_bytes());
         self.out.write_all(&hdr)?;
         self.out.write_all(data)?;
-        self.out.write_all(&PAD[..pad])?;
+        self.out.write_all(PAD.get(..pad).unwrap_or_default())?;
         self.out.write_all(&block_len.to_le_bytes())
     }
 

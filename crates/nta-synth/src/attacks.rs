@@ -75,10 +75,8 @@ pub(crate) fn setup(
     let start = cfg.start_ns + start_ns;
     let end = (start + duration_ns).min(cfg.start_ns + cfg.duration_ns);
     let client = net.clients.get(rng.below(net.clients.len() as u64) as usize).unwrap_or(&net.gateway);
-    let internal_attacker = matches!(
-        kind,
-        AttackKind::Portsweep | AttackKind::DnsTunnel | AttackKind::Exfil | AttackKind::ArpSpoof
-    );
+    let internal_attacker =
+        matches!(kind, AttackKind::Portsweep | AttackKind::DnsTunnel | AttackKind::Exfil | AttackKind::ArpSpoof);
     let attacker_ip = match (attacker, internal_attacker) {
         (Some(ip), _) => ip,
         (None, true) => IpAddr::V4(client.v4),
@@ -88,7 +86,9 @@ pub(crate) fn setup(
         return Err(SynthError::Config { reason: format!("attack {kind}: the attacker must be an IPv4 LAN host") });
     }
     if matches!(kind, AttackKind::Portsweep | AttackKind::ArpSpoof) && net.host(attacker_ip).is_none() {
-        return Err(SynthError::Config { reason: format!("attack {kind}: attacker {attacker_ip} is not on the LAN (10.20.0.0/16)") });
+        return Err(SynthError::Config {
+            reason: format!("attack {kind}: attacker {attacker_ip} is not on the LAN (10.20.0.0/16)"),
+        });
     }
     let victim_ip = match kind {
         AttackKind::Portscan | AttackKind::Synflood => v4_of(victim, net.intranet.v4),
@@ -99,7 +99,9 @@ pub(crate) fn setup(
         AttackKind::Portsweep | AttackKind::ArpSpoof => v4_of(victim, net.gateway.v4),
     };
     if attacker_ip.is_ipv6() != victim_ip.is_ipv6() {
-        return Err(SynthError::Config { reason: format!("attack {kind}: attacker and victim of different IP versions") });
+        return Err(SynthError::Config {
+            reason: format!("attack {kind}: attacker and victim of different IP versions"),
+        });
     }
     let a_ep = net.ep(attacker_ip, ephemeral(rng));
     let v_ep = net.ep(victim_ip, 0);
@@ -218,22 +220,34 @@ impl Flow for Attack {
                 if self.open.contains(&port) {
                     let s_isn = ctx.rng.next_u64() as u32;
                     let fl = flags::SYN | flags::ACK;
-                    items.push((answer, Pkt::Tcp { from: to, to: from, ttl: 64, seq: s_isn, ack: seq.wrapping_add(1), flags: fl }));
+                    items.push((
+                        answer,
+                        Pkt::Tcp { from: to, to: from, ttl: 64, seq: s_isn, ack: seq.wrapping_add(1), flags: fl },
+                    ));
                     let rst = Pkt::Tcp { from, to, ttl, seq: seq.wrapping_add(1), ack: 0, flags: flags::RST };
                     items.push((answer + self.rtt, rst));
                 } else {
                     let fl = flags::RST | flags::ACK;
-                    items.push((answer, Pkt::Tcp { from: to, to: from, ttl: 64, seq: 0, ack: seq.wrapping_add(1), flags: fl }));
+                    items.push((
+                        answer,
+                        Pkt::Tcp { from: to, to: from, ttl: 64, seq: 0, ack: seq.wrapping_add(1), flags: fl },
+                    ));
                 }
             }
             AttackKind::Portsweep => {
                 let (ip, host) = self.sweep_targets.get(self.ticks as usize % self.sweep_targets.len().max(1))?.clone();
                 let me = self.attacker;
                 let IpAddr::V4(my_v4) = me.ip else { return None };
-                items.push((t, Pkt::Arp { eth_dst: BROADCAST, reply: false, sender: (me.mac, my_v4), target: ([0; 6], ip) }));
+                items.push((
+                    t,
+                    Pkt::Arp { eth_dst: BROADCAST, reply: false, sender: (me.mac, my_v4), target: ([0; 6], ip) },
+                ));
                 if let Some(h) = host {
                     let d = ctx.rng.range(60_000, 300_000) as i64;
-                    items.push((t + d, Pkt::Arp { eth_dst: me.mac, reply: true, sender: (h.mac, h.v4), target: (me.mac, my_v4) }));
+                    items.push((
+                        t + d,
+                        Pkt::Arp { eth_dst: me.mac, reply: true, sender: (h.mac, h.v4), target: (me.mac, my_v4) },
+                    ));
                     let to = h.ep(false, 22);
                     let seq = ctx.rng.next_u64() as u32;
                     let syn_t = t + d + 50_000;
@@ -242,11 +256,20 @@ impl Flow for Attack {
                     if open_ports(ctx.net, to.ip).contains(&22) {
                         let fl = flags::SYN | flags::ACK;
                         let s_isn = ctx.rng.next_u64() as u32;
-                        items.push((ans, Pkt::Tcp { from: to, to: me, ttl: 64, seq: s_isn, ack: seq.wrapping_add(1), flags: fl }));
-                        items.push((ans + 30_000, Pkt::Tcp { from: me, to, ttl: 64, seq: seq.wrapping_add(1), ack: 0, flags: flags::RST }));
+                        items.push((
+                            ans,
+                            Pkt::Tcp { from: to, to: me, ttl: 64, seq: s_isn, ack: seq.wrapping_add(1), flags: fl },
+                        ));
+                        items.push((
+                            ans + 30_000,
+                            Pkt::Tcp { from: me, to, ttl: 64, seq: seq.wrapping_add(1), ack: 0, flags: flags::RST },
+                        ));
                     } else {
                         let fl = flags::RST | flags::ACK;
-                        items.push((ans, Pkt::Tcp { from: to, to: me, ttl: 64, seq: 0, ack: seq.wrapping_add(1), flags: fl }));
+                        items.push((
+                            ans,
+                            Pkt::Tcp { from: to, to: me, ttl: 64, seq: 0, ack: seq.wrapping_add(1), flags: fl },
+                        ));
                     }
                 }
             }
@@ -261,7 +284,10 @@ impl Flow for Attack {
                     let fl = flags::SYN | flags::ACK;
                     let s_isn = ctx.rng.next_u64() as u32;
                     let d = ctx.rng.range(30_000, 150_000) as i64;
-                    items.push((t + d, Pkt::Tcp { from: v, to: from, ttl: 64, seq: s_isn, ack: seq.wrapping_add(1), flags: fl }));
+                    items.push((
+                        t + d,
+                        Pkt::Tcp { from: v, to: from, ttl: 64, seq: s_isn, ack: seq.wrapping_add(1), flags: fl },
+                    ));
                 }
             }
             AttackKind::Udpflood => {
@@ -273,9 +299,12 @@ impl Flow for Attack {
                 let len = ctx.rng.range(64, 1_200) as usize;
                 items.push((t, Pkt::Udp { from, to, len, ttl: 50 }));
                 // ICMP errors are rate limited by the victim's kernel.
-                if self.ticks % 50 == 0 {
+                if self.ticks.is_multiple_of(50) {
                     let d = ctx.rng.range(30_000, 150_000) as i64;
-                    items.push((d + t, Pkt::PortUnreachable { from: v, to: from.with_port(0), quoted: (from, to, len, 50) }));
+                    items.push((
+                        d + t,
+                        Pkt::PortUnreachable { from: v, to: from.with_port(0), quoted: (from, to, len, 50) },
+                    ));
                 }
             }
             AttackKind::Icmpflood => {
@@ -307,7 +336,10 @@ impl Flow for Attack {
                     .collect();
                 let lat = (ctx.rng.lognormal(45.0, 0.3) * 1e6) as i64;
                 items.push((t, Pkt::DnsQuery { from, to, id, qname: qname.clone(), qtype: qtype::TXT }));
-                items.push((t + lat, Pkt::DnsResponse { from: to, to: from, id, qname, qtype: qtype::TXT, answer: Answer::Txt(strings) }));
+                items.push((
+                    t + lat,
+                    Pkt::DnsResponse { from: to, to: from, id, qname, qtype: qtype::TXT, answer: Answer::Txt(strings) },
+                ));
             }
             AttackKind::Exfil => {
                 if self.started {
@@ -362,7 +394,9 @@ impl Flow for Attack {
         self.ticks += 1;
         let gap = match self.kind {
             // Scanners and floods pace themselves; the others are bursty.
-            AttackKind::Portscan | AttackKind::Portsweep | AttackKind::ArpSpoof => self.gap * (0.8 + 0.4 * ctx.rng.f64()),
+            AttackKind::Portscan | AttackKind::Portsweep | AttackKind::ArpSpoof => {
+                self.gap * (0.8 + 0.4 * ctx.rng.f64())
+            }
             _ => ctx.rng.exp(self.gap),
         };
         self.next = t + (gap as i64).max(1);

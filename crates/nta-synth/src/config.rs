@@ -102,16 +102,16 @@ impl Profile {
         }
     }
 
-    /// A quiet network for small fixtures: 25 clients, 0.8 sessions/s, 3 KB responses.
+    /// A quiet network for small fixtures: 25 clients, 0.45 sessions/s, 1.5 KB responses.
     pub fn quiet() -> Profile {
         Profile {
             clients: 25,
             servers: 150,
-            sessions_per_s: 0.8,
+            sessions_per_s: 0.45,
             wave_period_ns: 1200 * NS,
-            response_median: 3_000.0,
-            response_sigma: 1.2,
-            response_max: 400_000,
+            response_median: 1_500.0,
+            response_sigma: 1.0,
+            response_max: 200_000,
             ..Profile::office()
         }
     }

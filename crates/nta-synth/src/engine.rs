@@ -198,7 +198,13 @@ pub(crate) struct Setup {
 }
 
 impl Setup {
-    pub(crate) fn label(&mut self, cfg: &SynthConfig, i: usize, attackers: BTreeSet<IpAddr>, victims: BTreeSet<IpAddr>) {
+    pub(crate) fn label(
+        &mut self,
+        cfg: &SynthConfig,
+        i: usize,
+        attackers: BTreeSet<IpAddr>,
+        victims: BTreeSet<IpAddr>,
+    ) {
         let Some(a) = cfg.attacks.get(i) else { return };
         let start_ns = cfg.start_ns + a.start_ns;
         let end_ns = (start_ns + a.duration_ns).min(cfg.start_ns + cfg.duration_ns);
@@ -231,7 +237,7 @@ fn validate(cfg: &SynthConfig) -> Result<(), SynthError> {
         return bad("the capture must lie between 1970 and 2106".into());
     }
     let p = &cfg.profile;
-    if !(p.sessions_per_s.is_finite() && p.sessions_per_s >= 0.0) || !(0.0..1.0).contains(&p.wave_amplitude) {
+    if !(p.sessions_per_s.is_finite() && p.sessions_per_s >= 0.0 && (0.0..1.0).contains(&p.wave_amplitude)) {
         return bad("profile: sessions_per_s must be >= 0 and wave_amplitude in [0, 1)".into());
     }
     if p.wave_period_ns <= 0 || p.noise_step_ns <= 0 || p.clients == 0 || p.servers == 0 {
@@ -353,13 +359,7 @@ pub fn synthesize<W: Write>(cfg: &SynthConfig, out: &mut CaptureWriter<W>) -> Re
         let stream = attack.map_or(0, |i| i + 1);
         let (Some(rng), Some(ip_id)) = (rngs.get_mut(stream), ip_ids.get_mut(stream)) else { continue };
         frame.ip_id = *ip_id;
-        let mut ctx = Ctx {
-            rng,
-            net: &net,
-            frame: &mut frame,
-            scratch: &mut scratch,
-            spawn: &mut spawned,
-        };
+        let mut ctx = Ctx { rng, net: &net, frame: &mut frame, scratch: &mut scratch, spawn: &mut spawned };
         let built = flow.step(&mut ctx);
         *ip_id = frame.ip_id;
         if let Some(built) = built {

@@ -11,17 +11,64 @@ use std::net::Ipv4Addr;
 /// One packet of a [`Script`].
 #[derive(Clone, Debug)]
 pub(crate) enum Pkt {
-    DnsQuery { from: Ep, to: Ep, id: u16, qname: String, qtype: u16 },
-    DnsResponse { from: Ep, to: Ep, id: u16, qname: String, qtype: u16, answer: Answer },
-    Ntp { from: Ep, to: Ep, server: bool, origin_ns: i64 },
-    Echo { from: Ep, to: Ep, reply: bool, id: u16, seq: u16, len: usize, ttl: u8 },
+    DnsQuery {
+        from: Ep,
+        to: Ep,
+        id: u16,
+        qname: String,
+        qtype: u16,
+    },
+    DnsResponse {
+        from: Ep,
+        to: Ep,
+        id: u16,
+        qname: String,
+        qtype: u16,
+        answer: Answer,
+    },
+    Ntp {
+        from: Ep,
+        to: Ep,
+        server: bool,
+        origin_ns: i64,
+    },
+    Echo {
+        from: Ep,
+        to: Ep,
+        reply: bool,
+        id: u16,
+        seq: u16,
+        len: usize,
+        ttl: u8,
+    },
     /// A UDP datagram with `len` bytes of zeros.
-    Udp { from: Ep, to: Ep, len: usize, ttl: u8 },
+    Udp {
+        from: Ep,
+        to: Ep,
+        len: usize,
+        ttl: u8,
+    },
     /// An ICMP destination-unreachable (port) from `from` quoting the datagram `quoted` sent
     /// from `quoted.0` to `quoted.1` with `quoted.2` bytes.
-    PortUnreachable { from: Ep, to: Ep, quoted: (Ep, Ep, usize, u8) },
-    Arp { eth_dst: Mac, reply: bool, sender: (Mac, Ipv4Addr), target: (Mac, Ipv4Addr) },
-    Tcp { from: Ep, to: Ep, ttl: u8, seq: u32, ack: u32, flags: u8 },
+    PortUnreachable {
+        from: Ep,
+        to: Ep,
+        quoted: (Ep, Ep, usize, u8),
+    },
+    Arp {
+        eth_dst: Mac,
+        reply: bool,
+        sender: (Mac, Ipv4Addr),
+        target: (Mac, Ipv4Addr),
+    },
+    Tcp {
+        from: Ep,
+        to: Ep,
+        ttl: u8,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+    },
 }
 
 /// Scheduled packets, sent in time order.
@@ -117,7 +164,7 @@ pub(crate) enum Turn {
 }
 
 impl Turn {
-    fn from_client(self) -> bool {
+    fn sent_by_client(self) -> bool {
         match self {
             Turn::ClientHello | Turn::ClientFinished | Turn::HttpRequest => true,
             Turn::ServerFlight | Turn::HttpResponse(_) | Turn::Pause(_) => false,
@@ -274,11 +321,7 @@ impl TcpConv {
 
     /// The delay before the other side's answer shows up on the LAN.
     fn answer_delay(&self, ctx: &mut Ctx<'_>, to_client: bool) -> i64 {
-        if to_client {
-            ctx.rng.range(30_000, 200_000) as i64
-        } else {
-            self.rtt + ctx.rng.range(20_000, 400_000) as i64
-        }
+        if to_client { ctx.rng.range(30_000, 200_000) as i64 } else { self.rtt + ctx.rng.range(20_000, 400_000) as i64 }
     }
 
     fn refill(&mut self, ctx: &mut Ctx<'_>) {
@@ -324,7 +367,7 @@ impl TcpConv {
                     self.t += ns;
                     return self.refill(ctx);
                 }
-                let from_client = turn.from_client();
+                let from_client = turn.sent_by_client();
                 if from_client != self.last_sender_client {
                     self.t += self.answer_delay(ctx, !from_client);
                 }
@@ -353,7 +396,7 @@ impl TcpConv {
     }
 
     fn materialize(&mut self, ctx: &mut Ctx<'_>, turn: Turn) {
-        let from_client = turn.from_client();
+        let from_client = turn.sent_by_client();
         let side = if from_client { &mut self.client } else { &mut self.server };
         side.lit.clear();
         side.tail = Tail::None;

@@ -196,9 +196,19 @@ impl Frame {
         Some(Built { v6: src.ip.is_ipv6(), proto: Proto::Udp, app: AppKind::None })
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// An ICMP (IPv4) or ICMPv6 message: type, code, the 4 bytes after the checksum, and the
     /// body (echo data, or the quoted datagram of an error).
-    pub(crate) fn icmp(&mut self, src: &Ep, dst: &Ep, ttl: u8, ty: u8, code: u8, rest: u32, body: &[u8]) -> Option<Built> {
+    pub(crate) fn icmp(
+        &mut self,
+        src: &Ep,
+        dst: &Ep,
+        ttl: u8,
+        ty: u8,
+        code: u8,
+        rest: u32,
+        body: &[u8],
+    ) -> Option<Built> {
         let v6 = src.ip.is_ipv6();
         let proto = if v6 { IpNextHeaderProtocols::Icmpv6 } else { IpNextHeaderProtocols::Icmp };
         let off = self.ip(src, dst, proto, 8 + body.len(), ttl)?;

@@ -317,7 +317,11 @@ pub(crate) fn http_response_header(out: &mut Vec<u8>, len: usize) {
 /// An SSH identification line.
 pub(crate) fn ssh_banner(out: &mut Vec<u8>, server: bool) {
     out.clear();
-    out.extend_from_slice(if server { b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n" } else { b"SSH-2.0-OpenSSH_9.6\r\n" });
+    out.extend_from_slice(if server {
+        b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+    } else {
+        b"SSH-2.0-OpenSSH_9.6\r\n"
+    });
 }
 
 fn ssh_packet(out: &mut Vec<u8>, rng: &mut Rng, payload: &[u8]) {

@@ -66,7 +66,7 @@ impl Traffic {
         let phase = (t - self.start) as f64 / p.wave_period_ns as f64;
         let wave = 1.0 + p.wave_amplitude * (std::f64::consts::TAU * phase).sin();
         let bucket = (t - self.start) / p.noise_step_ns;
-        let mut r = Rng::stream(self.noise_seed ^ 0x6e6f_6973_65, bucket as u64);
+        let mut r = Rng::stream(self.noise_seed ^ 0x006e_6f69_7365, bucket as u64);
         let noise = (p.noise_sigma * r.normal() - p.noise_sigma * p.noise_sigma / 2.0).exp();
         (p.sessions_per_s * wave * noise).max(1e-6)
     }
@@ -81,7 +81,17 @@ impl Flow for Traffic {
         let t = self.next;
         let total: u32 = MIX.iter().map(|(_, w)| w).sum();
         let mut x = self.rng.below(u64::from(total)) as u32;
-        let kind = MIX.iter().find(|(_, w)| if x < *w { true } else { x -= w; false }).map_or(Kind::Web, |(k, _)| *k);
+        let kind = MIX
+            .iter()
+            .find(|(_, w)| {
+                if x < *w {
+                    true
+                } else {
+                    x -= w;
+                    false
+                }
+            })
+            .map_or(Kind::Web, |(k, _)| *k);
         session(ctx, &self.profile, kind, t);
         let gap = self.rng.exp(1.0 / self.rate(t)) * NS as f64;
         self.next = t + (gap as i64).max(1);
@@ -156,7 +166,8 @@ fn session(ctx: &mut Ctx<'_>, p: &Profile, kind: Kind, t: i64) {
                 }
             }
             let fate = Fate::Completes { client_closes: ctx.rng.chance(0.6), reset: ctx.rng.chance(0.05) };
-            let conv = TcpConv::new(ctx, t0, cep, sep, server.rtt_ns, server.bandwidth, fate, turns, &server.name, None);
+            let conv =
+                TcpConv::new(ctx, t0, cep, sep, server.rtt_ns, server.bandwidth, fate, turns, &server.name, None);
             ctx.spawn.push(Box::new(conv));
         }
         Kind::Intranet => {
@@ -277,7 +288,11 @@ fn session(ctx: &mut Ctx<'_>, p: &Profile, kind: Kind, t: i64) {
                     (t, Pkt::Udp { from, to, len, ttl: 64 }),
                     (
                         t + server.rtt_ns,
-                        Pkt::PortUnreachable { from: to.with_port(0), to: from.with_port(0), quoted: (from, to, len, 40) },
+                        Pkt::PortUnreachable {
+                            from: to.with_port(0),
+                            to: from.with_port(0),
+                            quoted: (from, to, len, 40),
+                        },
                     ),
                 ],
                 None,
@@ -287,7 +302,12 @@ fn session(ctx: &mut Ctx<'_>, p: &Profile, kind: Kind, t: i64) {
             let cep = client.ep(false, ephemeral(ctx.rng));
             let sep = net.bastion.ep(false, 22);
             let mut turns = ssh_opening();
-            turns.extend([Turn::SshData(true, 96), Turn::SshData(false, 32), Turn::SshData(true, 400), Turn::SshData(false, 700)]);
+            turns.extend([
+                Turn::SshData(true, 96),
+                Turn::SshData(false, 32),
+                Turn::SshData(true, 400),
+                Turn::SshData(false, 700),
+            ]);
             for _ in 0..5 + ctx.rng.below(60) {
                 turns.push(Turn::Pause((ctx.rng.lognormal(0.4, 1.0).min(10.0) * 1e9) as i64));
                 turns.push(Turn::SshData(true, 36));
