@@ -1,6 +1,7 @@
 //! `nta-cli`: the command-line front end. `main` parses, dispatches and maps exit codes;
 //! the work is done by the library crates.
 
+mod extract;
 mod inspect;
 mod synth;
 mod util;
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Describe captures: format, link types, packets, time span, protocol census, errors
     Inspect(inspect::Args),
+    /// Per-window traffic metrics of captures, as JSON lines
+    Extract(extract::Args),
     /// Write a synthetic capture with labelled attacks (and its labels file)
     Synth(synth::Args),
 }
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::Extract(args) => extract::run(&args),
     };
     match result {
         Ok(code) => code,

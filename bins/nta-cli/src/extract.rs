@@ -1,0 +1,180 @@
+//! `nta-cli extract`: captures → per-window metrics, JSON lines.
+
+use crate::util::{AtomicFile, parse_duration_ns};
+use anyhow::{Context, Result, bail};
+use nta_metrics::{ExtractConfig, Progress, extract_files, write_jsonl_record};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Capture file (repeatable); several files form one time line, merged by timestamp
+    #[arg(long = "pcap", value_name = "FILE")]
+    pcaps: Vec<PathBuf>,
+    /// Every capture in this directory (.pcap, .pcapng, .cap, .ntar, optionally .gz)
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Output JSON lines ("-" for stdout)
+    #[arg(long, default_value = "logs/metrics.jsonl")]
+    out: PathBuf,
+    /// Window length (100ms, 1s, 10s, 1m, ...)
+    #[arg(long, default_value = "1s", value_parser = parse_duration_ns)]
+    window: i64,
+    /// Process 1 packet in N and scale counts by N
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    sample: u32,
+    /// Worker threads (0 = one per core); the output does not depend on it
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Longest run of empty windows written as zero rows; longer gaps are only recorded
+    #[arg(long, default_value = "1h", value_parser = parse_duration_ns)]
+    max_gap: i64,
+    /// How late (behind the newest packet) a packet may be and still join its window [default: 5s or one window]
+    #[arg(long, value_parser = parse_duration_ns)]
+    reorder: Option<i64>,
+    /// A flow without packets for this long has ended
+    #[arg(long, default_value = "60s", value_parser = parse_duration_ns)]
+    idle_timeout: i64,
+    /// Flows longer than this are ended and restarted
+    #[arg(long, default_value = "30m", value_parser = parse_duration_ns)]
+    active_timeout: i64,
+    /// Most flows tracked at once (the least recently active is evicted beyond it)
+    #[arg(long, default_value_t = 500_000)]
+    max_flows: usize,
+    /// Print the run's summary as JSON on stdout (not with --out -)
+    #[arg(long)]
+    json: bool,
+}
+
+fn is_capture_name(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap", ".ntar"].iter().any(|ext| name.ends_with(ext))
+}
+
+fn inputs(args: &Args) -> Result<Vec<PathBuf>> {
+    let mut paths = args.pcaps.clone();
+    if let Some(dir) = &args.dir {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading directory {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_capture_name(p))
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            bail!("no capture (.pcap, .pcapng, .cap, .ntar, .gz) in {}", dir.display());
+        }
+        paths.extend(found);
+    }
+    if paths.is_empty() {
+        bail!("nothing to read: give --pcap FILE or --dir DIR");
+    }
+    for p in &paths {
+        if !p.is_file() {
+            bail!("{}: not a file", p.display());
+        }
+    }
+    Ok(paths)
+}
+
+/// A one-line progress display on stderr, redrawn at most 10 times a second.
+struct Bar {
+    began: Instant,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Bar {
+    fn show(&self, p: Progress) {
+        let Ok(mut last) = self.last.lock() else { return };
+        let now = Instant::now();
+        if last.is_some_and(|l| now.duration_since(l).as_millis() < 100) {
+            return;
+        }
+        *last = Some(now);
+        let secs = self.began.elapsed().as_secs_f64().max(1e-3);
+        let rate = p.bytes_done as f64 / secs;
+        let eta = if rate > 0.0 { p.bytes_total.saturating_sub(p.bytes_done) as f64 / rate } else { 0.0 };
+        let pct = if p.bytes_total > 0 { 100.0 * p.bytes_done as f64 / p.bytes_total as f64 } else { 0.0 };
+        eprint!(
+            "\r{pct:5.1}%  {:.0}/{:.0} MB  {:.0} MB/s  {} packets  ETA {eta:.0}s   ",
+            p.bytes_done as f64 / 1e6,
+            p.bytes_total as f64 / 1e6,
+            rate / 1e6,
+            p.packets
+        );
+    }
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let paths = inputs(args)?;
+    let mut cfg = ExtractConfig::new(args.window);
+    cfg.max_gap_ns = args.max_gap;
+    if let Some(r) = args.reorder {
+        cfg.reorder_ns = r;
+    }
+    cfg.sample = args.sample;
+    cfg.threads = args.threads;
+    cfg.flows.idle_ns = args.idle_timeout;
+    cfg.flows.active_ns = args.active_timeout;
+    cfg.flows.max_flows = args.max_flows.max(1);
+
+    let to_stdout = args.out.as_os_str() == "-";
+    let file = if to_stdout { None } else { Some(AtomicFile::create(&args.out)?) };
+    let sink: Box<dyn Write + Send> = match &file {
+        Some(f) => Box::new(f.file()?),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, sink);
+    let bar = Bar { began: Instant::now(), last: Mutex::new(None) };
+    let interactive = std::io::stderr().is_terminal();
+    let show = |p: Progress| {
+        if interactive {
+            bar.show(p);
+        }
+    };
+    let began = Instant::now();
+    let summary =
+        extract_files(&paths, &cfg, &show, &mut |r| write_jsonl_record(&mut out, &r)).context("extracting metrics")?;
+    out.flush().context("writing metrics")?;
+    drop(out);
+    if let Some(f) = file {
+        f.commit()?;
+    }
+    if interactive {
+        eprint!("\r{:78}\r", "");
+    }
+    let secs = began.elapsed().as_secs_f64();
+    let bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    for f in &summary.files {
+        for w in &f.warnings {
+            eprintln!("warning: {}: {w}", f.path);
+        }
+        if let Some(e) = &f.error {
+            eprintln!("error: {}: {e} (packets before it were used)", f.path);
+        }
+    }
+    let c = &summary.counts;
+    eprintln!(
+        "{} windows ({} empty{}{}) from {} packets{} in {} file(s) -> {}; {:.2} s, {:.0} MB/s, {} thread(s)",
+        c.windows,
+        c.empty_windows,
+        if c.gaps > 0 { format!(", {} long gaps not filled", c.gaps) } else { String::new() },
+        if c.late_records > 0 { format!(", {} late records", c.late_records) } else { String::new() },
+        c.packets_seen,
+        if cfg.sample > 1 { format!(" (1 in {} processed)", cfg.sample) } else { String::new() },
+        summary.files.len(),
+        args.out.display(),
+        secs,
+        bytes as f64 / 1e6 / secs.max(1e-9),
+        summary.threads,
+    );
+    if args.json && !to_stdout {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, &summary)?;
+        writeln!(stdout)?;
+    }
+    Ok(if summary.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,78 @@
+//! Extraction throughput (a bench binary: `cargo bench -p nta-metrics --bench extract`).
+//! Generates a mixed capture of `NTA_BENCH_MB` (default 1024) MB with nta-synth (campus
+//! profile, every attack; cached in the temp directory), then extracts 1-second windows with
+//! 1 thread and with 2, and reports MB/s, packets/s, peak RSS (VmHWM) and whether the two
+//! outputs are identical.
+
+use nta_capture::{CaptureWriter, WriteFormat};
+use nta_metrics::{ExtractConfig, WindowRecord, extract_files};
+use nta_synth::{AttackKind, AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, synthesize};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn build(path: &PathBuf, mb: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg = SynthConfig::new(1, 24 * 3600 * NS);
+    cfg.profile = Profile::campus();
+    cfg.max_bytes = Some(mb * 1_000_000);
+    for (i, kind) in AttackKind::ALL.into_iter().enumerate() {
+        cfg.attacks.push(AttackSpec::new(kind, (1 + 3 * i as i64) * NS, 2 * NS));
+    }
+    let tmp = path.with_extension("tmp");
+    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    let mut w = CaptureWriter::new(file, WriteFormat::Pcapng, LINK_TYPE, SNAPLEN, "bench")?;
+    synthesize(&cfg, &mut w)?;
+    w.into_inner()?.flush()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(());
+    }
+    let mb: u64 = std::env::var("NTA_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let path = std::env::temp_dir().join(format!("nta-extract-bench-{mb}MB.pcapng"));
+    if !path.exists() {
+        build(&path, mb)?;
+    }
+    let size = std::fs::metadata(&path)?.len() as f64;
+    let mut outputs: Vec<(usize, Vec<WindowRecord>)> = Vec::new();
+    for round in 0..2 {
+        for threads in [1, 2] {
+            let mut cfg = ExtractConfig::new(NS);
+            cfg.threads = threads;
+            let mut records = Vec::new();
+            let t = Instant::now();
+            let summary = extract_files(std::slice::from_ref(&path), &cfg, &|_| {}, &mut |r| {
+                records.push(r);
+                Ok(())
+            })?;
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "round {round}, {threads} thread(s): {:.0} MB, {} packets, {} windows | {:.0} MB/s, {:.2} Mpkt/s | peak RSS {:.0} MB",
+                size / 1e6,
+                summary.counts.packets_seen,
+                records.len(),
+                size / 1e6 / secs,
+                summary.counts.packets_seen as f64 / 1e6 / secs,
+                peak_rss_mb()
+            );
+            if round == 0 {
+                outputs.push((threads, records));
+            }
+        }
+    }
+    let identical = outputs.windows(2).all(|w| w[0].1 == w[1].1);
+    println!("1-thread and 2-thread outputs identical: {identical}");
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! [`FlowTable`]: bidirectional flows keyed by VLAN + protocol + both endpoints, on packet
+//! time. A flow's direction comes from its SYN; it ends on FIN both ways or RST, after
+//! `idle_ns` without packets, or after `active_ns` (then a new flow starts). The table holds
+//! at most `max_flows`: when full the least recently active flow is evicted. Flows are kept in
+//! a slab with an intrusive list in order of last activity, so expiry and eviction are O(1).
+
+use nta_parsing::{PacketSummary, Transport};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+/// Flow table settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FlowConfig {
+    /// A flow without packets for this long has ended (ns).
+    pub idle_ns: i64,
+    /// A flow longer than this is ended and restarted (ns), as NetFlow exporters do.
+    pub active_ns: i64,
+    /// Most flows held; beyond it the least recently active is evicted.
+    pub max_flows: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> FlowConfig {
+        FlowConfig { idle_ns: 60_000_000_000, active_ns: 1_800_000_000_000, max_flows: 500_000 }
+    }
+}
+
+/// Canonical key: the lower endpoint first, so both directions share the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    vlan: u16,
+    proto: u8,
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    key: FlowKey,
+    first_ts: i64,
+    last_ts: i64,
+    /// The initiator is `key.lo`.
+    lo_initiates: bool,
+    /// A SYN from the initiator has not been answered yet.
+    half_open: bool,
+    fin_lo: bool,
+    fin_hi: bool,
+    prev: u32,
+    next: u32,
+}
+
+/// What one packet did to the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FlowEvents {
+    pub(crate) new: u64,
+    pub(crate) ended: u64,
+    pub(crate) evicted: u64,
+}
+
+/// The flow table.
+#[derive(Debug)]
+pub(crate) struct FlowTable {
+    cfg: FlowConfig,
+    index: FxHashMap<FlowKey, u32>,
+    slab: Vec<Flow>,
+    free: Vec<u32>,
+    head: u32,
+    tail: u32,
+    half_open: u64,
+    /// Recently closed TCP flows (time-wait): late ACKs and retransmitted FINs of a closed
+    /// connection are absorbed instead of opening a new flow.
+    closed: FxHashMap<FlowKey, i64>,
+    closed_order: VecDeque<(i64, FlowKey)>,
+}
+
+/// How long a closed TCP flow absorbs stray packets.
+const TIME_WAIT_NS: i64 = 5_000_000_000;
+
+impl FlowTable {
+    pub(crate) fn new(cfg: FlowConfig) -> FlowTable {
+        FlowTable {
+            cfg,
+            index: FxHashMap::default(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            half_open: 0,
+            closed: FxHashMap::default(),
+            closed_order: VecDeque::new(),
+        }
+    }
+
+    /// Flows open now.
+    pub(crate) fn len(&self) -> u64 {
+        self.index.len() as u64
+    }
+
+    /// TCP flows open now whose SYN is unanswered.
+    pub(crate) fn half_open(&self) -> u64 {
+        self.half_open
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let Some(f) = self.slab.get(i as usize).copied() else { return };
+        match self.slab.get_mut(f.prev as usize) {
+            Some(p) => p.next = f.next,
+            None => self.head = f.next,
+        }
+        match self.slab.get_mut(f.next as usize) {
+            Some(n) => n.prev = f.prev,
+            None => self.tail = f.prev,
+        }
+    }
+
+    fn push_back(&mut self, i: u32) {
+        let tail = self.tail;
+        if let Some(f) = self.slab.get_mut(i as usize) {
+            f.prev = tail;
+            f.next = NIL;
+        }
+        match self.slab.get_mut(tail as usize) {
+            Some(t) => t.next = i,
+            None => self.head = i,
+        }
+        self.tail = i;
+    }
+
+    fn remove(&mut self, i: u32) {
+        self.unlink(i);
+        if let Some(f) = self.slab.get(i as usize) {
+            self.index.remove(&f.key);
+            if f.half_open {
+                self.half_open -= 1;
+            }
+        }
+        self.free.push(i);
+    }
+
+    /// Ends flows idle since before `now - idle_ns`; calls `ended(expiry_time)` for each, the
+    /// expiry time being the last packet plus the idle timeout.
+    pub(crate) fn expire(&mut self, now: i64, mut ended: impl FnMut(i64)) {
+        while let Some(&(t, key)) = self.closed_order.front() {
+            if t.saturating_add(TIME_WAIT_NS) > now {
+                break;
+            }
+            self.closed_order.pop_front();
+            if self.closed.get(&key) == Some(&t) {
+                self.closed.remove(&key);
+            }
+        }
+        while let Some(f) = self.slab.get(self.head as usize).copied() {
+            let expiry = f.last_ts.saturating_add(self.cfg.idle_ns);
+            if expiry > now {
+                break;
+            }
+            self.remove(self.head);
+            ended(expiry);
+        }
+    }
+
+    /// Accounts one packet at `ts`.
+    pub(crate) fn packet(&mut self, s: &PacketSummary, ts: i64) -> FlowEvents {
+        let mut ev = FlowEvents::default();
+        let Some(ip) = s.ip else { return ev };
+        let (sp, dp, tcp_flags) = match s.transport {
+            Transport::Tcp(t) => (t.src_port, t.dst_port, Some(t.flags)),
+            Transport::Udp(u) => (u.src_port, u.dst_port, None),
+            _ => (0, 0, None),
+        };
+        let a = (ip.src, sp);
+        let b = (ip.dst, dp);
+        let src_is_lo = a <= b;
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        let key = FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi };
+        let syn_only = tcp_flags.is_some_and(|f| f.syn() && !f.ack());
+        let syn_ack = tcp_flags.is_some_and(|f| f.syn_ack());
+
+        let mut slot = self.index.get(&key).copied();
+        if let Some(i) = slot
+            && let Some(f) = self.slab.get(i as usize)
+            && ts.saturating_sub(f.first_ts) >= self.cfg.active_ns
+        {
+            self.remove(i);
+            ev.ended += 1;
+            slot = None;
+        }
+        let i = match slot {
+            Some(i) => {
+                self.unlink(i);
+                i
+            }
+            None if !syn_only && self.closed.get(&key).is_some_and(|t| ts.saturating_sub(*t) < TIME_WAIT_NS) => {
+                return ev; // the tail of a closed connection
+            }
+            None => {
+                if self.index.len() >= self.cfg.max_flows.max(1) && self.head != NIL {
+                    self.remove(self.head);
+                    ev.evicted += 1;
+                }
+                ev.new += 1;
+                // Direction: the SYN's sender initiates; a SYN-ACK's receiver; else the sender.
+                let src_initiates = !syn_ack;
+                let flow = Flow {
+                    key,
+                    first_ts: ts,
+                    last_ts: ts,
+                    lo_initiates: src_initiates == src_is_lo,
+                    half_open: syn_only,
+                    fin_lo: false,
+                    fin_hi: false,
+                    prev: NIL,
+                    next: NIL,
+                };
+                self.half_open += u64::from(syn_only);
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        if let Some(f) = self.slab.get_mut(i as usize) {
+                            *f = flow;
+                        }
+                        i
+                    }
+                    None => {
+                        self.slab.push(flow);
+                        (self.slab.len() - 1) as u32
+                    }
+                };
+                self.index.insert(key, i);
+                self.push_back(i);
+                return ev;
+            }
+        };
+        let mut close = false;
+        if let Some(f) = self.slab.get_mut(i as usize) {
+            f.last_ts = f.last_ts.max(ts);
+            let from_initiator = src_is_lo == f.lo_initiates;
+            if syn_only && !from_initiator {
+                // Seen mid-stream first: the SYN tells the direction.
+                f.lo_initiates = src_is_lo;
+            } else if f.half_open && !from_initiator {
+                f.half_open = false;
+                self.half_open -= 1;
+            }
+            if let Some(fl) = tcp_flags {
+                if fl.fin() {
+                    if src_is_lo {
+                        f.fin_lo = true;
+                    } else {
+                        f.fin_hi = true;
+                    }
+                }
+                close = fl.rst() || (f.fin_lo && f.fin_hi);
+            }
+        }
+        if close {
+            self.remove(i);
+            ev.ended += 1;
+            if self.closed.len() < self.cfg.max_flows {
+                self.closed.insert(key, ts);
+                self.closed_order.push_back((ts, key));
+            }
+        } else {
+            self.push_back(i);
+        }
+        ev
+    }
+}

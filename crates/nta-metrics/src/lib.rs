@@ -1,0 +1,34 @@
+//! Per-time-window traffic metrics, keyed by capture time, with flow tracking.
+//!
+//! The principal types:
+//! - [`WindowRecord`] — one window's metrics (one line of `metrics.jsonl`); every field is
+//!   defined in docs/METRICS.md. [`Metric`] names its numeric fields, typed.
+//! - [`Extractor`] — turns [`nta_parsing::PacketSummary`]s into window records: tumbling
+//!   windows aligned to epoch multiples, zero rows for silent windows (gaps beyond
+//!   `max_gap_ns` recorded, not filled), out-of-order packets into their own window, sampling.
+//! - [`ExtractConfig`] / [`FlowConfig`] — window, gaps, reordering, sampling, flow timeouts
+//!   and the flow table's size bound.
+//! - [`extract_files`] — reads one or more captures as one time line (merged by timestamp),
+//!   decoding on worker threads (rayon) while one thread accumulates: the output does not
+//!   depend on the thread count.
+//! - [`read_jsonl`] / [`write_jsonl_record`] — the JSON-lines file format.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod error;
+mod extractor;
+mod flows;
+mod jsonl;
+mod pipeline;
+mod record;
+mod window;
+
+pub use crate::{
+    error::Error,
+    extractor::{ExtractConfig, ExtractCounts, Extractor},
+    flows::FlowConfig,
+    jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
+    pipeline::{ExtractSummary, FileSummary, Progress, extract_files},
+    record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
+};

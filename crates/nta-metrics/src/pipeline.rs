@@ -1,0 +1,348 @@
+//! [`extract_files`]: captures in, window records out.
+//!
+//! One thread reads: it frames packets from every file, merges them by timestamp into one
+//! time line, keeps 1 in `sample`, and copies them into a batch (a few MB of frame bytes and
+//! their metadata). Batches are decoded in parallel (rayon, in order), and while batch N+1 is
+//! read and decoded, batch N is accumulated by the [`Extractor`] on the reading thread. The
+//! extractor sees the same packets in the same order whatever the thread count, so the output
+//! is identical.
+
+use crate::extractor::{ExtractConfig, ExtractCounts, Extractor};
+use crate::{Error, WindowRecord};
+use nta_capture::{CaptureReader, LinkType, Packet};
+use nta_parsing::{PacketSummary, decode};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Where a read stands, for progress displays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the files consumed so far.
+    pub bytes_done: u64,
+    /// Total size of the files.
+    pub bytes_total: u64,
+    /// Packets read.
+    pub packets: u64,
+}
+
+/// What was read from one file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FileSummary {
+    /// The path as given.
+    pub path: String,
+    /// Detected format (`pcap`, `pcapng`, ...).
+    pub format: Option<String>,
+    /// Packets read.
+    pub packets: u64,
+    /// Sum of original lengths.
+    pub bytes: u64,
+    /// First and last timestamps, ns.
+    pub first_ts_ns: Option<i64>,
+    /// Last timestamp, ns.
+    pub last_ts_ns: Option<i64>,
+    /// Reader warnings (a file cut short, ...).
+    pub warnings: Vec<String>,
+    /// The error that stopped this file, if any (its packets before it were used).
+    pub error: Option<String>,
+}
+
+/// What [`extract_files`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ExtractSummary {
+    /// Per input file.
+    pub files: Vec<FileSummary>,
+    /// Per extraction.
+    pub counts: ExtractCounts,
+    /// Worker threads used.
+    pub threads: usize,
+}
+
+impl ExtractSummary {
+    /// Whether some file could not be read to its end.
+    pub fn had_errors(&self) -> bool {
+        self.files.iter().any(|f| f.error.is_some())
+    }
+}
+
+/// Frame bytes of about this much make a batch.
+const BATCH_BYTES: usize = 4 << 20;
+/// At most this many packets make a batch.
+const BATCH_PACKETS: usize = 32_768;
+
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    ts_ns: i64,
+    link_type: LinkType,
+    orig_len: u32,
+    source: u32,
+    start: u32,
+    len: u32,
+}
+
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    meta: Vec<Meta>,
+    summaries: Vec<(PacketSummary, u32)>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.meta.clear();
+        self.summaries.clear();
+    }
+
+    fn push(&mut self, source: usize, p: &Packet<'_>) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(p.data);
+        self.meta.push(Meta {
+            ts_ns: p.ts_ns,
+            link_type: p.link_type,
+            orig_len: p.orig_len,
+            source: source as u32,
+            start,
+            len: p.data.len() as u32,
+        });
+    }
+
+    fn full(&self) -> bool {
+        self.data.len() >= BATCH_BYTES || self.meta.len() >= BATCH_PACKETS
+    }
+
+    /// Decodes every packet, in parallel, keeping the order.
+    fn decode(&mut self) {
+        let data = &self.data;
+        self.meta
+            .par_iter()
+            .with_min_len(1024)
+            .map(|m| {
+                let bytes = data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
+                let p = Packet {
+                    ts_ns: m.ts_ns,
+                    link_type: m.link_type,
+                    caplen: m.len,
+                    orig_len: m.orig_len,
+                    interface: 0,
+                    data: bytes,
+                };
+                (decode(&p), m.source)
+            })
+            .collect_into_vec(&mut self.summaries);
+    }
+}
+
+/// One input: its reader and, when several files are merged, a copy of its next packet.
+struct Input {
+    reader: Option<CaptureReader>,
+    head: Option<(i64, LinkType, u32, Vec<u8>)>,
+    summary: FileSummary,
+}
+
+impl Input {
+    fn open(path: &Path) -> Input {
+        let mut summary = FileSummary { path: path.display().to_string(), ..FileSummary::default() };
+        let reader = match CaptureReader::open(path) {
+            Ok(r) => {
+                summary.format = Some(r.format().short_name().to_owned());
+                Some(r)
+            }
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                None
+            }
+        };
+        Input { reader, head: None, summary }
+    }
+
+    /// Reads the next packet into `head`.
+    fn advance(&mut self) {
+        let Some(r) = self.reader.as_mut() else { return };
+        match r.next_packet() {
+            Ok(Some(p)) => {
+                let mut buf = self.head.take().map(|h| h.3).unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(p.data);
+                self.head = Some((p.ts_ns, p.link_type, p.orig_len, buf));
+            }
+            Ok(None) => {
+                self.head = None;
+                self.close(None);
+            }
+            Err(e) => {
+                self.head = None;
+                self.close(Some(e.to_string()));
+            }
+        }
+    }
+
+    fn close(&mut self, error: Option<String>) {
+        if let Some(r) = self.reader.take() {
+            let st = r.stats();
+            self.summary.packets = st.packets;
+            self.summary.bytes = st.wire_bytes;
+            self.summary.first_ts_ns = st.first_ts_ns;
+            self.summary.last_ts_ns = st.last_ts_ns;
+            self.summary.warnings = st.warnings.iter().map(ToString::to_string).collect();
+        }
+        if error.is_some() {
+            self.summary.error = error;
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.reader.as_ref().map_or(0, |r| r.position())
+    }
+}
+
+/// The reading side: fills batches from one or several inputs in timestamp order.
+struct Source {
+    inputs: Vec<Input>,
+    sample: u64,
+    seen: u64,
+    done_bytes: u64,
+    total_bytes: u64,
+}
+
+impl Source {
+    fn fill(&mut self, batch: &mut Batch) {
+        batch.clear();
+        if let [input] = self.inputs.as_mut_slice() {
+            // One file: straight from the reader's buffer.
+            let Some(r) = input.reader.as_mut() else { return };
+            loop {
+                match r.next_packet() {
+                    Ok(Some(p)) => {
+                        self.seen += 1;
+                        if (self.seen - 1).is_multiple_of(self.sample) {
+                            batch.push(0, &p);
+                            if batch.full() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => return input.close(None),
+                    Err(e) => return input.close(Some(e.to_string())),
+                }
+            }
+        }
+        loop {
+            // Several files: the input whose next packet is earliest (ties: first file).
+            let next = self.inputs.iter().enumerate().filter_map(|(i, inp)| inp.head.as_ref().map(|h| (h.0, i))).min();
+            let Some((_, i)) = next else { return };
+            let Some(input) = self.inputs.get_mut(i) else { return };
+            self.seen += 1;
+            if (self.seen - 1).is_multiple_of(self.sample)
+                && let Some((ts, lt, orig, data)) = input.head.as_ref()
+            {
+                let p = Packet {
+                    ts_ns: *ts,
+                    link_type: *lt,
+                    caplen: data.len() as u32,
+                    orig_len: *orig,
+                    interface: 0,
+                    data,
+                };
+                batch.push(i, &p);
+            }
+            input.advance();
+            if batch.full() {
+                return;
+            }
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let open: u64 = self.inputs.iter().map(Input::position).sum();
+        Progress {
+            bytes_done: (self.done_bytes + open).min(self.total_bytes),
+            bytes_total: self.total_bytes,
+            packets: self.seen,
+        }
+    }
+}
+
+/// Extracts window records from `paths`, merged into one time line by timestamp. `emit`
+/// receives each record as soon as it is complete; `progress` is called after every batch.
+/// A file that cannot be opened or read to its end is reported in the summary; the others go on.
+pub fn extract_files(
+    paths: &[PathBuf],
+    cfg: &ExtractConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+    emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
+) -> Result<ExtractSummary, Error> {
+    if cfg.window_ns <= 0 {
+        return Err(Error::Config { reason: "the window must be positive".into() });
+    }
+    if cfg.sample == 0 {
+        return Err(Error::Config { reason: "sample must be at least 1".into() });
+    }
+    let pool =
+        rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(|e| Error::Threads(e.to_string()))?;
+    let threads = pool.current_num_threads();
+    pool.install(|| run(paths, cfg, progress, emit, threads))
+}
+
+fn run(
+    paths: &[PathBuf],
+    cfg: &ExtractConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+    emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
+    threads: usize,
+) -> Result<ExtractSummary, Error> {
+    let names = paths.iter().map(|p| p.display().to_string()).collect();
+    let total_bytes = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let mut inputs: Vec<Input> = paths.iter().map(|p| Input::open(p)).collect();
+    if inputs.len() > 1 {
+        inputs.iter_mut().for_each(Input::advance);
+    }
+    let mut source = Source { inputs, sample: u64::from(cfg.sample), seen: 0, done_bytes: 0, total_bytes };
+    let mut extractor = Extractor::new(cfg.clone(), names);
+    let mut out: Vec<WindowRecord> = Vec::new();
+    let mut failed: Option<std::io::Error> = None;
+    let mut deliver = |out: &mut Vec<WindowRecord>, failed: &mut Option<std::io::Error>| {
+        for r in out.drain(..) {
+            if failed.is_none()
+                && let Err(e) = emit(r)
+            {
+                *failed = Some(e);
+            }
+        }
+    };
+
+    let (mut ready, mut next) = (Batch::default(), Batch::default());
+    source.fill(&mut ready);
+    ready.decode();
+    while !ready.meta.is_empty() {
+        // Accumulate `ready` here while the next batch is read and decoded beside it.
+        rayon::join(
+            || {
+                for (s, src) in &ready.summaries {
+                    extractor.push(s, *src as usize, &mut |r| out.push(r));
+                }
+            },
+            || {
+                source.fill(&mut next);
+                next.decode();
+            },
+        );
+        deliver(&mut out, &mut failed);
+        if let Some(e) = failed.take() {
+            return Err(Error::Output(e));
+        }
+        progress(source.progress());
+        std::mem::swap(&mut ready, &mut next);
+    }
+    let mut counts = extractor.finish(&mut |r| out.push(r));
+    deliver(&mut out, &mut failed);
+    if let Some(e) = failed {
+        return Err(Error::Output(e));
+    }
+    counts.packets_seen = source.seen;
+    let files = source.inputs.into_iter().map(|mut i| {
+        i.close(None);
+        i.summary
+    });
+    Ok(ExtractSummary { files: files.collect(), counts, threads })
+}

@@ -1,0 +1,272 @@
+//! [`WindowRecord`]: one line of `metrics.jsonl`. Every field is defined in docs/METRICS.md.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// A source address and what it sent in the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopSource {
+    /// The address (outer IP source).
+    pub ip: IpAddr,
+    /// Bytes it sent (original frame lengths).
+    pub bytes: u64,
+    /// Packets it sent.
+    pub packets: u64,
+}
+
+/// A destination port and how many packets went to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopPort {
+    /// TCP or UDP destination port.
+    pub port: u16,
+    /// Packets.
+    pub packets: u64,
+}
+
+/// The metrics of one time window. Counts are packets unless the name says otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    /// Start of the window, RFC 3339 UTC with nanoseconds.
+    pub window_start: String,
+    /// Start of the window, ns since the Unix epoch (a multiple of `window_ns`).
+    pub window_start_ns: i64,
+    /// Window length, ns.
+    pub window_ns: i64,
+    /// The capture file(s) the packets came from, comma-separated.
+    pub source: String,
+    /// 1 when every packet was processed; N when 1 packet in N was (counts are scaled by N).
+    pub sample_rate: u32,
+    /// A supplementary record for packets that arrived after this window had been written.
+    pub late: bool,
+    /// Capture time without packets before this window, when longer than the maximum gap that
+    /// is filled with zero rows; `null` otherwise.
+    pub gap_before_ns: Option<i64>,
+
+    /// Frames.
+    pub packets: u64,
+    /// Sum of original (on-the-wire) frame lengths.
+    pub bytes: u64,
+    /// `bytes / packets` (0 when there are no packets).
+    pub mean_pkt_size: f64,
+    /// `bytes * 8 / window seconds`.
+    pub bits_per_s: f64,
+    /// `packets / window seconds`.
+    pub packets_per_s: f64,
+
+    /// Frames whose (outer) network layer is IPv4.
+    pub ipv4_packets: u64,
+    /// Frames whose (outer) network layer is IPv6.
+    pub ipv6_packets: u64,
+    /// ARP and RARP frames.
+    pub arp_packets: u64,
+    /// ARP replies (operation 2).
+    pub arp_replies: u64,
+    /// Frames of another network layer, or none decoded.
+    pub other_packets: u64,
+    /// Outer IP protocol / IPv6 next header TCP (fragments and cut headers included).
+    pub tcp_packets: u64,
+    /// Outer IP protocol UDP.
+    pub udp_packets: u64,
+    /// Outer IP protocol ICMP or ICMPv6.
+    pub icmp_packets: u64,
+    /// IP fragments (first and later).
+    pub fragments: u64,
+    /// Frames cut by the capture's snaplen.
+    pub truncated_packets: u64,
+    /// Frames with a decode error that is not a snaplen cut.
+    pub malformed_packets: u64,
+
+    /// Distinct outer IP source addresses (IPv4 and IPv6).
+    pub unique_src_ips: u64,
+    /// Distinct outer IP destination addresses.
+    pub unique_dst_ips: u64,
+    /// Distinct TCP and UDP source ports (one set for both).
+    pub unique_src_ports: u64,
+    /// Distinct TCP and UDP destination ports (one set for both).
+    pub unique_dst_ports: u64,
+    /// Shannon entropy, bits, of IP packets over source addresses.
+    pub src_ip_entropy: f64,
+    /// Shannon entropy, bits, of IP packets over destination addresses.
+    pub dst_ip_entropy: f64,
+    /// Shannon entropy, bits, of TCP and UDP packets over destination ports.
+    pub dst_port_entropy: f64,
+
+    /// TCP segments with SYN (SYN-ACK included).
+    pub tcp_syn: u64,
+    /// TCP segments with SYN and ACK.
+    pub tcp_synack: u64,
+    /// TCP segments with RST.
+    pub tcp_rst: u64,
+    /// TCP segments with FIN.
+    pub tcp_fin: u64,
+
+    /// DNS messages to port 53 with QR = 0 (UDP and TCP).
+    pub dns_queries: u64,
+    /// DNS messages from port 53 with QR = 1.
+    pub dns_responses: u64,
+    /// Of `dns_responses`, those with RCODE 3 (NXDOMAIN).
+    pub dns_nxdomain: u64,
+    /// Of `dns_queries`, those asking for TXT records.
+    pub dns_txt_queries: u64,
+    /// Mean length of the first question's name in `dns_queries` (presentation form, no final dot).
+    pub dns_qname_len_mean: f64,
+    /// Longest such name.
+    pub dns_qname_len_max: u64,
+    /// Mean Shannon entropy (bits per character) of those names' label bytes.
+    pub dns_label_entropy_mean: f64,
+
+    /// TLS ClientHellos.
+    pub tls_client_hellos: u64,
+    /// Distinct server names (SNI) in them, case-insensitive.
+    pub unique_sni: u64,
+    /// HTTP requests (a method at the start of a TCP payload).
+    pub http_requests: u64,
+    /// ICMP type 3 / ICMPv6 type 1 messages.
+    pub icmp_unreachable: u64,
+    /// ICMP type 8 / ICMPv6 type 128 messages.
+    pub icmp_echo_requests: u64,
+
+    /// Flows whose first packet is in this window.
+    pub new_flows: u64,
+    /// Flows alive during the window: open at its start plus `new_flows`.
+    pub active_flows: u64,
+    /// Flows that ended in the window (TCP closed by FIN both ways or RST, idle or active timeout).
+    pub ended_flows: u64,
+    /// TCP flows open at the end of the window whose SYN has not been answered.
+    pub half_open_flows: u64,
+    /// Flows evicted from the full flow table in this window (oldest first).
+    pub evicted_flows: u64,
+
+    /// The 5 source addresses that sent the most bytes (ties: lower address first).
+    pub top_src_by_bytes: Vec<TopSource>,
+    /// The 5 destination ports with the most packets (ties: lower port first).
+    pub top_dst_ports: Vec<TopPort>,
+}
+
+trait AsF64 {
+    fn as_f64(&self) -> f64;
+}
+
+impl AsF64 for u64 {
+    fn as_f64(&self) -> f64 {
+        *self as f64
+    }
+}
+
+impl AsF64 for f64 {
+    fn as_f64(&self) -> f64 {
+        *self
+    }
+}
+
+macro_rules! metrics {
+    ($($variant:ident => $field:ident),* $(,)?) => {
+        /// A numeric field of [`WindowRecord`]: what baselines, features and explanations are
+        /// keyed by. Serialized as the field's name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Metric {
+            $(
+                #[doc = concat!("`", stringify!($field), "`")]
+                $variant,
+            )*
+        }
+
+        impl Metric {
+            /// Every metric, in record order.
+            pub const ALL: &'static [Metric] = &[$(Metric::$variant),*];
+
+            /// The field name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Metric::$variant => stringify!($field),)*
+                }
+            }
+        }
+
+        impl WindowRecord {
+            /// The value of `metric` in this window.
+            pub fn get(&self, metric: Metric) -> f64 {
+                match metric {
+                    $(Metric::$variant => self.$field.as_f64(),)*
+                }
+            }
+        }
+    };
+}
+
+metrics! {
+    Packets => packets,
+    Bytes => bytes,
+    MeanPktSize => mean_pkt_size,
+    BitsPerS => bits_per_s,
+    PacketsPerS => packets_per_s,
+    Ipv4Packets => ipv4_packets,
+    Ipv6Packets => ipv6_packets,
+    ArpPackets => arp_packets,
+    ArpReplies => arp_replies,
+    OtherPackets => other_packets,
+    TcpPackets => tcp_packets,
+    UdpPackets => udp_packets,
+    IcmpPackets => icmp_packets,
+    Fragments => fragments,
+    TruncatedPackets => truncated_packets,
+    MalformedPackets => malformed_packets,
+    UniqueSrcIps => unique_src_ips,
+    UniqueDstIps => unique_dst_ips,
+    UniqueSrcPorts => unique_src_ports,
+    UniqueDstPorts => unique_dst_ports,
+    SrcIpEntropy => src_ip_entropy,
+    DstIpEntropy => dst_ip_entropy,
+    DstPortEntropy => dst_port_entropy,
+    TcpSyn => tcp_syn,
+    TcpSynack => tcp_synack,
+    TcpRst => tcp_rst,
+    TcpFin => tcp_fin,
+    DnsQueries => dns_queries,
+    DnsResponses => dns_responses,
+    DnsNxdomain => dns_nxdomain,
+    DnsTxtQueries => dns_txt_queries,
+    DnsQnameLenMean => dns_qname_len_mean,
+    DnsQnameLenMax => dns_qname_len_max,
+    DnsLabelEntropyMean => dns_label_entropy_mean,
+    TlsClientHellos => tls_client_hellos,
+    UniqueSni => unique_sni,
+    HttpRequests => http_requests,
+    IcmpUnreachable => icmp_unreachable,
+    IcmpEchoRequests => icmp_echo_requests,
+    NewFlows => new_flows,
+    ActiveFlows => active_flows,
+    EndedFlows => ended_flows,
+    HalfOpenFlows => half_open_flows,
+    EvictedFlows => evicted_flows
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`Metric`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown metric {name:?}")]
+pub struct UnknownMetric {
+    /// What was given.
+    pub name: String,
+}
+
+impl std::str::FromStr for Metric {
+    type Err = UnknownMetric;
+
+    fn from_str(s: &str) -> Result<Metric, UnknownMetric> {
+        Metric::ALL.iter().copied().find(|m| m.name() == s).ok_or_else(|| UnknownMetric { name: s.to_owned() })
+    }
+}
+
+impl WindowRecord {
+    /// Window end (exclusive), ns.
+    pub fn window_end_ns(&self) -> i64 {
+        self.window_start_ns.saturating_add(self.window_ns)
+    }
+}

@@ -1,0 +1,381 @@
+//! [`WindowAcc`]: what one window accumulates. Everything in it merges exactly (integer sums,
+//! sets, counts per key), and every derived number is computed at the end from sorted counts,
+//! so the result does not depend on packet order, batching or thread count.
+
+use crate::record::{TopPort, TopSource, WindowRecord};
+use nta_capture::format_rfc3339_ns;
+use nta_parsing::{App, Fragment, Network, PacketSummary, Transport};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::IpAddr;
+
+/// Fixed-point scale of summed DNS name entropies (exact, order-independent sums).
+const ENTROPY_SCALE: f64 = 1_000_000.0;
+
+/// Packets per TCP/UDP port, dense, with the list of ports touched (for cheap clearing).
+#[derive(Debug)]
+struct PortCounts {
+    counts: Box<[u32]>,
+    touched: Vec<u16>,
+}
+
+impl PortCounts {
+    fn new() -> PortCounts {
+        PortCounts { counts: vec![0; 65_536].into_boxed_slice(), touched: Vec::new() }
+    }
+
+    fn none() -> PortCounts {
+        PortCounts { counts: Box::new([]), touched: Vec::new() }
+    }
+
+    #[inline]
+    fn add(&mut self, port: u16, n: u32) {
+        if let Some(c) = self.counts.get_mut(usize::from(port)) {
+            if *c == 0 {
+                self.touched.push(port);
+            }
+            *c = c.saturating_add(n);
+        }
+    }
+
+    fn get(&self, port: u16) -> u32 {
+        self.counts.get(usize::from(port)).copied().unwrap_or(0)
+    }
+
+    fn clear(&mut self) {
+        for p in self.touched.drain(..) {
+            if let Some(c) = self.counts.get_mut(usize::from(p)) {
+                *c = 0;
+            }
+        }
+    }
+}
+
+/// Shannon entropy (bits) of a distribution given by counts, summed in sorted order.
+fn entropy(counts: &mut [u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 || counts.len() < 2 {
+        return 0.0;
+    }
+    counts.sort_unstable();
+    let n = total as f64;
+    // H = log2(n) - (1/n) sum c log2 c
+    let s: f64 = counts.iter().filter(|c| **c > 1).map(|c| *c as f64 * (*c as f64).log2()).sum();
+    (n.log2() - s / n).max(0.0)
+}
+
+/// One window being accumulated.
+#[derive(Debug)]
+pub(crate) struct WindowAcc {
+    pub(crate) index: i64,
+    pub(crate) late: bool,
+    pub(crate) gap_before_ns: Option<i64>,
+    /// Bit i: source i contributed (sources beyond 63 share bit 63).
+    pub(crate) sources: u64,
+    packets: u64,
+    bytes: u64,
+    ipv4: u64,
+    ipv6: u64,
+    arp: u64,
+    arp_replies: u64,
+    other: u64,
+    tcp: u64,
+    udp: u64,
+    icmp: u64,
+    fragments: u64,
+    truncated: u64,
+    malformed: u64,
+    tcp_syn: u64,
+    tcp_synack: u64,
+    tcp_rst: u64,
+    tcp_fin: u64,
+    dns_queries: u64,
+    dns_responses: u64,
+    dns_nxdomain: u64,
+    dns_txt: u64,
+    qname_count: u64,
+    qname_len_sum: u64,
+    qname_len_max: u64,
+    qname_entropy_fx: u64,
+    tls_hellos: u64,
+    sni: FxHashSet<u64>,
+    http: u64,
+    icmp_unreachable: u64,
+    icmp_echo: u64,
+    src_ips: FxHashMap<IpAddr, (u64, u64)>,
+    dst_ips: FxHashMap<IpAddr, u64>,
+    dst_ports: PortCounts,
+    src_ports: PortCounts,
+    pub(crate) new_flows: u64,
+    pub(crate) ended_flows: u64,
+    pub(crate) evicted_flows: u64,
+    pub(crate) open_at_start: u64,
+    pub(crate) half_open_at_end: u64,
+}
+
+impl WindowAcc {
+    pub(crate) fn new() -> WindowAcc {
+        WindowAcc { dst_ports: PortCounts::new(), src_ports: PortCounts::new(), ..WindowAcc::empty() }
+    }
+
+    /// Empties the accumulator for window `index`, keeping its allocations.
+    pub(crate) fn reset(&mut self, index: i64) {
+        let mut sni = std::mem::take(&mut self.sni);
+        let mut src_ips = std::mem::take(&mut self.src_ips);
+        let mut dst_ips = std::mem::take(&mut self.dst_ips);
+        let mut dst_ports = std::mem::replace(&mut self.dst_ports, PortCounts::none());
+        let mut src_ports = std::mem::replace(&mut self.src_ports, PortCounts::none());
+        sni.clear();
+        src_ips.clear();
+        dst_ips.clear();
+        dst_ports.clear();
+        src_ports.clear();
+        *self = WindowAcc { sni, src_ips, dst_ips, dst_ports, src_ports, ..WindowAcc::empty() };
+        self.index = index;
+    }
+
+    fn empty() -> WindowAcc {
+        WindowAcc {
+            index: 0,
+            late: false,
+            gap_before_ns: None,
+            sources: 0,
+            packets: 0,
+            bytes: 0,
+            ipv4: 0,
+            ipv6: 0,
+            arp: 0,
+            arp_replies: 0,
+            other: 0,
+            tcp: 0,
+            udp: 0,
+            icmp: 0,
+            fragments: 0,
+            truncated: 0,
+            malformed: 0,
+            tcp_syn: 0,
+            tcp_synack: 0,
+            tcp_rst: 0,
+            tcp_fin: 0,
+            dns_queries: 0,
+            dns_responses: 0,
+            dns_nxdomain: 0,
+            dns_txt: 0,
+            qname_count: 0,
+            qname_len_sum: 0,
+            qname_len_max: 0,
+            qname_entropy_fx: 0,
+            tls_hellos: 0,
+            sni: FxHashSet::default(),
+            http: 0,
+            icmp_unreachable: 0,
+            icmp_echo: 0,
+            src_ips: FxHashMap::default(),
+            dst_ips: FxHashMap::default(),
+            dst_ports: PortCounts::none(),
+            src_ports: PortCounts::none(),
+            new_flows: 0,
+            ended_flows: 0,
+            evicted_flows: 0,
+            open_at_start: 0,
+            half_open_at_end: 0,
+        }
+    }
+
+    /// Adds one packet from source `source`.
+    #[inline]
+    pub(crate) fn add(&mut self, s: &PacketSummary, source: usize) {
+        self.sources |= 1u64 << source.min(63);
+        self.packets += 1;
+        self.bytes += u64::from(s.wire_len);
+        if s.snap_truncated() {
+            self.truncated += 1;
+        }
+        if s.malformed().is_some() {
+            self.malformed += 1;
+        }
+        match s.network {
+            Network::Ipv4 => self.ipv4 += 1,
+            Network::Ipv6 => self.ipv6 += 1,
+            Network::Arp(a) => {
+                self.arp += 1;
+                self.arp_replies += u64::from(a.operation == 2);
+            }
+            _ => self.other += 1,
+        }
+        let Some(ip) = s.ip else { return };
+        match ip.protocol {
+            6 => self.tcp += 1,
+            17 => self.udp += 1,
+            1 | 58 => self.icmp += 1,
+            _ => {}
+        }
+        if ip.fragment != Fragment::No {
+            self.fragments += 1;
+        }
+        let src = self.src_ips.entry(ip.src).or_insert((0, 0));
+        src.0 += 1;
+        src.1 += u64::from(s.wire_len);
+        *self.dst_ips.entry(ip.dst).or_insert(0) += 1;
+        let dst_port = match s.transport {
+            Transport::Tcp(t) => {
+                let f = t.flags;
+                self.tcp_syn += u64::from(f.syn());
+                self.tcp_synack += u64::from(f.syn_ack());
+                self.tcp_rst += u64::from(f.rst());
+                self.tcp_fin += u64::from(f.fin());
+                self.src_ports.add(t.src_port, 1);
+                self.dst_ports.add(t.dst_port, 1);
+                Some(t.dst_port)
+            }
+            Transport::Udp(u) => {
+                self.src_ports.add(u.src_port, 1);
+                self.dst_ports.add(u.dst_port, 1);
+                Some(u.dst_port)
+            }
+            Transport::Icmp(i) => {
+                self.icmp_unreachable += u64::from(i.is_unreachable());
+                self.icmp_echo += u64::from(i.is_echo_request());
+                None
+            }
+            _ => None,
+        };
+        match s.app {
+            App::None => {}
+            App::Dns(d) if !d.mdns => {
+                let src_port = s.ports().map_or(0, |p| p.0);
+                if !d.response && dst_port == Some(53) {
+                    self.dns_queries += 1;
+                    self.dns_txt += u64::from(d.qtype == Some(16));
+                    if let Some(q) = d.qname {
+                        self.qname_count += 1;
+                        self.qname_len_sum += u64::from(q.len);
+                        self.qname_len_max = self.qname_len_max.max(u64::from(q.len));
+                        self.qname_entropy_fx += (f64::from(q.entropy) * ENTROPY_SCALE).round() as u64;
+                    }
+                } else if d.response && src_port == 53 {
+                    self.dns_responses += 1;
+                    self.dns_nxdomain += u64::from(d.nxdomain());
+                }
+            }
+            App::Dns(_) => {}
+            App::TlsClientHello(t) => {
+                self.tls_hellos += 1;
+                if let Some(sni) = t.sni {
+                    self.sni.insert(sni.hash);
+                }
+            }
+            App::Http(_) => self.http += 1,
+        }
+    }
+
+    /// Whether any packet was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.packets == 0
+    }
+
+    /// The record; counts scaled by `sample_rate`.
+    pub(crate) fn finish(&self, window_ns: i64, source: String, sample_rate: u32, top_n: usize) -> WindowRecord {
+        let k = u64::from(sample_rate.max(1));
+        let start = self.index.saturating_mul(window_ns);
+        let secs = window_ns as f64 / 1e9;
+        let packets = self.packets * k;
+        let bytes = self.bytes * k;
+        let mut counts: Vec<u64> = self.src_ips.values().map(|v| v.0).collect();
+        let src_ip_entropy = entropy(&mut counts);
+        counts.clear();
+        counts.extend(self.dst_ips.values());
+        let dst_ip_entropy = entropy(&mut counts);
+        counts.clear();
+        counts.extend(self.dst_ports.touched.iter().map(|p| u64::from(self.dst_ports.get(*p))));
+        let dst_port_entropy = entropy(&mut counts);
+
+        let mut top_src: Vec<TopSource> =
+            self.src_ips.iter().map(|(ip, (p, b))| TopSource { ip: *ip, bytes: b * k, packets: p * k }).collect();
+        top_src.sort_unstable_by(|a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)));
+        top_src.truncate(top_n);
+        let mut top_ports: Vec<TopPort> = self
+            .dst_ports
+            .touched
+            .iter()
+            .map(|p| TopPort { port: *p, packets: u64::from(self.dst_ports.get(*p)) * k })
+            .collect();
+        top_ports.sort_unstable_by(|a, b| b.packets.cmp(&a.packets).then(a.port.cmp(&b.port)));
+        top_ports.truncate(top_n);
+
+        let mean = |sum: u64, n: u64| if n == 0 { 0.0 } else { sum as f64 / n as f64 };
+        WindowRecord {
+            window_start: format_rfc3339_ns(start),
+            window_start_ns: start,
+            window_ns,
+            source,
+            sample_rate: sample_rate.max(1),
+            late: self.late,
+            gap_before_ns: self.gap_before_ns,
+            packets,
+            bytes,
+            mean_pkt_size: mean(bytes, packets),
+            bits_per_s: bytes as f64 * 8.0 / secs,
+            packets_per_s: packets as f64 / secs,
+            ipv4_packets: self.ipv4 * k,
+            ipv6_packets: self.ipv6 * k,
+            arp_packets: self.arp * k,
+            arp_replies: self.arp_replies * k,
+            other_packets: self.other * k,
+            tcp_packets: self.tcp * k,
+            udp_packets: self.udp * k,
+            icmp_packets: self.icmp * k,
+            fragments: self.fragments * k,
+            truncated_packets: self.truncated * k,
+            malformed_packets: self.malformed * k,
+            unique_src_ips: self.src_ips.len() as u64,
+            unique_dst_ips: self.dst_ips.len() as u64,
+            unique_src_ports: self.src_ports.touched.len() as u64,
+            unique_dst_ports: self.dst_ports.touched.len() as u64,
+            src_ip_entropy,
+            dst_ip_entropy,
+            dst_port_entropy,
+            tcp_syn: self.tcp_syn * k,
+            tcp_synack: self.tcp_synack * k,
+            tcp_rst: self.tcp_rst * k,
+            tcp_fin: self.tcp_fin * k,
+            dns_queries: self.dns_queries * k,
+            dns_responses: self.dns_responses * k,
+            dns_nxdomain: self.dns_nxdomain * k,
+            dns_txt_queries: self.dns_txt * k,
+            dns_qname_len_mean: mean(self.qname_len_sum, self.qname_count),
+            dns_qname_len_max: self.qname_len_max,
+            dns_label_entropy_mean: mean(self.qname_entropy_fx, self.qname_count) / ENTROPY_SCALE,
+            tls_client_hellos: self.tls_hellos * k,
+            unique_sni: self.sni.len() as u64,
+            http_requests: self.http * k,
+            icmp_unreachable: self.icmp_unreachable * k,
+            icmp_echo_requests: self.icmp_echo * k,
+            new_flows: self.new_flows,
+            active_flows: self.open_at_start + self.new_flows,
+            ended_flows: self.ended_flows,
+            half_open_flows: self.half_open_at_end,
+            evicted_flows: self.evicted_flows,
+            top_src_by_bytes: top_src,
+            top_dst_ports: top_ports,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entropy;
+
+    #[test]
+    fn entropy_of_simple_distributions() {
+        assert_eq!(entropy(&mut []), 0.0);
+        assert_eq!(entropy(&mut [7]), 0.0);
+        assert!((entropy(&mut [5, 5]) - 1.0).abs() < 1e-12);
+        assert!((entropy(&mut [1, 1, 1, 1]) - 2.0).abs() < 1e-12);
+        // p = (1/2, 1/4, 1/4): 1.5 bits
+        assert!((entropy(&mut [2, 1, 1]) - 1.5).abs() < 1e-12);
+        // Order does not matter, to the last bit.
+        let a = entropy(&mut [3, 9, 1, 27, 4]);
+        let b = entropy(&mut [27, 4, 3, 1, 9]);
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
+}
