@@ -3,6 +3,7 @@
 
 mod extract;
 mod inspect;
+mod ml;
 mod synth;
 mod util;
 
@@ -23,6 +24,12 @@ enum Command {
     Inspect(inspect::Args),
     /// Per-window traffic metrics of captures, as JSON lines
     Extract(extract::Args),
+    /// Train an Isolation Forest on window metrics (or any numeric CSV table)
+    Train(ml::TrainArgs),
+    /// Score window metrics (or a CSV table) with a model
+    Score(ml::ScoreArgs),
+    /// List the models
+    Models(ml::ModelsArgs),
     /// Write a synthetic capture with labelled attacks (and its labels file)
     Synth(synth::Args),
 }
@@ -34,6 +41,9 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
+        Command::Train(args) => ml::train(&args),
+        Command::Score(args) => ml::score(&args),
+        Command::Models(args) => ml::models(&args),
     };
     match result {
         Ok(code) => code,

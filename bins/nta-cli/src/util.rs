@@ -47,6 +47,15 @@ impl Drop for AtomicFile {
     }
 }
 
+/// The wall-clock time as RFC 3339 (for metadata such as a model's `created_at`; capture
+/// time is never taken from here).
+pub(crate) fn now_rfc3339() -> String {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    nta_capture::format_rfc3339_ns(ns)
+}
+
 /// `10m`, `1s`, `100ms`, `1h 30m` into nanoseconds.
 pub(crate) fn parse_duration_ns(s: &str) -> Result<i64, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 100ms, 1s, 10m, 2h)"))?;

@@ -16,7 +16,17 @@ fn tmp(name: &str) -> PathBuf {
 #[test]
 fn synth_then_extract() {
     let cap = tmp("s.pcapng");
-    let out = nta(&["synth", "--out", cap.to_str().unwrap(), "--duration", "2m", "--seed", "3", "--attacks", "portscan,synflood"]);
+    let out = nta(&[
+        "synth",
+        "--out",
+        cap.to_str().unwrap(),
+        "--duration",
+        "2m",
+        "--seed",
+        "3",
+        "--attacks",
+        "portscan,synflood",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let labels = std::fs::read_to_string(tmp("s.labels.jsonl")).unwrap();
     assert_eq!(labels.lines().count(), 2);
@@ -33,10 +43,8 @@ fn synth_then_extract() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&metrics).unwrap();
     assert_eq!(text.lines().count(), 12, "2 minutes of 10-second windows");
-    let packets: u64 = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["packets"].as_u64().unwrap())
-        .sum();
+    let packets: u64 =
+        text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["packets"].as_u64().unwrap()).sum();
     assert_eq!(packets, report["packets"].as_u64().unwrap());
     // No temporary file is left beside the output.
     let leftovers = std::fs::read_dir(metrics.parent().unwrap())
@@ -67,4 +75,40 @@ fn bad_inputs_give_clear_errors_and_exit_codes() {
     let out = nta(&["synth", "--out", tmp("y.pcap").to_str().unwrap(), "--attacks", "smurf"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown attack"));
+}
+
+#[test]
+fn train_score_and_list_models() {
+    let models = tmp("models");
+    let metrics = tmp("fx.jsonl");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng");
+    let out = nta(&["extract", "--pcap", fixture, "--out", metrics.to_str().unwrap(), "--window", "10s"]);
+    assert!(out.status.success());
+    let md = models.to_str().unwrap();
+    let out =
+        nta(&["train", "--metrics", metrics.to_str().unwrap(), "--name", "fx", "--models-dir", md, "--seed", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = nta(&["models", "--models-dir", md, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "fx");
+    assert_eq!(list[0]["n_estimators"], 100);
+    let out = nta(&["score", "--model", "fx", "--models-dir", md, "--metrics", metrics.to_str().unwrap()]);
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.starts_with("row,window_start,score_samples,decision_function,predict\n"));
+    assert_eq!(csv.lines().count(), 181);
+    // A CSV table with other columns is refused with the reason.
+    let table = tmp("t.csv");
+    std::fs::write(&table, "a,b\n1,2\n3,4\n").unwrap();
+    let out = nta(&["score", "--model", "fx", "--models-dir", md, "--csv", table.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("feature mismatch"));
+    // Train on the CSV table itself, with sklearn's parameters.
+    let out =
+        nta(&["train", "--csv", table.to_str().unwrap(), "--name", "t", "--models-dir", md, "--contamination", "0.5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = nta(&["train", "--csv", table.to_str().unwrap(), "--name", "../escape", "--models-dir", md]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = nta(&["train", "--csv", table.to_str().unwrap(), "--name", "x", "--max-samples", "0"]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -1,0 +1,576 @@
+//! [`IsolationForest`]: Liu, Ting and Zhou (ICDM 2008) with scikit-learn 1.x's conventions.
+//!
+//! - Each tree is grown on `max_samples` rows drawn without replacement (with, when
+//!   `bootstrap`) and, when `max_features < 1`, on a subset of the columns drawn without
+//!   replacement; its height is limited to `ceil(log2(max(max_samples, 2)))`.
+//! - A node splits on a feature drawn uniformly among the features that are not constant in
+//!   the node, at a threshold uniform in `[min, max)`; rows `<= threshold` go left. A node
+//!   with one row, at the height limit, or where every feature is constant is a leaf.
+//! - The path length of a row in a tree is the number of edges to its leaf plus `c(n)` for
+//!   the `n` training rows in the leaf, `c(1) = 0`, `c(2) = 1`,
+//!   `c(n) = 2(ln(n−1) + γ) − 2(n−1)/n`.
+//! - `score_samples = −2^(−E[h(x)] / c(ψ))`, ψ the effective `max_samples` (lower is more
+//!   abnormal); `decision_function = score_samples − offset`; `predict` = −1 where the
+//!   decision is below 0, else 1. `offset` is −0.5 for `contamination = auto`, otherwise the
+//!   `100 × contamination` percentile of the training scores (linear interpolation, numpy's
+//!   default).
+//!
+//! Trees are stored flat (arrays of 16-byte nodes, children adjacent) and scored block by
+//! block — a block of rows copied once into a row-major buffer, then every tree over it —
+//! in parallel with rayon. Tree `i` draws from its own random stream `(seed, i)`, so the
+//! forest is the same whatever the thread count.
+
+use crate::Error;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use smartcore::linalg::basic::matrix::DenseMatrix;
+
+/// Euler–Mascheroni constant.
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// Average path length of an unsuccessful search in a binary search tree of `n` nodes:
+/// sklearn's `_average_path_length`.
+pub fn average_path_length(n: f64) -> f64 {
+    if n <= 1.0 {
+        0.0
+    } else if n <= 2.0 {
+        1.0
+    } else {
+        2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
+    }
+}
+
+/// `max_samples`: how many rows each tree sees.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxSamples {
+    /// `min(256, n)`.
+    Auto,
+    /// This many (at most n).
+    Count(usize),
+    /// This fraction of n, in (0, 1].
+    Fraction(f64),
+}
+
+/// `contamination`: how the decision threshold (`offset`) is set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Contamination {
+    /// `offset = −0.5`, the paper's threshold.
+    Auto,
+    /// The expected share of outliers in the training data, in (0, 0.5].
+    Fraction(f64),
+}
+
+/// Parameters, with scikit-learn's names and defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForestParams {
+    /// Trees (100).
+    pub n_estimators: usize,
+    /// Rows per tree (`auto`).
+    pub max_samples: MaxSamples,
+    /// Threshold rule (`auto`).
+    pub contamination: Contamination,
+    /// Share of the features each tree sees, in (0, 1] (1.0).
+    pub max_features: f64,
+    /// Draw each tree's rows with replacement (false).
+    pub bootstrap: bool,
+    /// Seed of every random choice (0).
+    pub random_state: u64,
+}
+
+impl Default for ForestParams {
+    fn default() -> ForestParams {
+        ForestParams {
+            n_estimators: 100,
+            max_samples: MaxSamples::Auto,
+            contamination: Contamination::Auto,
+            max_features: 1.0,
+            bootstrap: false,
+            random_state: 0,
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, seedable generator with value stability we control.
+#[derive(Clone, Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn new(seed: u64, stream: u64) -> SplitMix {
+        let mut s = SplitMix(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
+        s.next();
+        s
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+/// One node: a split (`feature >= 0`: go to `left` if `x[feature] <= value`, else `left + 1`)
+/// or a leaf (`feature = -1`: `value` is the path length, edges + c(n)).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Split feature (column of the full matrix), or −1 for a leaf.
+    pub feature: i32,
+    /// Index of the left child; the right child follows it.
+    pub left: u32,
+    /// Threshold of a split, or the path length of a leaf.
+    pub value: f64,
+}
+
+/// A tree, flat: node 0 is the root; children always come after their parent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// The nodes.
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// The path length of `row` (which must have all the forest's features).
+    #[inline]
+    pub fn path_length(&self, row: &[f64]) -> f64 {
+        let mut i = 0usize;
+        loop {
+            let Some(n) = self.nodes.get(i) else { return 0.0 };
+            if n.feature < 0 {
+                return n.value;
+            }
+            let x = row.get(n.feature as usize).copied().unwrap_or(0.0);
+            i = n.left as usize + usize::from(x > n.value);
+        }
+    }
+
+    /// The split features on the path of `row`, with their depths (root = 0).
+    pub fn path(&self, row: &[f64], mut visit: impl FnMut(usize, usize)) {
+        let (mut i, mut depth) = (0usize, 0usize);
+        while let Some(n) = self.nodes.get(i) {
+            if n.feature < 0 {
+                return;
+            }
+            visit(n.feature as usize, depth);
+            let x = row.get(n.feature as usize).copied().unwrap_or(0.0);
+            i = n.left as usize + usize::from(x > n.value);
+            depth += 1;
+        }
+    }
+
+    /// Checks what a loaded tree must satisfy: children after parents and in range, features
+    /// in range, finite values.
+    fn validate(&self, n_features: usize) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Err("empty tree".into());
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n.value.is_finite() {
+                return Err(format!("node {i}: value is not finite"));
+            }
+            if n.feature >= 0 {
+                if n.feature as usize >= n_features {
+                    return Err(format!("node {i}: feature {} out of range", n.feature));
+                }
+                if (n.left as usize) <= i || n.left as usize + 1 >= self.nodes.len() {
+                    return Err(format!("node {i}: children {} out of order or range", n.left));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tree laid out for scoring: every node has a feature, a threshold and a left child; a
+/// leaf points to itself with an infinite threshold, so a row can walk a fixed number of
+/// steps without branching, and several rows walk in lockstep.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Compiled {
+    nodes: Vec<(f64, u32, u32)>,
+    values: Vec<f64>,
+    height: usize,
+}
+
+impl Compiled {
+    fn new(tree: &Tree) -> Compiled {
+        let mut c = Compiled::default();
+        let mut depth = vec![0usize; tree.nodes.len()];
+        for (i, n) in tree.nodes.iter().enumerate() {
+            let d = depth.get(i).copied().unwrap_or(0);
+            if n.feature < 0 {
+                c.nodes.push((f64::INFINITY, 0, i as u32));
+                c.values.push(n.value);
+                c.height = c.height.max(d);
+            } else {
+                c.nodes.push((n.value, n.feature as u32, n.left));
+                c.values.push(0.0);
+                for child in [n.left as usize, n.left as usize + 1] {
+                    if let Some(slot) = depth.get_mut(child) {
+                        *slot = d + 1;
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// Adds the path length of each of `LANES` rows (row-major, `d` wide) to `out`.
+    #[inline]
+    fn add_lanes(&self, rows: &[f64], d: usize, out: &mut [f64]) {
+        let mut idx = [0u32; LANES];
+        let Some(rows) = rows.get(..LANES * d) else { return };
+        for _ in 0..self.height {
+            for (row, i) in rows.chunks_exact(d).zip(idx.iter_mut()) {
+                let (thr, feat, left) = self.nodes.get(*i as usize).copied().unwrap_or((f64::INFINITY, 0, *i));
+                let x = row.get(feat as usize).copied().unwrap_or(0.0);
+                *i = left + u32::from(x > thr);
+            }
+        }
+        for (o, i) in out.iter_mut().zip(idx) {
+            *o += self.values.get(i as usize).copied().unwrap_or(0.0);
+        }
+    }
+}
+
+/// Rows walked through a tree together.
+const LANES: usize = 16;
+
+/// A fitted Isolation Forest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IsolationForest {
+    /// The parameters it was fitted with.
+    pub params: ForestParams,
+    /// Features (columns) of the training matrix.
+    pub n_features: usize,
+    /// Rows each tree was grown on (ψ).
+    pub max_samples_used: usize,
+    /// `score_samples` threshold: −0.5 for `auto` contamination, else a training percentile.
+    pub offset: f64,
+    /// The trees.
+    pub trees: Vec<Tree>,
+    /// The trees laid out for scoring (rebuilt after loading, see [`IsolationForest::validate`]).
+    #[serde(skip)]
+    compiled: Vec<Compiled>,
+}
+
+/// The shape of a smartcore matrix (its `Array` trait kept out of scope elsewhere: it would
+/// shadow `Vec::get`).
+fn shape(x: &DenseMatrix<f64>) -> (usize, usize) {
+    use smartcore::linalg::basic::arrays::Array;
+    x.shape()
+}
+
+/// One cell of a smartcore matrix.
+#[inline]
+fn cell(x: &DenseMatrix<f64>, r: usize, c: usize) -> f64 {
+    use smartcore::linalg::basic::arrays::Array;
+    *x.get((r, c))
+}
+
+/// Rows copied out of a matrix per scoring block.
+const BLOCK: usize = 128;
+
+fn copy_rows(x: &DenseMatrix<f64>, rows: std::ops::Range<usize>, buf: &mut Vec<f64>) {
+    let d = shape(x).1;
+    buf.clear();
+    buf.reserve(rows.len() * d);
+    for r in rows {
+        for c in 0..d {
+            buf.push(cell(x, r, c));
+        }
+    }
+}
+
+impl IsolationForest {
+    /// Fits a forest on the rows of `x` (n × d, finite values).
+    pub fn fit(x: &DenseMatrix<f64>, params: &ForestParams) -> Result<IsolationForest, Error> {
+        let (n, d) = shape(x);
+        if n == 0 || d == 0 {
+            return Err(Error::Data { reason: format!("cannot fit on an empty matrix ({n} × {d})") });
+        }
+        if params.n_estimators == 0 {
+            return Err(Error::Params { reason: "n_estimators must be at least 1".into() });
+        }
+        if !(params.max_features > 0.0 && params.max_features <= 1.0) {
+            return Err(Error::Params { reason: "max_features must be in (0, 1]".into() });
+        }
+        let psi = match params.max_samples {
+            MaxSamples::Auto => n.min(256),
+            MaxSamples::Count(k) if k >= 1 => k.min(n),
+            MaxSamples::Fraction(f) if f > 0.0 && f <= 1.0 => ((f * n as f64) as usize).max(1),
+            _ => {
+                return Err(Error::Params {
+                    reason: "max_samples must be auto, an integer >= 1 or a fraction in (0, 1]".into(),
+                });
+            }
+        };
+        if let Contamination::Fraction(c) = params.contamination
+            && !(c > 0.0 && c <= 0.5)
+        {
+            return Err(Error::Params { reason: "contamination must be auto or in (0, 0.5]".into() });
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Data { reason: "the matrix has NaN or infinite values".into() });
+        }
+        let n_feat_tree = ((params.max_features * d as f64) as usize).clamp(1, d);
+        let max_depth = (psi.max(2) as f64).log2().ceil() as usize;
+        let trees: Vec<Tree> = (0..params.n_estimators)
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = SplitMix::new(params.random_state, t as u64);
+                let rows: Vec<usize> = if params.bootstrap {
+                    (0..psi).map(|_| rng.below(n)).collect()
+                } else {
+                    sample_without_replacement(&mut rng, n, psi)
+                };
+                let features: Vec<usize> = if n_feat_tree == d {
+                    (0..d).collect()
+                } else {
+                    sample_without_replacement(&mut rng, d, n_feat_tree)
+                };
+                // Only the tree's own rows are copied (ψ × d values), never the whole matrix.
+                let mut sample = Vec::with_capacity(psi * d);
+                for &r in &rows {
+                    sample.extend((0..d).map(|c| cell(x, r, c)));
+                }
+                grow(&sample, d, (0..psi).collect(), &features, max_depth, &mut rng)
+            })
+            .collect();
+        let compiled = trees.iter().map(Compiled::new).collect();
+        let mut forest = IsolationForest {
+            params: params.clone(),
+            n_features: d,
+            max_samples_used: psi,
+            offset: -0.5,
+            trees,
+            compiled,
+        };
+        if let Contamination::Fraction(c) = params.contamination {
+            let mut scores = forest.score_samples(x)?;
+            forest.offset = percentile(&mut scores, 100.0 * c);
+        }
+        Ok(forest)
+    }
+
+    fn check(&self, x: &DenseMatrix<f64>) -> Result<(), Error> {
+        let d = shape(x).1;
+        if d != self.n_features {
+            return Err(Error::Data { reason: format!("the forest has {} features, the matrix {d}", self.n_features) });
+        }
+        Ok(())
+    }
+
+    /// `out[i]` = score_samples of row i of the block.
+    fn score_block(&self, rows: &[f64], d: usize, out: &mut [f64]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let d = d.max(1);
+        let full = out.len() / LANES * LANES;
+        let (head, tail) = out.split_at_mut(full);
+        for c in &self.compiled {
+            for (o, r) in head.chunks_exact_mut(LANES).zip(rows.chunks_exact(LANES * d)) {
+                c.add_lanes(r, d, o);
+            }
+        }
+        let tail_rows = rows.get(full * d..).unwrap_or_default();
+        for t in &self.trees {
+            for (o, row) in tail.iter_mut().zip(tail_rows.chunks_exact(d)) {
+                *o += t.path_length(row);
+            }
+        }
+        let denom = self.trees.len() as f64 * average_path_length(self.max_samples_used as f64);
+        for o in out.iter_mut() {
+            let ratio = if denom != 0.0 { *o / denom } else { 1.0 };
+            *o = -(2f64).powf(-ratio);
+        }
+    }
+
+    /// scikit-learn's `score_samples`: −(anomaly score), in [−1, 0); lower is more abnormal.
+    pub fn score_samples(&self, x: &DenseMatrix<f64>) -> Result<Vec<f64>, Error> {
+        self.check(x)?;
+        let (n, d) = shape(x);
+        let mut out = vec![0.0; n];
+        out.par_chunks_mut(BLOCK).enumerate().for_each_init(Vec::new, |buf, (b, o)| {
+            let start = b * BLOCK;
+            copy_rows(x, start..start + o.len(), buf);
+            self.score_block(buf, d, o);
+        });
+        Ok(out)
+    }
+
+    /// `score_samples − offset`: negative for outliers.
+    pub fn decision_function(&self, x: &DenseMatrix<f64>) -> Result<Vec<f64>, Error> {
+        Ok(self.score_samples(x)?.into_iter().map(|s| s - self.offset).collect())
+    }
+
+    /// −1 for outliers (decision below 0), 1 for inliers.
+    pub fn predict(&self, x: &DenseMatrix<f64>) -> Result<Vec<i8>, Error> {
+        Ok(self.decision_function(x)?.into_iter().map(|v| if v < 0.0 { -1 } else { 1 }).collect())
+    }
+
+    /// Checks a forest loaded from disk (so that scoring cannot go astray) and lays its trees
+    /// out for scoring.
+    pub fn validate(&mut self) -> Result<(), Error> {
+        if self.trees.is_empty() || self.n_features == 0 || !self.offset.is_finite() {
+            return Err(Error::Model { reason: "a forest needs trees, features and a finite offset".into() });
+        }
+        for (i, t) in self.trees.iter().enumerate() {
+            t.validate(self.n_features).map_err(|e| Error::Model { reason: format!("tree {i}: {e}") })?;
+        }
+        self.compiled = self.trees.iter().map(Compiled::new).collect();
+        Ok(())
+    }
+}
+
+/// `k` distinct indices of `0..n` (Floyd's algorithm, then in draw order).
+fn sample_without_replacement(rng: &mut SplitMix, n: usize, k: usize) -> Vec<usize> {
+    if k >= n {
+        let mut all: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            all.swap(i, rng.below(i + 1));
+        }
+        return all;
+    }
+    let mut chosen = std::collections::HashSet::with_capacity(k);
+    let mut out = Vec::with_capacity(k);
+    for j in n - k..n {
+        let t = rng.below(j + 1);
+        let pick = if chosen.contains(&t) { j } else { t };
+        chosen.insert(pick);
+        out.push(pick);
+    }
+    out
+}
+
+/// Grows one tree on `rows` of the row-major `data` (d columns), splitting on `features`.
+fn grow(
+    data: &[f64],
+    d: usize,
+    mut rows: Vec<usize>,
+    features: &[usize],
+    max_depth: usize,
+    rng: &mut SplitMix,
+) -> Tree {
+    let mut nodes: Vec<Node> = Vec::with_capacity(2 * rows.len());
+    nodes.push(Node { feature: -1, left: 0, value: 0.0 });
+    // (node index, range of `rows`, depth)
+    let mut stack = vec![(0usize, 0usize, rows.len(), 0usize)];
+    let mut candidates: Vec<usize> = Vec::with_capacity(features.len());
+    let at = |r: usize, f: usize| data.get(r * d + f).copied().unwrap_or(0.0);
+    while let Some((node, lo, hi, depth)) = stack.pop() {
+        let n = hi - lo;
+        let leaf = Node { feature: -1, left: 0, value: depth as f64 + average_path_length(n as f64) };
+        if n <= 1 || depth >= max_depth {
+            if let Some(slot) = nodes.get_mut(node) {
+                *slot = leaf;
+            }
+            continue;
+        }
+        let slice = rows.get_mut(lo..hi).unwrap_or_default();
+        // A feature drawn uniformly among those not constant in the node.
+        candidates.clear();
+        candidates.extend_from_slice(features);
+        let mut split = None;
+        while !candidates.is_empty() {
+            let k = rng.below(candidates.len());
+            let f = candidates.swap_remove(k);
+            let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+            for &r in slice.iter() {
+                let v = at(r, f);
+                min = min.min(v);
+                max = max.max(v);
+            }
+            if max > min {
+                let mut threshold = min + (max - min) * rng.unit();
+                if threshold >= max {
+                    threshold = min;
+                }
+                split = Some((f, threshold));
+                break;
+            }
+        }
+        let Some((f, threshold)) = split else {
+            if let Some(slot) = nodes.get_mut(node) {
+                *slot = leaf;
+            }
+            continue;
+        };
+        // Partition: rows <= threshold first.
+        let mut i = 0;
+        for j in 0..slice.len() {
+            if slice.get(j).is_some_and(|r| at(*r, f) <= threshold) {
+                slice.swap(i, j);
+                i += 1;
+            }
+        }
+        let left = nodes.len();
+        nodes.push(Node { feature: -1, left: 0, value: 0.0 });
+        nodes.push(Node { feature: -1, left: 0, value: 0.0 });
+        if let Some(slot) = nodes.get_mut(node) {
+            *slot = Node { feature: f as i32, left: left as u32, value: threshold };
+        }
+        stack.push((left + 1, lo + i, hi, depth + 1));
+        stack.push((left, lo, lo + i, depth + 1));
+    }
+    rows.clear();
+    Tree { nodes }
+}
+
+/// numpy's default percentile (linear interpolation between closest ranks); `q` in [0, 100].
+pub fn percentile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let pos = (values.len() - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let (a, b) = (values.get(lo).copied().unwrap_or(f64::NAN), values.get(hi).copied().unwrap_or(f64::NAN));
+    a + (b - a) * (pos - lo as f64)
+}
+
+impl std::str::FromStr for MaxSamples {
+    type Err = Error;
+
+    /// `auto`, an integer (`256`) or a fraction with a decimal point (`0.5`).
+    fn from_str(s: &str) -> Result<MaxSamples, Error> {
+        let bad = || Error::Params {
+            reason: format!("max_samples {s:?}: expected auto, an integer >= 1 or a fraction in (0, 1]"),
+        };
+        if s == "auto" {
+            return Ok(MaxSamples::Auto);
+        }
+        if s.contains('.') {
+            let f: f64 = s.parse().map_err(|_| bad())?;
+            return if f > 0.0 && f <= 1.0 { Ok(MaxSamples::Fraction(f)) } else { Err(bad()) };
+        }
+        match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(MaxSamples::Count(n)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::str::FromStr for Contamination {
+    type Err = Error;
+
+    /// `auto` or a fraction in (0, 0.5].
+    fn from_str(s: &str) -> Result<Contamination, Error> {
+        if s == "auto" {
+            return Ok(Contamination::Auto);
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f > 0.0 && f <= 0.5 => Ok(Contamination::Fraction(f)),
+            _ => Err(Error::Params { reason: format!("contamination {s:?}: expected auto or a fraction in (0, 0.5]") }),
+        }
+    }
+}

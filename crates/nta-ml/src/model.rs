@@ -1,0 +1,222 @@
+//! [`Model`]: a fitted forest with what it needs to be used safely later — schema version,
+//! feature names, training statistics, source — saved as JSON under `data/models/NAME.json`,
+//! atomically (temporary file, fsync, rename).
+
+use crate::forest::IsolationForest;
+use crate::{Error, ForestParams};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Version of the model file format; a file of another version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Statistics of one feature over the training rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureStats {
+    /// Feature name.
+    pub name: String,
+    /// Mean.
+    pub mean: f64,
+    /// Population standard deviation.
+    pub std: f64,
+    /// Minimum.
+    pub min: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// Where the training data came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSource {
+    /// `metrics` (window records) or `csv` (any numeric table).
+    pub kind: String,
+    /// The input files.
+    pub files: Vec<String>,
+    /// Window length of the metrics, ns.
+    pub window_ns: Option<i64>,
+    /// First and last window start, ns.
+    pub first_window_ns: Option<i64>,
+    /// Last window start, ns.
+    pub last_window_ns: Option<i64>,
+}
+
+/// What the model was trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingStats {
+    /// Rows used.
+    pub rows: usize,
+    /// Rows offered but left out (late supplements, non-finite values).
+    pub skipped: usize,
+    /// Per feature.
+    pub features: Vec<FeatureStats>,
+    /// `score_samples` over the training rows: min, median, max.
+    pub score_min: f64,
+    /// Median.
+    pub score_median: f64,
+    /// Max.
+    pub score_max: f64,
+}
+
+/// A saved Isolation Forest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// Name (file stem).
+    pub name: String,
+    /// When it was trained (RFC 3339, wall clock: metadata only).
+    pub created_at: String,
+    /// Parameters.
+    pub params: ForestParams,
+    /// Feature names, in column order: scoring refuses input with other features.
+    pub features: Vec<String>,
+    /// Training data.
+    pub source: TrainingSource,
+    /// Training statistics.
+    pub training: TrainingStats,
+    /// The forest.
+    pub forest: IsolationForest,
+}
+
+/// A model file as listed by [`list_models`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelInfo {
+    /// Name.
+    pub name: String,
+    /// File.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Creation time, features, rows, trees — when the file could be read.
+    pub created_at: Option<String>,
+    /// Number of features.
+    pub features: Option<usize>,
+    /// Training rows.
+    pub rows: Option<usize>,
+    /// Trees.
+    pub n_estimators: Option<usize>,
+    /// Why the file could not be read.
+    pub error: Option<String>,
+}
+
+/// Checks that a model name is a plain file stem (letters, digits, `-`, `_`, `.`; no path).
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Params { reason: format!("model name {name:?}: use letters, digits, '-', '_', '.'") })
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let name = path.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+impl Model {
+    /// The file of model `name` in `dir`.
+    pub fn path_in(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+        check_name(name)?;
+        Ok(dir.join(format!("{name}.json")))
+    }
+
+    /// Saves to `dir/NAME.json` atomically; returns the path.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, Error> {
+        let path = Model::path_in(dir, &self.name)?;
+        let json = serde_json::to_vec(self).map_err(|e| Error::Model { reason: e.to_string() })?;
+        write_atomic(&path, &json)?;
+        Ok(path)
+    }
+
+    /// Loads and checks a model file: schema version, feature list, tree structure.
+    pub fn load(path: &Path) -> Result<Model, Error> {
+        let bad = |reason: String| Error::ModelFile { path: path.to_owned(), reason };
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            return Err(bad(format!(
+                "schema version {version:?}, this build reads {SCHEMA_VERSION}: retrain the model"
+            )));
+        }
+        let mut model: Model = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        if model.features.len() != model.forest.n_features {
+            return Err(bad(format!(
+                "{} feature names for {} features",
+                model.features.len(),
+                model.forest.n_features
+            )));
+        }
+        model.forest.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(model)
+    }
+
+    /// Refuses input whose features are not the model's, in order.
+    pub fn check_features(&self, names: &[String]) -> Result<(), Error> {
+        if names == self.features.as_slice() {
+            Ok(())
+        } else {
+            Err(Error::FeatureMismatch { expected: self.features.clone(), found: names.to_vec() })
+        }
+    }
+}
+
+/// The models (`*.json`) in `dir`, sorted by name; unreadable ones are listed with their error.
+pub fn list_models(dir: &Path) -> Result<Vec<ModelInfo>, Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: dir.to_owned(), source }),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(stem) = name.strip_suffix(".json") else { continue };
+        if stem.starts_with('.') {
+            continue;
+        }
+        let mut info = ModelInfo {
+            name: stem.to_owned(),
+            path: path.display().to_string(),
+            bytes: entry.metadata().map(|m| m.len()).unwrap_or(0),
+            created_at: None,
+            features: None,
+            rows: None,
+            n_estimators: None,
+            error: None,
+        };
+        match Model::load(&path) {
+            Ok(m) => {
+                info.created_at = Some(m.created_at);
+                info.features = Some(m.features.len());
+                info.rows = Some(m.training.rows);
+                info.n_estimators = Some(m.forest.trees.len());
+            }
+            Err(e) => info.error = Some(e.to_string()),
+        }
+        out.push(info);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
