@@ -1,6 +1,7 @@
 //! `nta-cli`: the command-line front end. `main` parses, dispatches and maps exit codes;
 //! the work is done by the library crates.
 
+mod baselines;
 mod extract;
 mod inspect;
 mod ml;
@@ -24,6 +25,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Per-window traffic metrics of captures, as JSON lines
     Extract(extract::Args),
+    /// Learn what normal traffic looks like from window metrics (or `baselines score`)
+    Baselines(baselines::Args),
     /// Train an Isolation Forest on window metrics (or any numeric CSV table)
     Train(ml::TrainArgs),
     /// Score window metrics (or a CSV table) with a model
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
+        Command::Baselines(args) => baselines::run(&args),
         Command::Train(args) => ml::train(&args),
         Command::Score(args) => ml::score(&args),
         Command::Models(args) => ml::models(&args),

@@ -112,3 +112,69 @@ fn train_score_and_list_models() {
     let out = nta(&["train", "--csv", table.to_str().unwrap(), "--name", "x", "--max-samples", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn baselines_build_and_score() {
+    let metrics = tmp("b.jsonl");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/");
+    let out = nta(&[
+        "extract",
+        "--pcap",
+        &format!("{root}test_net_traffic.pcapng"),
+        "--out",
+        metrics.to_str().unwrap(),
+        "--window",
+        "10s",
+    ]);
+    assert!(out.status.success());
+    let bl = tmp("bl/normal.json");
+    let labels = format!("{root}test_net_traffic.labels.jsonl");
+    let out = nta(&[
+        "baselines",
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--out",
+        bl.to_str().unwrap(),
+        "--exclude-labels",
+        &labels,
+        "--by",
+        "hour-of-day",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&bl).unwrap()).unwrap();
+    assert_eq!((b["windows"].as_u64(), b["excluded_windows"].as_u64()), (Some(138), Some(42)));
+    assert_eq!(b["seasonal"]["fallback_slots"].as_array().unwrap().len(), 23);
+    let out = nta(&[
+        "baselines",
+        "score",
+        "--baseline",
+        bl.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--flagged-only",
+        "--top",
+        "3",
+        "--metric-threshold",
+        "tcp_syn=4",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines.len() >= 40
+            && lines.iter().all(|w| w["flagged"] == true && w["deviations"].as_array().unwrap().len() == 3)
+    );
+    let out = nta(&["baselines", "--by", "weekly", "--metrics", metrics.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = nta(&[
+        "baselines",
+        "score",
+        "--baseline",
+        bl.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--metric-threshold",
+        "nope=3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -108,12 +108,13 @@ pub struct WindowRecord {
     pub dns_nxdomain: u64,
     /// Of `dns_queries`, those asking for TXT records.
     pub dns_txt_queries: u64,
-    /// Mean length of the first question's name in `dns_queries` (presentation form, no final dot).
-    pub dns_qname_len_mean: f64,
-    /// Longest such name.
-    pub dns_qname_len_max: u64,
-    /// Mean Shannon entropy (bits per character) of those names' label bytes.
-    pub dns_label_entropy_mean: f64,
+    /// Mean length of the first question's name in `dns_queries` (presentation form, no final
+    /// dot); `null` when the window has no query with a question.
+    pub dns_qname_len_mean: Option<f64>,
+    /// Longest such name; `null` when there is none.
+    pub dns_qname_len_max: Option<u64>,
+    /// Mean Shannon entropy (bits per character) of those names' label bytes; `null` likewise.
+    pub dns_label_entropy_mean: Option<f64>,
 
     /// TLS ClientHellos.
     pub tls_client_hellos: u64,
@@ -159,6 +160,20 @@ impl AsF64 for f64 {
     }
 }
 
+/// An undefined value (a maximum over nothing) is NaN.
+impl AsF64 for Option<u64> {
+    fn as_f64(&self) -> f64 {
+        self.map_or(f64::NAN, |v| v as f64)
+    }
+}
+
+/// An undefined value (a mean over nothing) is NaN.
+impl AsF64 for Option<f64> {
+    fn as_f64(&self) -> f64 {
+        self.unwrap_or(f64::NAN)
+    }
+}
+
 macro_rules! metrics {
     ($($variant:ident => $field:ident),* $(,)?) => {
         /// A numeric field of [`WindowRecord`]: what baselines, features and explanations are
@@ -185,7 +200,7 @@ macro_rules! metrics {
         }
 
         impl WindowRecord {
-            /// The value of `metric` in this window.
+            /// The value of `metric` in this window (NaN for an undefined mean).
             pub fn get(&self, metric: Metric) -> f64 {
                 match metric {
                     $(Metric::$variant => self.$field.as_f64(),)*

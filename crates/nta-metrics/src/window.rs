@@ -342,9 +342,10 @@ impl WindowAcc {
             dns_responses: self.dns_responses * k,
             dns_nxdomain: self.dns_nxdomain * k,
             dns_txt_queries: self.dns_txt * k,
-            dns_qname_len_mean: mean(self.qname_len_sum, self.qname_count),
-            dns_qname_len_max: self.qname_len_max,
-            dns_label_entropy_mean: mean(self.qname_entropy_fx, self.qname_count) / ENTROPY_SCALE,
+            dns_qname_len_mean: (self.qname_count > 0).then(|| mean(self.qname_len_sum, self.qname_count)),
+            dns_qname_len_max: (self.qname_count > 0).then_some(self.qname_len_max),
+            dns_label_entropy_mean: (self.qname_count > 0)
+                .then(|| mean(self.qname_entropy_fx, self.qname_count) / ENTROPY_SCALE),
             tls_client_hellos: self.tls_hellos * k,
             unique_sni: self.sni.len() as u64,
             http_requests: self.http * k,

@@ -159,11 +159,13 @@ fn hand_computed_windows() {
     assert!((w0.dst_port_entropy - h(&[2.0, 1.0, 1.0, 1.0, 1.0])).abs() < 1e-12);
     assert_eq!((w0.tcp_syn, w0.tcp_synack, w0.tcp_rst, w0.tcp_fin), (3, 1, 0, 0));
     assert_eq!((w0.dns_queries, w0.dns_responses, w0.dns_nxdomain, w0.dns_txt_queries), (1, 1, 1, 0));
-    assert_eq!(w0.dns_qname_len_mean, 15.0);
-    assert_eq!(w0.dns_qname_len_max, 15);
+    assert_eq!(w0.dns_qname_len_mean, Some(15.0));
+    assert_eq!(w0.dns_qname_len_max, Some(15));
     // Entropy of "wwwexamplecom": w3 e2 m2 x1 a1 p1 l1 c1 o1 over 13 characters.
     let want = h(&[3.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
-    assert!((w0.dns_label_entropy_mean - want).abs() < 1e-6, "{} {want}", w0.dns_label_entropy_mean);
+    let got = w0.dns_label_entropy_mean.unwrap();
+    assert!((got - want).abs() < 1e-6, "{got} {want}");
+    assert_eq!(recs[1].dns_qname_len_mean, None, "no query: the mean is undefined, not 0");
     assert_eq!((w0.http_requests, w0.tls_client_hellos, w0.unique_sni), (1, 0, 0));
     assert_eq!((w0.icmp_echo_requests, w0.icmp_unreachable), (1, 0));
     assert_eq!((w0.malformed_packets, w0.truncated_packets, w0.fragments), (0, 0, 0));
@@ -188,7 +190,7 @@ fn hand_computed_windows() {
 
     let w3 = &recs[3];
     assert_eq!(w3.window_start_ns, T0 + 3 * NS);
-    assert_eq!((w3.dns_queries, w3.dns_txt_queries, w3.dns_qname_len_max), (1, 1, 23));
+    assert_eq!((w3.dns_queries, w3.dns_txt_queries, w3.dns_qname_len_max), (1, 1, Some(23)));
     assert!(recs.iter().all(|r| !r.late && r.gap_before_ns.is_none() && r.sample_rate == 1));
 
     // Every numeric field is reachable by its typed name.
@@ -197,6 +199,7 @@ fn hand_computed_windows() {
     }
     assert_eq!(w0.get(Metric::TcpSyn), 3.0);
     assert_eq!(w0.get(Metric::DnsQnameLenMean), 15.0);
+    assert!(recs[1].get(Metric::DnsQnameLenMean).is_nan());
 }
 
 #[test]
@@ -422,7 +425,11 @@ fn the_fixture_shows_its_attacks() {
     let recs = extract(&[fixture], &ExtractConfig::new(10 * NS));
     assert_eq!(recs.len(), 180, "30 minutes of 10-second windows");
     let max_by = |m: Metric| {
-        recs.iter().max_by(|a, b| a.get(m).total_cmp(&b.get(m))).map(|r| r.window_start[11..16].to_owned()).unwrap()
+        recs.iter()
+            .filter(|r| r.get(m).is_finite())
+            .max_by(|a, b| a.get(m).total_cmp(&b.get(m)))
+            .map(|r| r.window_start[11..16].to_owned())
+            .unwrap()
     };
     // Labels: portscan 09:04, synflood 09:08, dns_tunnel 09:12, ssh 09:16, exfil 09:20,
     // icmpflood 09:24, arp_spoof 09:27.

@@ -30,10 +30,7 @@ pub use crate::{
     error::Error,
     features::{ExtractStats, FEATURES, Feature, FeatureExtractor},
     forest::{Contamination, ForestParams, IsolationForest, MaxSamples, Node, Tree, average_path_length, percentile},
-    model::{
-        FeatureStats, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name, list_models,
-        write_atomic,
-    },
+    model::{FeatureStats, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name, list_models},
     table::read_csv,
     train::{Scores, score, train, train_on_records},
 };

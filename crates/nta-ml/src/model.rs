@@ -4,8 +4,8 @@
 
 use crate::forest::IsolationForest;
 use crate::{Error, ForestParams};
+use nta_metrics::write_atomic;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Version of the model file format; a file of another version is refused.
@@ -113,26 +113,6 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let io = |source| Error::Io { path: path.to_owned(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let name = path.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
-
 impl Model {
     /// The file of model `name` in `dir`.
     pub fn path_in(dir: &Path, name: &str) -> Result<PathBuf, Error> {
@@ -144,7 +124,7 @@ impl Model {
     pub fn save(&self, dir: &Path) -> Result<PathBuf, Error> {
         let path = Model::path_in(dir, &self.name)?;
         let json = serde_json::to_vec(self).map_err(|e| Error::Model { reason: e.to_string() })?;
-        write_atomic(&path, &json)?;
+        write_atomic(&path, &json).map_err(|source| Error::Io { path: path.clone(), source })?;
         Ok(path)
     }
 

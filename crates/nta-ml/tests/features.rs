@@ -41,7 +41,7 @@ fn names_are_stable_and_values_defined() {
 
     // Late supplements and non-finite values are left out, with the reason.
     recs[3].late = true;
-    recs[5].dns_qname_len_mean = f64::NAN;
+    recs[5].src_ip_entropy = f64::NAN;
     let (m, idx, stats) = FeatureExtractor.extract_batch(&recs);
     let m = m.unwrap();
     assert_eq!(m.shape(), (recs.len() - 2, FEATURES.len()));

@@ -1,0 +1,30 @@
+//! Statistical baselines of normal traffic and robust deviations from them.
+//!
+//! The principal types:
+//! - [`Baseline`] — per-metric [`Stats`] (count, mean, std, median, MAD, min, max, 1st–99th
+//!   percentiles, computed exactly) of normal windows, globally and optionally per seasonal
+//!   slot ([`Seasonality`]: hour of day, day of week), with slots that have too few windows
+//!   falling back to the global profile; windows overlapping attack labels ([`Interval`],
+//!   [`read_labels`]) left out. Versioned JSON, written atomically.
+//! - [`Baseline::score`] → [`WindowDeviation`] — each metric's robust z-score
+//!   `(x − median) / (1.4826 × MAD)` ([`Method`] says when MAD is 0 and another rule was
+//!   used), sorted by size, and whether any exceeds its [`Thresholds`]: the "why" of an
+//!   anomaly.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod baseline;
+mod error;
+mod score;
+mod stats;
+
+pub use crate::{
+    baseline::{
+        Baseline, BuildOptions, Interval, Profile, SCHEMA_VERSION, Seasonal, Seasonality, SlotProfile, TimeRange,
+        read_labels,
+    },
+    error::Error,
+    score::{Deviation, MAD_SCALE, Method, Thresholds, WindowDeviation, deviation},
+    stats::{Stats, percentile_sorted},
+};

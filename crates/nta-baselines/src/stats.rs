@@ -1,0 +1,80 @@
+//! [`Stats`]: exact descriptive statistics of one metric.
+
+use serde::{Deserialize, Serialize};
+
+/// Count, moments, order statistics and MAD of a sample, computed exactly from the sorted
+/// values (so the result does not depend on input order, to the last bit).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Number of values.
+    pub count: usize,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Population standard deviation (ddof = 0).
+    pub std: f64,
+    /// Median (the mean of the two middle values for an even count).
+    pub median: f64,
+    /// Median absolute deviation from the median (unscaled).
+    pub mad: f64,
+    /// Minimum.
+    pub min: f64,
+    /// Maximum.
+    pub max: f64,
+    /// 1st percentile.
+    pub p1: f64,
+    /// 5th percentile.
+    pub p5: f64,
+    /// 25th percentile.
+    pub p25: f64,
+    /// 75th percentile.
+    pub p75: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// numpy's default percentile of sorted values: linear interpolation between closest ranks.
+pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = (sorted.len() - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let a = sorted.get(lo).copied().unwrap_or(f64::NAN);
+    let b = sorted.get(hi).copied().unwrap_or(f64::NAN);
+    a + (b - a) * (pos - lo as f64)
+}
+
+impl Stats {
+    /// The statistics of `values` (non-finite values must have been removed); `None` if empty.
+    pub fn of(values: &mut [f64]) -> Option<Stats> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let median = percentile_sorted(values, 50.0);
+        let mut dev: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let p = |q| percentile_sorted(values, q);
+        Some(Stats {
+            count: values.len(),
+            mean,
+            std: var.sqrt(),
+            median,
+            mad: percentile_sorted(&dev, 50.0),
+            min: values.first().copied().unwrap_or(f64::NAN),
+            max: values.last().copied().unwrap_or(f64::NAN),
+            p1: p(1.0),
+            p5: p(5.0),
+            p25: p(25.0),
+            p75: p(75.0),
+            p95: p(95.0),
+            p99: p(99.0),
+        })
+    }
+}
