@@ -1,6 +1,7 @@
 //! `nta-cli`: the command-line front end. `main` parses, dispatches and maps exit codes;
 //! the work is done by the library crates.
 
+mod analysis;
 mod baselines;
 mod extract;
 mod inspect;
@@ -21,6 +22,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: extract → baseline → train → detect, and a readable report [default capture: the bundled sample]
+    Analyze(analysis::AnalyzeArgs),
+    /// Detect abnormal windows with a model and/or a baseline; append them to the anomaly store
+    Detect(analysis::DetectArgs),
+    /// Read the anomaly store
+    #[command(subcommand)]
+    Anomalies(analysis::AnomaliesCmd),
+    /// Window-level precision and recall of stored anomalies against attack labels
+    Evaluate(analysis::EvaluateArgs),
     /// Describe captures: format, link types, packets, time span, protocol census, errors
     Inspect(inspect::Args),
     /// Per-window traffic metrics of captures, as JSON lines
@@ -42,6 +52,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Analyze(args) => analysis::analyze_cmd(&args),
+        Command::Detect(args) => analysis::detect_cmd(&args),
+        Command::Anomalies(cmd) => analysis::anomalies_cmd(&cmd),
+        Command::Evaluate(args) => analysis::evaluate_cmd(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
         Command::Baselines(args) => baselines::run(&args),

@@ -139,7 +139,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<ExitCode> {
         if let Some(f) = meta.get_mut("forest").and_then(|f| f.as_object_mut()) {
             f.remove("trees");
         }
-        println!("{}", serde_json::to_string_pretty(&meta)?);
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&meta)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -222,8 +222,9 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
 
 pub(crate) fn models(args: &ModelsArgs) -> Result<ExitCode> {
     let list = list_models(&args.models_dir)?;
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
@@ -231,15 +232,16 @@ pub(crate) fn models(args: &ModelsArgs) -> Result<ExitCode> {
     }
     for m in &list {
         match &m.error {
-            Some(e) => println!("{:<24} unreadable: {e}", m.name),
-            None => println!(
+            Some(e) => writeln!(out, "{:<24} unreadable: {e}", m.name)?,
+            None => writeln!(
+                out,
                 "{:<24} {} trees, {} features, {} rows, created {}",
                 m.name,
                 m.n_estimators.unwrap_or(0),
                 m.features.unwrap_or(0),
                 m.rows.unwrap_or(0),
                 m.created_at.as_deref().unwrap_or("?")
-            ),
+            )?,
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -178,3 +178,79 @@ fn baselines_build_and_score() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let store = tmp("an/anomalies.jsonl");
+    // The README's first command, from the repository root, with no capture argument.
+    let out = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+        .current_dir(&root)
+        .args(["analyze", "--anomalies", store.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("fixtures/test_net_traffic.pcapng"));
+    assert!(report.contains("CRITICAL") && report.contains("tcp_syn"), "{report}");
+    assert!(report.contains("× its usual level"));
+    let n = std::fs::read_to_string(&store).unwrap().lines().count();
+    assert!(n > 30);
+    // Again: nothing duplicated.
+    let out = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+        .current_dir(&root)
+        .args(["analyze", "--anomalies", store.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&store).unwrap().lines().count(), n);
+    let s = store.to_str().unwrap();
+    let out = nta(&["anomalies", "list", "--store", s, "--severity", "critical", "--json"]);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(page["total"].as_u64().unwrap() > 0);
+    assert!(page["items"].as_array().unwrap().iter().all(|a| a["severity"] == "critical"));
+    let out = nta(&["anomalies", "summary", "--store", s, "--json"]);
+    let sum: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sum["summary"]["total"].as_u64().unwrap() as usize, n);
+    assert!(!sum["incidents"].as_array().unwrap().is_empty());
+    let labels = root.join("fixtures/test_net_traffic.labels.jsonl");
+    let out = nta(&["evaluate", "--anomalies", s, "--labels", labels.to_str().unwrap(), "--json"]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(e["recall"].as_f64().unwrap() >= 0.9 && e["precision"].as_f64().unwrap() >= 0.8, "{e}");
+    // detect with a stored model and baseline gives the same kind of answer.
+    let metrics = tmp("an/m.jsonl");
+    let fixture = root.join("fixtures/test_net_traffic.pcapng");
+    assert!(
+        nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", metrics.to_str().unwrap(), "--window", "10s"])
+            .status
+            .success()
+    );
+    let md = tmp("an/models");
+    assert!(
+        nta(&["train", "--metrics", metrics.to_str().unwrap(), "--name", "m", "--models-dir", md.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let bl = tmp("an/b.json");
+    assert!(
+        nta(&["baselines", "--metrics", metrics.to_str().unwrap(), "--out", bl.to_str().unwrap()]).status.success()
+    );
+    let store2 = tmp("an/detect.jsonl");
+    let out = nta(&[
+        "detect",
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--model",
+        "m",
+        "--models-dir",
+        md.to_str().unwrap(),
+        "--baseline",
+        bl.to_str().unwrap(),
+        "--out",
+        store2.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&store2).unwrap().lines().count() > 30);
+    let out = nta(&["detect", "--metrics", metrics.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "neither model nor baseline");
+}

@@ -128,8 +128,8 @@ impl Extractor {
         })
     }
 
-    /// Moves the clock to `ts`: windows whose start it passes are created (zero rows), flows
-    /// expire on the way, and each window gets its half-open count at its end.
+    /// Moves the clock to `ts`: windows whose start it passes are created (zero rows) and
+    /// flows expire on the way.
     fn advance(&mut self, ts: i64) {
         let idx = self.index_of(ts);
         let Some(clock) = self.clock else {
@@ -146,8 +146,7 @@ impl Extractor {
         if idx > self.current {
             let gap = (idx - self.current - 1).saturating_mul(w);
             if gap > self.cfg.max_gap_ns {
-                // Not filled: close the current window, expire everything up to now.
-                self.set_half_open(self.current);
+                // Not filled: expire everything up to now.
                 let mut ended = 0;
                 self.flows.expire(ts, |_| ended += 1);
                 self.counts.gaps += 1;
@@ -164,7 +163,6 @@ impl Extractor {
                         let i = self.index_of(t);
                         self.window(i).ended_flows += 1;
                     }
-                    self.set_half_open(b - 1);
                     self.current = b;
                     self.window(b);
                 }
@@ -174,13 +172,6 @@ impl Extractor {
         self.flows.expire(ts, |_| ended += 1);
         let cur = self.current;
         self.window(cur).ended_flows += ended;
-    }
-
-    fn set_half_open(&mut self, index: i64) {
-        let h = self.flows.half_open();
-        if let Some(w) = self.windows.get_mut(&index) {
-            w.half_open_at_end = h;
-        }
     }
 
     /// Adds a packet from source `source` (an index into the names given to [`Extractor::new`]);
@@ -200,7 +191,21 @@ impl Extractor {
         win.new_flows += ev.new;
         win.ended_flows += ev.ended;
         win.evicted_flows += ev.evicted;
+        win.half_open += u64::from(ev.syn_opened);
+        if ev.from_initiator {
+            win.initiator_bytes += u64::from(s.wire_len);
+        }
+        if let Some(ip) = ev.new_initiator {
+            win.add_new_flow(ip);
+        }
         self.counts.evicted_flows += ev.evicted;
+        if let Some(t) = ev.answered_syn_ts {
+            // Answered before its window was written: not half-open after all.
+            let i = self.index_of(t);
+            if let Some(w) = self.windows.get_mut(&i) {
+                w.half_open = w.half_open.saturating_sub(1);
+            }
+        }
         self.flush(false, emit);
     }
 
@@ -239,10 +244,8 @@ impl Extractor {
         names.join(",")
     }
 
-    /// Writes every remaining window (the last one gets the half-open count at the last packet).
+    /// Writes every remaining window.
     pub fn finish(mut self, emit: &mut dyn FnMut(WindowRecord)) -> ExtractCounts {
-        let cur = self.current;
-        self.set_half_open(cur);
         self.flush(true, emit);
         self.counts
     }

@@ -44,8 +44,8 @@ struct Flow {
     last_ts: i64,
     /// The initiator is `key.lo`.
     lo_initiates: bool,
-    /// A SYN from the initiator has not been answered yet.
-    half_open: bool,
+    /// Timestamp of the initiator's SYN while it has not been answered.
+    syn_ts: Option<i64>,
     fin_lo: bool,
     fin_hi: bool,
     prev: u32,
@@ -58,6 +58,14 @@ pub(crate) struct FlowEvents {
     pub(crate) new: u64,
     pub(crate) ended: u64,
     pub(crate) evicted: u64,
+    /// This packet is a SYN opening a connection (not yet answered).
+    pub(crate) syn_opened: bool,
+    /// This packet answered the SYN sent at this time.
+    pub(crate) answered_syn_ts: Option<i64>,
+    /// The packet was sent by its flow's initiator.
+    pub(crate) from_initiator: bool,
+    /// The initiator of the flow this packet created.
+    pub(crate) new_initiator: Option<IpAddr>,
 }
 
 /// The flow table.
@@ -69,7 +77,6 @@ pub(crate) struct FlowTable {
     free: Vec<u32>,
     head: u32,
     tail: u32,
-    half_open: u64,
     /// Recently closed TCP flows (time-wait): late ACKs and retransmitted FINs of a closed
     /// connection are absorbed instead of opening a new flow.
     closed: FxHashMap<FlowKey, i64>,
@@ -88,7 +95,6 @@ impl FlowTable {
             free: Vec::new(),
             head: NIL,
             tail: NIL,
-            half_open: 0,
             closed: FxHashMap::default(),
             closed_order: VecDeque::new(),
         }
@@ -97,11 +103,6 @@ impl FlowTable {
     /// Flows open now.
     pub(crate) fn len(&self) -> u64 {
         self.index.len() as u64
-    }
-
-    /// TCP flows open now whose SYN is unanswered.
-    pub(crate) fn half_open(&self) -> u64 {
-        self.half_open
     }
 
     fn unlink(&mut self, i: u32) {
@@ -133,9 +134,6 @@ impl FlowTable {
         self.unlink(i);
         if let Some(f) = self.slab.get(i as usize) {
             self.index.remove(&f.key);
-            if f.half_open {
-                self.half_open -= 1;
-            }
         }
         self.free.push(i);
     }
@@ -209,13 +207,15 @@ impl FlowTable {
                     first_ts: ts,
                     last_ts: ts,
                     lo_initiates: src_initiates == src_is_lo,
-                    half_open: syn_only,
+                    syn_ts: syn_only.then_some(ts),
                     fin_lo: false,
                     fin_hi: false,
                     prev: NIL,
                     next: NIL,
                 };
-                self.half_open += u64::from(syn_only);
+                ev.syn_opened = syn_only;
+                ev.from_initiator = src_initiates;
+                ev.new_initiator = Some(if src_initiates { ip.src } else { ip.dst });
                 let i = match self.free.pop() {
                     Some(i) => {
                         if let Some(f) = self.slab.get_mut(i as usize) {
@@ -240,10 +240,10 @@ impl FlowTable {
             if syn_only && !from_initiator {
                 // Seen mid-stream first: the SYN tells the direction.
                 f.lo_initiates = src_is_lo;
-            } else if f.half_open && !from_initiator {
-                f.half_open = false;
-                self.half_open -= 1;
+            } else if !from_initiator && let Some(t) = f.syn_ts.take() {
+                ev.answered_syn_ts = Some(t);
             }
+            ev.from_initiator = src_is_lo == f.lo_initiates;
             if let Some(fl) = tcp_flags {
                 if fl.fin() {
                     if src_is_lo {

@@ -133,10 +133,16 @@ pub struct WindowRecord {
     pub active_flows: u64,
     /// Flows that ended in the window (TCP closed by FIN both ways or RST, idle or active timeout).
     pub ended_flows: u64,
-    /// TCP flows open at the end of the window whose SYN has not been answered.
+    /// TCP connections opened by a SYN in this window that got no packet back by the time the
+    /// window was written (at least `reorder_ns` after its end).
     pub half_open_flows: u64,
     /// Flows evicted from the full flow table in this window (oldest first).
     pub evicted_flows: u64,
+    /// Bytes (original lengths) of IP packets sent by their flow's initiator — requests and
+    /// uploads, as opposed to what responders send back.
+    pub initiator_bytes: u64,
+    /// The most flows opened in this window by one address (fan-out: scans, brute force).
+    pub max_src_new_flows: u64,
 
     /// The 5 source addresses that sent the most bytes (ties: lower address first).
     pub top_src_by_bytes: Vec<TopSource>,
@@ -254,7 +260,9 @@ metrics! {
     ActiveFlows => active_flows,
     EndedFlows => ended_flows,
     HalfOpenFlows => half_open_flows,
-    EvictedFlows => evicted_flows
+    EvictedFlows => evicted_flows,
+    InitiatorBytes => initiator_bytes,
+    MaxSrcNewFlows => max_src_new_flows
 }
 
 impl std::fmt::Display for Metric {

@@ -109,7 +109,12 @@ pub(crate) struct WindowAcc {
     pub(crate) ended_flows: u64,
     pub(crate) evicted_flows: u64,
     pub(crate) open_at_start: u64,
-    pub(crate) half_open_at_end: u64,
+    /// Bytes sent by flow initiators.
+    pub(crate) initiator_bytes: u64,
+    /// New flows per initiating address.
+    new_flows_by_src: FxHashMap<IpAddr, u32>,
+    /// SYNs opening connections in this window not answered (yet).
+    pub(crate) half_open: u64,
 }
 
 impl WindowAcc {
@@ -122,6 +127,8 @@ impl WindowAcc {
         let mut sni = std::mem::take(&mut self.sni);
         let mut src_ips = std::mem::take(&mut self.src_ips);
         let mut dst_ips = std::mem::take(&mut self.dst_ips);
+        let mut new_flows_by_src = std::mem::take(&mut self.new_flows_by_src);
+        new_flows_by_src.clear();
         let mut dst_ports = std::mem::replace(&mut self.dst_ports, PortCounts::none());
         let mut src_ports = std::mem::replace(&mut self.src_ports, PortCounts::none());
         sni.clear();
@@ -129,7 +136,7 @@ impl WindowAcc {
         dst_ips.clear();
         dst_ports.clear();
         src_ports.clear();
-        *self = WindowAcc { sni, src_ips, dst_ips, dst_ports, src_ports, ..WindowAcc::empty() };
+        *self = WindowAcc { sni, src_ips, dst_ips, dst_ports, src_ports, new_flows_by_src, ..WindowAcc::empty() };
         self.index = index;
     }
 
@@ -177,7 +184,9 @@ impl WindowAcc {
             ended_flows: 0,
             evicted_flows: 0,
             open_at_start: 0,
-            half_open_at_end: 0,
+            half_open: 0,
+            initiator_bytes: 0,
+            new_flows_by_src: FxHashMap::default(),
         }
     }
 
@@ -268,6 +277,11 @@ impl WindowAcc {
         }
     }
 
+    /// Counts a flow opened by `ip`.
+    pub(crate) fn add_new_flow(&mut self, ip: IpAddr) {
+        *self.new_flows_by_src.entry(ip).or_insert(0) += 1;
+    }
+
     /// Whether any packet was added.
     pub(crate) fn is_empty(&self) -> bool {
         self.packets == 0
@@ -354,7 +368,9 @@ impl WindowAcc {
             new_flows: self.new_flows,
             active_flows: self.open_at_start + self.new_flows,
             ended_flows: self.ended_flows,
-            half_open_flows: self.half_open_at_end,
+            half_open_flows: self.half_open,
+            initiator_bytes: self.initiator_bytes * k,
+            max_src_new_flows: self.new_flows_by_src.values().copied().max().map_or(0, u64::from),
             evicted_flows: self.evicted_flows,
             top_src_by_bytes: top_src,
             top_dst_ports: top_ports,

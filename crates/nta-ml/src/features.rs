@@ -2,7 +2,7 @@
 //! stable, named list; derived features (shares, ratios, per-second rates) make windows of
 //! different traffic volumes comparable, and `ln(1 + x)` tames heavy-tailed counts.
 
-use nta_metrics::WindowRecord;
+use nta_metrics::{Metric, WindowRecord};
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
@@ -62,6 +62,53 @@ features! {
     LogIcmpEchoPerS => "log_icmp_echo_per_s": "ln(1 + ICMP echo requests per second)",
     LogTlsPerS => "log_tls_per_s": "ln(1 + TLS ClientHellos per second)",
     LogHttpPerS => "log_http_per_s": "ln(1 + HTTP requests per second)",
+    InitiatorByteShare => "initiator_byte_share": "bytes sent by flow initiators / bytes",
+    LogInitiatorBytesPerS => "log_initiator_bytes_per_s": "ln(1 + bytes sent by flow initiators per second)",
+    LogMaxSrcNewFlows => "log_max_src_new_flows": "ln(1 + the most flows one address opened per second)",
+}
+
+impl Feature {
+    /// The record metric this feature is mostly made of (for explanations in metric terms).
+    pub fn metric(self) -> Metric {
+        match self {
+            Feature::LogPacketsPerS => Metric::Packets,
+            Feature::LogBytesPerS => Metric::Bytes,
+            Feature::MeanPktSize => Metric::MeanPktSize,
+            Feature::TcpShare => Metric::TcpPackets,
+            Feature::UdpShare => Metric::UdpPackets,
+            Feature::IcmpShare => Metric::IcmpPackets,
+            Feature::LogArpPerS => Metric::ArpPackets,
+            Feature::ArpReplyShare => Metric::ArpReplies,
+            Feature::SynShare => Metric::TcpSyn,
+            Feature::SynAnsweredShare => Metric::TcpSynack,
+            Feature::RstShare => Metric::TcpRst,
+            Feature::FinShare => Metric::TcpFin,
+            Feature::LogUniqueSrcIps => Metric::UniqueSrcIps,
+            Feature::LogUniqueDstIps => Metric::UniqueDstIps,
+            Feature::LogUniqueDstPorts => Metric::UniqueDstPorts,
+            Feature::SrcIpEntropy => Metric::SrcIpEntropy,
+            Feature::DstIpEntropy => Metric::DstIpEntropy,
+            Feature::DstPortEntropy => Metric::DstPortEntropy,
+            Feature::DnsShare => Metric::DnsQueries,
+            Feature::NxdomainShare => Metric::DnsNxdomain,
+            Feature::TxtShare => Metric::DnsTxtQueries,
+            Feature::DnsQnameLenMean => Metric::DnsQnameLenMean,
+            Feature::DnsLabelEntropyMean => Metric::DnsLabelEntropyMean,
+            Feature::LogNewFlowsPerS => Metric::NewFlows,
+            Feature::LogHalfOpenFlows => Metric::HalfOpenFlows,
+            Feature::LogIcmpUnreachablePerS => Metric::IcmpUnreachable,
+            Feature::LogIcmpEchoPerS => Metric::IcmpEchoRequests,
+            Feature::LogTlsPerS => Metric::TlsClientHellos,
+            Feature::LogHttpPerS => Metric::HttpRequests,
+            Feature::InitiatorByteShare | Feature::LogInitiatorBytesPerS => Metric::InitiatorBytes,
+            Feature::LogMaxSrcNewFlows => Metric::MaxSrcNewFlows,
+        }
+    }
+
+    /// The feature of this name.
+    pub fn from_name(name: &str) -> Option<Feature> {
+        FEATURES.iter().copied().find(|f| f.name() == name)
+    }
 }
 
 impl std::fmt::Display for Feature {
@@ -116,6 +163,9 @@ impl Feature {
             Feature::LogIcmpEchoPerS => per_s(r.icmp_echo_requests),
             Feature::LogTlsPerS => per_s(r.tls_client_hellos),
             Feature::LogHttpPerS => per_s(r.http_requests),
+            Feature::InitiatorByteShare => ratio(r.initiator_bytes, r.bytes),
+            Feature::LogInitiatorBytesPerS => per_s(r.initiator_bytes),
+            Feature::LogMaxSrcNewFlows => per_s(r.max_src_new_flows),
         }
     }
 }

@@ -1,0 +1,303 @@
+//! [`detect`]: window records → anomalies (model and baseline) → incidents.
+
+use crate::anomaly::{Anomaly, Contribution, Detector, Severity, stable_id};
+use nta_baselines::{Baseline, Deviation, Thresholds};
+use nta_capture::format_rfc3339_ns;
+use nta_metrics::{Metric, WindowRecord};
+use nta_ml::{FEATURES, FeatureExtractor, Model};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Detection settings, with documented defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectConfig {
+    /// Use the model (when one is given).
+    pub model_enabled: bool,
+    /// Use the baseline (when one is given).
+    pub baseline_enabled: bool,
+    /// Thresholds on the baseline's |z|.
+    pub thresholds: Thresholds,
+    /// Metrics that never flag a window nor explain one. Default: `active_flows`,
+    /// `ended_flows`, `evicted_flows` — they lag the traffic by the flow idle timeout, so an
+    /// attack would keep "flagging" for a minute after it stopped.
+    pub ignore_metrics: Vec<Metric>,
+    /// Anomalies below this severity are dropped.
+    pub min_severity: Severity,
+    /// Contributions kept per anomaly.
+    pub top_contributions: usize,
+    /// Windows of a gap shorter than this many windows still belong to one incident.
+    pub incident_gap_windows: i64,
+}
+
+impl Default for DetectConfig {
+    fn default() -> DetectConfig {
+        DetectConfig {
+            model_enabled: true,
+            baseline_enabled: true,
+            thresholds: Thresholds::default(),
+            ignore_metrics: vec![Metric::ActiveFlows, Metric::EndedFlows, Metric::EvictedFlows],
+            min_severity: Severity::Low,
+            top_contributions: 5,
+            incident_gap_windows: 1,
+        }
+    }
+}
+
+/// Consecutive abnormal windows of the same character: one story.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Stable id (of its first anomaly's window and source).
+    pub id: String,
+    /// Start of the first window, RFC 3339.
+    pub start: String,
+    /// End of the last window, RFC 3339.
+    pub end: String,
+    /// Start, ns.
+    pub start_ns: i64,
+    /// End, ns.
+    pub end_ns: i64,
+    /// Abnormal windows in it.
+    pub windows: usize,
+    /// Highest model score.
+    pub peak_score: Option<f64>,
+    /// Largest |z|.
+    pub peak_abs_z: Option<f64>,
+    /// Highest severity.
+    pub severity: Severity,
+    /// `both` when both detectors contributed, else the one that did.
+    pub detector: Detector,
+    /// The metrics that explain it most often, most frequent first.
+    pub top_metrics: Vec<Metric>,
+    /// The summary of its strongest window.
+    pub summary: String,
+    /// The anomaly ids, in time order.
+    pub anomalies: Vec<String>,
+}
+
+/// What [`detect`] found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Windows scored.
+    pub windows: usize,
+    /// Abnormal windows, in time order.
+    pub anomalies: Vec<Anomaly>,
+    /// Incidents, in time order.
+    pub incidents: Vec<Incident>,
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.3}") }
+}
+
+/// "tcp_syn 40× its usual level (2561 vs 6)", "arp_replies 40 (usually 0)", "src_ip_entropy +8σ".
+fn reason(metric: Metric, value: f64, median: Option<f64>, z: Option<f64>) -> String {
+    match (median, z) {
+        (Some(m), Some(_)) if m > 0.0 && value / m >= 3.0 => {
+            format!("{metric} {:.0}× its usual level ({} vs {})", value / m, fmt_num(value), fmt_num(m))
+        }
+        (Some(m), Some(_)) if metric == Metric::Packets && value == 0.0 => {
+            format!("no traffic at all (usually {} packets)", fmt_num(m))
+        }
+        (Some(m), Some(_)) if m > 0.0 && value >= 0.0 && value / m <= 1.0 / 3.0 => {
+            format!("{metric} {} against a usual {}", fmt_num(value), fmt_num(m))
+        }
+        (Some(0.0), Some(_)) => format!("{metric} {} (usually 0)", fmt_num(value)),
+        (Some(m), Some(z)) => format!("{metric} {z:+.0}σ ({} vs {})", fmt_num(value), fmt_num(m)),
+        _ => format!("{metric} {} (the model's main reason)", fmt_num(value)),
+    }
+}
+
+/// Scores every window with the model and the baseline and returns the abnormal ones, with
+/// explanations, grouped into incidents. Either detector may be absent.
+pub fn detect(
+    records: &[WindowRecord],
+    model: Option<&Model>,
+    baseline: Option<&Baseline>,
+    cfg: &DetectConfig,
+) -> Result<Detection, nta_ml::Error> {
+    let model = model.filter(|_| cfg.model_enabled);
+    let baseline = baseline.filter(|_| cfg.baseline_enabled);
+    let usable: Vec<(usize, &WindowRecord)> = records.iter().enumerate().filter(|(_, r)| !r.late).collect();
+    // Model scores and features for every usable window.
+    let fx = FeatureExtractor;
+    let (matrix, indices, _) = fx.extract_batch(records);
+    let mut model_out: BTreeMap<usize, (f64, Vec<f64>)> = BTreeMap::new();
+    if let (Some(m), Some(x)) = (model, matrix.as_ref()) {
+        let scores = nta_ml::score(m, x, &fx.names())?;
+        for (row, rec) in indices.iter().enumerate() {
+            let Some(s) = scores.score_samples.get(row) else { continue };
+            let Some(r) = records.get(*rec) else { continue };
+            let feats: Vec<f64> = FEATURES.iter().map(|f| f.value(r)).collect();
+            model_out.insert(*rec, (-s, m.forest.attribution(&feats)));
+        }
+    }
+    let score_threshold = model.map(|m| -m.forest.offset);
+    let mut anomalies = Vec::new();
+    for (i, r) in &usable {
+        let model_hit = model_out.get(i).zip(score_threshold).filter(|((s, _), t)| s > t).map(|(m, _)| m);
+        let dev = baseline.map(|b| {
+            let mut d = b.score(r, &cfg.thresholds);
+            d.deviations.retain(|x| !cfg.ignore_metrics.contains(&x.metric));
+            d.flagged = d.deviations.iter().any(|x| x.exceeds);
+            d.max_abs_z = d.deviations.first().map_or(0.0, |x| x.z.abs());
+            d
+        });
+        let base_hit = dev.as_ref().is_some_and(|d| d.flagged);
+        let detector = match (model_hit.is_some(), base_hit) {
+            (true, true) => Detector::Both,
+            (true, false) => Detector::Model,
+            (false, true) => Detector::Baseline,
+            (false, false) => continue,
+        };
+        let score = model_out.get(i).map(|(s, _)| *s);
+        let max_abs_z = dev.as_ref().map(|d| d.max_abs_z);
+        let severity =
+            Severity::of(if model_hit.is_some() { score } else { None }, if base_hit { max_abs_z } else { None });
+        if severity < cfg.min_severity {
+            continue;
+        }
+        // Model shares per metric.
+        let mut shares: BTreeMap<Metric, f64> = BTreeMap::new();
+        if let Some((_, attr)) = model_out.get(i) {
+            for (f, a) in FEATURES.iter().zip(attr) {
+                *shares.entry(f.metric()).or_insert(0.0) += a;
+            }
+        }
+        let by_metric: BTreeMap<Metric, &Deviation> =
+            dev.as_ref().map(|d| d.deviations.iter().map(|x| (x.metric, x)).collect()).unwrap_or_default();
+        // Candidates: the largest deviations, and the model's strongest metrics.
+        let mut chosen: Vec<Metric> = dev
+            .as_ref()
+            .map(|d| d.deviations.iter().take(cfg.top_contributions).map(|x| x.metric).collect())
+            .unwrap_or_default();
+        if r.packets == 0 && !chosen.contains(&Metric::Packets) {
+            chosen.insert(0, Metric::Packets); // a silent window: say so first
+        }
+        let mut by_share: Vec<(Metric, f64)> = shares.iter().map(|(m, s)| (*m, *s)).collect();
+        by_share.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (m, _) in by_share.iter().take(3) {
+            if !chosen.contains(m) && !cfg.ignore_metrics.contains(m) {
+                chosen.push(*m);
+            }
+        }
+        let mut explanation: Vec<Contribution> = chosen
+            .into_iter()
+            .map(|m| {
+                let d = by_metric.get(&m);
+                let value = r.get(m);
+                Contribution {
+                    metric: m,
+                    value,
+                    baseline_median: d.map(|d| d.median),
+                    z: d.map(|d| d.z),
+                    model_share: model_out.get(i).map(|_| shares.get(&m).copied().unwrap_or(0.0)),
+                    reason: reason(m, value, d.map(|d| d.median), d.map(|d| d.z)),
+                }
+            })
+            .collect();
+        explanation.sort_by(|a, b| {
+            let silent = |c: &Contribution| r.packets == 0 && c.metric == Metric::Packets;
+            let key = |c: &Contribution| {
+                (if silent(c) { f64::INFINITY } else { c.z.map_or(0.0, f64::abs) }, c.model_share.unwrap_or(0.0))
+            };
+            let (ka, kb) = (key(a), key(b));
+            kb.0.total_cmp(&ka.0).then(kb.1.total_cmp(&ka.1)).then(a.metric.cmp(&b.metric))
+        });
+        explanation.truncate(cfg.top_contributions.max(1));
+        let reasons: Vec<&str> = explanation.iter().take(3).map(|c| c.reason.as_str()).collect();
+        let summary = format!(
+            "{severity} ({detector}{}): {}",
+            score.filter(|_| model_hit.is_some()).map_or(String::new(), |s| format!(", score {s:.2}")),
+            reasons.join("; ")
+        );
+        let window_end_ns = r.window_end_ns();
+        anomalies.push(Anomaly {
+            id: stable_id(&[
+                r.source.as_bytes(),
+                &r.window_start_ns.to_le_bytes(),
+                &r.window_ns.to_le_bytes(),
+                detector.name().as_bytes(),
+            ]),
+            window_start: r.window_start.clone(),
+            window_end: format_rfc3339_ns(window_end_ns),
+            window_start_ns: r.window_start_ns,
+            window_end_ns,
+            source: r.source.clone(),
+            detector,
+            model: model.map(|m| m.name.clone()),
+            baseline: baseline.map(|b| b.name.clone()),
+            score,
+            score_threshold,
+            max_abs_z,
+            z_threshold: baseline.map(|_| cfg.thresholds.default),
+            severity,
+            explanation,
+            top_sources: r.top_src_by_bytes.clone(),
+            top_dst_ports: r.top_dst_ports.clone(),
+            summary,
+        });
+    }
+    anomalies.sort_by_key(|a| a.window_start_ns);
+    let incidents = incidents(&anomalies, records.first().map_or(1, |r| r.window_ns), cfg.incident_gap_windows);
+    Ok(Detection { windows: usable.len(), anomalies, incidents })
+}
+
+/// Groups anomalies whose windows follow each other (gaps under `gap_windows` windows) and
+/// share a top-3 metric.
+pub fn incidents(anomalies: &[Anomaly], window_ns: i64, gap_windows: i64) -> Vec<Incident> {
+    let top3 = |a: &Anomaly| -> Vec<Metric> { a.explanation.iter().take(3).map(|c| c.metric).collect() };
+    let mut groups: Vec<Vec<&Anomaly>> = Vec::new();
+    for a in anomalies {
+        let joins = groups.last().and_then(|g| g.last()).is_some_and(|last| {
+            let close = a.window_start_ns - last.window_end_ns <= gap_windows.max(0) * window_ns;
+            let same_source = a.source == last.source;
+            let (ta, tl) = (top3(a), top3(last));
+            close && same_source && ta.iter().any(|m| tl.contains(m))
+        });
+        match groups.last_mut() {
+            Some(g) if joins => g.push(a),
+            _ => groups.push(vec![a]),
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|g| {
+            let first = g.first()?;
+            let last = g.last()?;
+            let peak = g.iter().max_by(|a, b| {
+                a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+            })?;
+            let mut counts: BTreeMap<Metric, usize> = BTreeMap::new();
+            for a in &g {
+                for c in a.explanation.iter().take(3) {
+                    *counts.entry(c.metric).or_insert(0) += 1;
+                }
+            }
+            let mut top: Vec<(Metric, usize)> = counts.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let detectors: Vec<Detector> = g.iter().map(|a| a.detector).collect();
+            let detector = if detectors.iter().all(|d| *d == Detector::Model) {
+                Detector::Model
+            } else if detectors.iter().all(|d| *d == Detector::Baseline) {
+                Detector::Baseline
+            } else {
+                Detector::Both
+            };
+            Some(Incident {
+                id: stable_id(&[b"incident", first.id.as_bytes()]),
+                start: first.window_start.clone(),
+                end: last.window_end.clone(),
+                start_ns: first.window_start_ns,
+                end_ns: last.window_end_ns,
+                windows: g.len(),
+                peak_score: g.iter().filter_map(|a| a.score).max_by(f64::total_cmp),
+                peak_abs_z: g.iter().filter_map(|a| a.max_abs_z).max_by(f64::total_cmp),
+                severity: g.iter().map(|a| a.severity).max().unwrap_or(Severity::Low),
+                detector,
+                top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
+                summary: peak.summary.clone(),
+                anomalies: g.iter().map(|a| a.id.clone()).collect(),
+            })
+        })
+        .collect()
+}

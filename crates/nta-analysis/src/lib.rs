@@ -1,0 +1,43 @@
+//! Anomaly detection over window metrics: which windows of a capture were abnormal, how bad,
+//! and why.
+//!
+//! The principal types:
+//! - [`detect`] with [`DetectConfig`] — scores every window with an Isolation Forest
+//!   ([`nta_ml::Model`]) and a [`nta_baselines::Baseline`], and returns a [`Detection`]:
+//!   [`Anomaly`] records (stable id, window, [`Detector`], model score and threshold,
+//!   baseline |z|, [`Severity`], an explanation of [`Contribution`]s — each metric's value,
+//!   baseline median, robust z-score and share of the model's decision — and the window's
+//!   top sources and ports) grouped into [`Incident`]s.
+//! - [`analyze`] — a capture in, a [`Detection`] out: extract, baseline, train, detect.
+//! - [`AnomalyStore`] — the append-only `anomalies.jsonl`: torn-line tolerant reads,
+//!   de-duplicated appends, [`Filter`]ed listing with pagination, [`Summary`].
+//! - [`evaluate`] — window-level precision and recall against attack [`Label`]s.
+//!
+//! ```
+//! use nta_analysis::{AnalyzeOptions, analyze};
+//! # let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+//! let analysis = analyze(&[path], &AnalyzeOptions::default(), &|_| {}).unwrap();
+//! for incident in &analysis.detection.incidents {
+//!     println!("{} .. {} {}: {}", incident.start, incident.end, incident.severity, incident.summary);
+//! }
+//! assert!(!analysis.detection.incidents.is_empty());
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod anomaly;
+mod detect;
+mod error;
+mod evaluate;
+mod pipeline;
+mod store;
+
+pub use crate::{
+    anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
+    detect::{DetectConfig, Detection, Incident, detect, incidents},
+    error::Error,
+    evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},
+    pipeline::{Analysis, AnalyzeOptions, analyze},
+    store::{AnomalyStore, Filter, Page, StoreRead, Summary, summarize},
+};

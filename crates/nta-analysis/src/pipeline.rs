@@ -1,0 +1,78 @@
+//! [`analyze`]: a capture in, incidents out — extract, learn a baseline, train a model,
+//! detect — with defaults that suit a capture of tens of minutes.
+
+use crate::Error;
+use crate::detect::{DetectConfig, Detection, detect};
+use nta_baselines::{Baseline, BuildOptions, Interval};
+use nta_metrics::{ExtractConfig, ExtractSummary, Progress, WindowRecord, extract_files};
+use nta_ml::{ForestParams, Model, train_on_records};
+use std::path::PathBuf;
+
+/// Options of [`analyze`].
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    /// Extraction (window length 10 s by default).
+    pub extract: ExtractConfig,
+    /// The forest.
+    pub forest: ForestParams,
+    /// Baseline options.
+    pub baseline: BuildOptions,
+    /// Intervals left out of the baseline (known attacks), usually none.
+    pub exclude: Vec<Interval>,
+    /// Detection.
+    pub detect: DetectConfig,
+    /// Name of the model and baseline made on the way.
+    pub name: String,
+    /// `created_at` of the model and baseline (wall clock, from the caller).
+    pub created_at: String,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> AnalyzeOptions {
+        AnalyzeOptions {
+            extract: ExtractConfig::new(10_000_000_000),
+            forest: ForestParams::default(),
+            baseline: BuildOptions::default(),
+            exclude: Vec::new(),
+            detect: DetectConfig::default(),
+            name: "analysis".into(),
+            created_at: String::new(),
+        }
+    }
+}
+
+/// Everything [`analyze`] made.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The window records.
+    pub records: Vec<WindowRecord>,
+    /// What extraction read.
+    pub extract: ExtractSummary,
+    /// The baseline learnt from the records (robust statistics: a minority of abnormal
+    /// windows barely moves medians and MADs).
+    pub baseline: Baseline,
+    /// The model trained on the records (unsupervised).
+    pub model: Model,
+    /// What detection found.
+    pub detection: Detection,
+}
+
+/// Extracts windows from `paths`, learns a baseline and trains an Isolation Forest on them,
+/// and detects the abnormal windows.
+pub fn analyze(
+    paths: &[PathBuf],
+    opts: &AnalyzeOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Analysis, Error> {
+    let mut records = Vec::new();
+    let extract = extract_files(paths, &opts.extract, progress, &mut |r| {
+        records.push(r);
+        Ok(())
+    })?;
+    let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let baseline =
+        Baseline::build(&opts.name, &opts.created_at, &records, sources.clone(), &opts.exclude, opts.baseline.clone())?;
+    let model = train_on_records(&opts.name, &opts.created_at, &records, sources, &opts.forest)?;
+    let detection = detect(&records, Some(&model), Some(&baseline), &opts.detect)?;
+    Ok(Analysis { records, extract, baseline, model, detection })
+}

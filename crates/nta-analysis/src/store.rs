@@ -1,0 +1,191 @@
+//! [`AnomalyStore`]: `logs/anomalies.jsonl`, append-only. Each record is one line written
+//! with a single `write` followed by a flush and fsync, so a crash leaves at most a torn last
+//! line, which readers skip and report. Appending skips ids already stored: re-running
+//! detection does not duplicate.
+
+use crate::Error;
+use crate::anomaly::{Anomaly, Detector, Severity};
+use nta_metrics::Metric;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The append-only anomaly log.
+#[derive(Clone, Debug)]
+pub struct AnomalyStore {
+    path: PathBuf,
+}
+
+/// What a read found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreRead {
+    /// Records, in file order.
+    pub anomalies: Vec<Anomaly>,
+    /// The last line was incomplete (a writer was interrupted) and was skipped.
+    pub torn_last_line: bool,
+    /// Lines that did not parse (other than a torn last line), skipped.
+    pub bad_lines: usize,
+}
+
+/// Filters of [`AnomalyStore::list`]; every field optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Windows ending after this (ns).
+    pub since_ns: Option<i64>,
+    /// Windows starting before this (ns).
+    pub until_ns: Option<i64>,
+    /// At least this severity.
+    pub min_severity: Option<Severity>,
+    /// This detector.
+    pub detector: Option<Detector>,
+    /// Source containing this text.
+    pub source: Option<String>,
+    /// Model score at least this.
+    pub min_score: Option<f64>,
+}
+
+impl Filter {
+    /// Whether `a` passes.
+    pub fn matches(&self, a: &Anomaly) -> bool {
+        self.since_ns.is_none_or(|t| a.window_end_ns > t)
+            && self.until_ns.is_none_or(|t| a.window_start_ns < t)
+            && self.min_severity.is_none_or(|s| a.severity >= s)
+            && self.detector.is_none_or(|d| a.detector == d)
+            && self.source.as_deref().is_none_or(|s| a.source.contains(s))
+            && self.min_score.is_none_or(|m| a.score.is_some_and(|s| s >= m))
+    }
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Page {
+    /// Matching records in total.
+    pub total: usize,
+    /// Offset of the first item.
+    pub offset: usize,
+    /// The items (time order).
+    pub items: Vec<Anomaly>,
+}
+
+/// Counts over the store (or a filtered part of it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Records.
+    pub total: usize,
+    /// By severity name.
+    pub by_severity: BTreeMap<String, usize>,
+    /// By detector name.
+    pub by_detector: BTreeMap<String, usize>,
+    /// First window start, ns.
+    pub first_ns: Option<i64>,
+    /// Last window end, ns.
+    pub last_ns: Option<i64>,
+    /// Metrics in the explanations' top 3, most frequent first, with counts.
+    pub top_metrics: Vec<(Metric, usize)>,
+}
+
+impl AnomalyStore {
+    /// The store at `path` (created on first append).
+    pub fn new(path: impl Into<PathBuf>) -> AnomalyStore {
+        AnomalyStore { path: path.into() }
+    }
+
+    /// Its file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the records whose id is not stored yet; returns how many were appended.
+    pub fn append(&self, anomalies: &[Anomaly]) -> Result<usize, Error> {
+        let io = |source| Error::Io { path: self.path.clone(), source };
+        let existing: HashSet<String> = self.read()?.anomalies.into_iter().map(|a| a.id).collect();
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
+        // A torn last line from an earlier crash: start on a fresh line.
+        if let Ok(bytes) = std::fs::read(&self.path)
+            && bytes.last().is_some_and(|b| *b != b'\n')
+        {
+            file.write_all(b"\n").map_err(io)?;
+        }
+        let mut n = 0;
+        let mut seen = existing;
+        for a in anomalies {
+            if !seen.insert(a.id.clone()) {
+                continue;
+            }
+            let mut line =
+                serde_json::to_vec(a).map_err(|e| Error::Io { path: self.path.clone(), source: e.into() })?;
+            line.push(b'\n');
+            file.write_all(&line).map_err(io)?;
+            file.flush().map_err(io)?;
+            n += 1;
+        }
+        file.sync_data().map_err(io)?;
+        Ok(n)
+    }
+
+    /// Every record; a missing file is an empty store.
+    pub fn read(&self) -> Result<StoreRead, Error> {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreRead::default()),
+            Err(source) => return Err(Error::Io { path: self.path.clone(), source }),
+        };
+        let mut out = StoreRead::default();
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).map_err(|source| Error::Io { path: self.path.clone(), source })?;
+            if n == 0 {
+                return Ok(out);
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Anomaly>(line.trim()) {
+                Ok(a) => out.anomalies.push(a),
+                Err(_) if !line.ends_with('\n') => out.torn_last_line = true,
+                Err(_) => out.bad_lines += 1,
+            }
+        }
+    }
+
+    /// The matching records in time order, `limit` of them from `offset`.
+    pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error> {
+        let mut all: Vec<Anomaly> = self.read()?.anomalies.into_iter().filter(|a| filter.matches(a)).collect();
+        all.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then(a.id.cmp(&b.id)));
+        let total = all.len();
+        let items = all.into_iter().skip(offset).take(limit).collect();
+        Ok(Page { total, offset, items })
+    }
+
+    /// Counts of the matching records.
+    pub fn summary(&self, filter: &Filter) -> Result<Summary, Error> {
+        let all: Vec<Anomaly> = self.read()?.anomalies.into_iter().filter(|a| filter.matches(a)).collect();
+        Ok(summarize(&all))
+    }
+}
+
+/// Counts by severity and detector, time range and top metrics of `anomalies`.
+pub fn summarize(anomalies: &[Anomaly]) -> Summary {
+    let mut s = Summary { total: anomalies.len(), ..Summary::default() };
+    let mut metrics: BTreeMap<Metric, usize> = BTreeMap::new();
+    for a in anomalies {
+        *s.by_severity.entry(a.severity.name().to_owned()).or_insert(0) += 1;
+        *s.by_detector.entry(a.detector.name().to_owned()).or_insert(0) += 1;
+        s.first_ns = Some(s.first_ns.map_or(a.window_start_ns, |t| t.min(a.window_start_ns)));
+        s.last_ns = Some(s.last_ns.map_or(a.window_end_ns, |t| t.max(a.window_end_ns)));
+        for c in a.explanation.iter().take(3) {
+            *metrics.entry(c.metric).or_insert(0) += 1;
+        }
+    }
+    let mut top: Vec<(Metric, usize)> = metrics.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(10);
+    s.top_metrics = top;
+    s
+}
