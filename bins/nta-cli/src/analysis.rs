@@ -18,8 +18,8 @@ const DEFAULT_CAPTURE: &str = "fixtures/test_net_traffic.pcapng";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct AnalyzeArgs {
-    /// Capture to analyse [default: the bundled fixtures/test_net_traffic.pcapng]
-    file: Option<PathBuf>,
+    /// Captures to analyse, merged into one time line [default: the bundled fixtures/test_net_traffic.pcapng]
+    files: Vec<PathBuf>,
     /// Window length
     #[arg(long, default_value = "10s", value_parser = parse_duration_ns)]
     window: i64,
@@ -35,6 +35,9 @@ pub(crate) struct AnalyzeArgs {
     /// Drop anomalies below this severity (low, medium, high, critical)
     #[arg(long, default_value = "low")]
     min_severity: Severity,
+    /// Baseline threshold on |z| [default: 5]
+    #[arg(long)]
+    threshold: Option<f64>,
     /// Print the detection (anomalies and incidents) as JSON on stdout instead of the report
     #[arg(long)]
     json: bool,
@@ -129,7 +132,57 @@ pub(crate) struct EvaluateArgs {
     json: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub(crate) struct CarveArgs {
+    /// The capture
+    #[arg(long)]
+    pcap: PathBuf,
+    /// First timestamp kept (RFC 3339, or ns since the epoch)
+    #[arg(long, value_parser = parse_time)]
+    from: Option<i64>,
+    /// End of the range, exclusive (RFC 3339, or ns)
+    #[arg(long, value_parser = parse_time)]
+    to: Option<i64>,
+    /// Only packets from or to this address
+    #[arg(long)]
+    host: Option<std::net::IpAddr>,
+    /// Move the packets so that the first is at this time (to embed them in another capture)
+    #[arg(long, value_parser = parse_time)]
+    shift_to: Option<i64>,
+    /// Output capture (nanosecond pcap)
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub(crate) fn carve_cmd(args: &CarveArgs) -> Result<ExitCode> {
+    let spec =
+        nta_analysis::CarveSpec { from_ns: args.from, to_ns: args.to, host: args.host, shift_to_ns: args.shift_to };
+    let file = crate::util::AtomicFile::create(&args.out)?;
+    let (stats, out) = nta_analysis::carve(&args.pcap, &spec, std::io::BufWriter::new(file.file()?))?;
+    drop(out.into_inner().map_err(|e| e.into_error()).context("writing the evidence")?);
+    file.commit()?;
+    eprintln!(
+        "{} of {} packets written to {}{}",
+        stats.written,
+        stats.read,
+        args.out.display(),
+        if stats.other_link_type > 0 {
+            format!(" ({} of another link type skipped)", stats.other_link_type)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(e) = &stats.error {
+        eprintln!("warning: {}: {e} (the packets before it were used)", args.pcap.display());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(ns) = s.parse::<i64>() {
+        return Ok(ns);
+    }
     let t = humantime::parse_rfc3339_weak(s).map_err(|e| format!("{e} (expected e.g. 2026-03-02T09:00:00Z)"))?;
     let d = t.duration_since(std::time::UNIX_EPOCH).map_err(|_| "before 1970".to_owned())?;
     i64::try_from(d.as_nanos()).map_err(|_| "too far in the future".to_owned())
@@ -176,28 +229,43 @@ fn print_report(out: &mut dyn Write, d: &Detection, records: &[WindowRecord]) ->
 }
 
 pub(crate) fn analyze_cmd(args: &AnalyzeArgs) -> Result<ExitCode> {
-    let file = args.file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CAPTURE));
-    if !file.is_file() {
-        bail!(
-            "{}: not a file{}",
-            file.display(),
-            if args.file.is_none() { " (run from the repository root, or give a capture)" } else { "" }
-        );
+    let files = if args.files.is_empty() { vec![PathBuf::from(DEFAULT_CAPTURE)] } else { args.files.clone() };
+    for file in &files {
+        if !file.is_file() {
+            bail!(
+                "{}: not a file{}",
+                file.display(),
+                if args.files.is_empty() { " (run from the repository root, or give a capture)" } else { "" }
+            );
+        }
     }
+    let first = files.first().cloned().unwrap_or_default();
     let mut opts = AnalyzeOptions {
         extract: ExtractConfig::new(args.window),
-        name: file.file_stem().map_or_else(|| "analysis".into(), |s| s.to_string_lossy().into_owned()),
+        name: first.file_stem().map_or_else(|| "analysis".into(), |s| s.to_string_lossy().into_owned()),
         created_at: now_rfc3339(),
         ..AnalyzeOptions::default()
     };
     opts.forest.random_state = args.seed;
     opts.detect.min_severity = args.min_severity;
-    let mut census = nta_parsing::Census::default();
-    let mut reader = nta_capture::CaptureReader::open(&file).with_context(|| format!("opening {}", file.display()))?;
-    while let Ok(Some(p)) = reader.next_packet() {
-        census.add(&nta_parsing::decode(&p));
+    if let Some(t) = args.threshold {
+        opts.detect.thresholds.default = t;
     }
-    let analysis = analyze(std::slice::from_ref(&file), &opts, &|_| {})?;
+    let mut census = nta_parsing::Census::default();
+    let (mut packets, mut bytes, mut first_ts, mut last_ts) = (0u64, 0u64, None::<i64>, None::<i64>);
+    for file in &files {
+        let mut reader =
+            nta_capture::CaptureReader::open(file).with_context(|| format!("opening {}", file.display()))?;
+        while let Ok(Some(p)) = reader.next_packet() {
+            census.add(&nta_parsing::decode(&p));
+        }
+        let st = reader.stats();
+        packets += st.packets;
+        bytes += st.wire_bytes;
+        first_ts = first_ts.min(st.first_ts_ns).or(first_ts).or(st.first_ts_ns);
+        last_ts = last_ts.max(st.last_ts_ns);
+    }
+    let analysis = analyze(&files, &opts, &|_| {})?;
     let d = &analysis.detection;
     let store = AnomalyStore::new(&args.anomalies);
     let appended = store.append(&d.anomalies)?;
@@ -205,15 +273,15 @@ pub(crate) fn analyze_cmd(args: &AnalyzeArgs) -> Result<ExitCode> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(d)?)?;
     } else {
-        let st = reader.stats();
-        writeln!(out, "{}", file.display())?;
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        writeln!(out, "{}", names.join(" + "))?;
         writeln!(
             out,
             "  {} packets, {:.1} MB, {} .. {}",
-            st.packets,
-            st.wire_bytes as f64 / 1e6,
-            st.first_ts_ns.map(format_rfc3339_ns).unwrap_or_default(),
-            st.last_ts_ns.map(format_rfc3339_ns).unwrap_or_default()
+            packets,
+            bytes as f64 / 1e6,
+            first_ts.map(format_rfc3339_ns).unwrap_or_default(),
+            last_ts.map(format_rfc3339_ns).unwrap_or_default()
         )?;
         writeln!(
             out,

@@ -31,6 +31,8 @@ enum Command {
     Anomalies(analysis::AnomaliesCmd),
     /// Window-level precision and recall of stored anomalies against attack labels
     Evaluate(analysis::EvaluateArgs),
+    /// Copy the packets of a time range (and host) to a new capture, for Wireshark
+    Carve(analysis::CarveArgs),
     /// Describe captures: format, link types, packets, time span, protocol census, errors
     Inspect(inspect::Args),
     /// Per-window traffic metrics of captures, as JSON lines
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => analysis::detect_cmd(&args),
         Command::Anomalies(cmd) => analysis::anomalies_cmd(&cmd),
         Command::Evaluate(args) => analysis::evaluate_cmd(&args),
+        Command::Carve(args) => analysis::carve_cmd(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
         Command::Baselines(args) => baselines::run(&args),

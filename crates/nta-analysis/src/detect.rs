@@ -27,6 +27,10 @@ pub struct DetectConfig {
     pub top_contributions: usize,
     /// Windows of a gap shorter than this many windows still belong to one incident.
     pub incident_gap_windows: i64,
+    /// The baseline flags a window when at least this many metrics exceed their thresholds…
+    pub baseline_min_metrics: usize,
+    /// …or one metric exceeds its threshold times this factor.
+    pub baseline_single_factor: f64,
 }
 
 impl Default for DetectConfig {
@@ -39,6 +43,8 @@ impl Default for DetectConfig {
             min_severity: Severity::Low,
             top_contributions: 5,
             incident_gap_windows: 1,
+            baseline_min_metrics: 2,
+            baseline_single_factor: 1.3,
         }
     }
 }
@@ -138,7 +144,10 @@ pub fn detect(
         let dev = baseline.map(|b| {
             let mut d = b.score(r, &cfg.thresholds);
             d.deviations.retain(|x| !cfg.ignore_metrics.contains(&x.metric));
-            d.flagged = d.deviations.iter().any(|x| x.exceeds);
+            // Corroboration: two metrics beyond their thresholds, or one far beyond.
+            let exceeding = d.deviations.iter().filter(|x| x.exceeds).count();
+            let far = d.deviations.iter().any(|x| x.z.abs() >= x.threshold * cfg.baseline_single_factor);
+            d.flagged = exceeding >= cfg.baseline_min_metrics.max(1) || far;
             d.max_abs_z = d.deviations.first().map_or(0.0, |x| x.z.abs());
             d
         });

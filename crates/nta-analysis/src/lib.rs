@@ -11,6 +11,7 @@
 //! - [`analyze`] — a capture in, a [`Detection`] out: extract, baseline, train, detect.
 //! - [`AnomalyStore`] — the append-only `anomalies.jsonl`: torn-line tolerant reads,
 //!   de-duplicated appends, [`Filter`]ed listing with pagination, [`Summary`].
+//! - [`carve`] — the packets of an incident as a capture (optionally moved in time).
 //! - [`evaluate`] — window-level precision and recall against attack [`Label`]s.
 //!
 //! ```
@@ -27,6 +28,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod anomaly;
+mod carve;
 mod detect;
 mod error;
 mod evaluate;
@@ -35,6 +37,7 @@ mod store;
 
 pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
+    carve::{CarveSpec, CarveStats, carve},
     detect::{DetectConfig, Detection, Incident, detect, incidents},
     error::Error,
     evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},

@@ -25,6 +25,6 @@ pub use crate::{
         read_labels,
     },
     error::Error,
-    score::{Deviation, MAD_SCALE, Method, Thresholds, WindowDeviation, deviation},
+    score::{Deviation, MAD_SCALE, Method, P10_P90_SCALE, Thresholds, WindowDeviation, deviation, deviation_of},
     stats::{Stats, percentile_sorted},
 };

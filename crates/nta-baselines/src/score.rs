@@ -10,15 +10,21 @@ use std::collections::BTreeMap;
 /// MAD of a normal distribution relative to its standard deviation: `1.4826 × MAD` estimates σ.
 pub const MAD_SCALE: f64 = 1.4826;
 
+/// Width of the central 80 % of a normal distribution in σ: `(p90 − p10) / 2.5631` estimates σ.
+pub const P10_P90_SCALE: f64 = 2.563_103;
+
 /// How a deviation was measured (see [`deviation`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
-    /// `(x − median) / (1.4826 × MAD)`.
+    /// `(x − median) / s`, `s = max(1.4826 × MAD, (p90 − p10) / 2.5631)`, and at least
+    /// `√(median + 1)` for counts: the MAD's scale, widened for bursty metrics whose typical
+    /// windows are quiet but whose busy ones are common (more than 10 % of windows), and never
+    /// below counting noise.
     Robust,
-    /// MAD is 0: `(x − mean) / std`.
+    /// Not a count, MAD and spread 0: `(x − mean) / std`.
     Std,
-    /// MAD and std are 0 (a constant metric): `(x − median) / max(|median|, 1)`.
+    /// Not a count, MAD, spread and std 0 (a constant metric): `(x − median) / max(|median|, 1)`.
     Relative,
 }
 
@@ -91,8 +97,20 @@ pub struct WindowDeviation {
 
 /// The score of `value` against `stats` (the rule of [`Method`]).
 pub fn deviation(value: f64, stats: &Stats) -> (f64, Method) {
-    if stats.mad > 0.0 {
-        ((value - stats.median) / (MAD_SCALE * stats.mad), Method::Robust)
+    deviation_of(value, stats, false)
+}
+
+/// [`deviation`], with the scale at least `√(median + 1)` for counts (the counting noise of a
+/// Poisson count), so that a metric that is nearly always the same small number does not flag
+/// on a difference of a few.
+pub fn deviation_of(value: f64, stats: &Stats, count: bool) -> (f64, Method) {
+    let mut scale = (MAD_SCALE * stats.mad).max((stats.p90 - stats.p10) / P10_P90_SCALE);
+    if count {
+        // Counting noise: a Poisson count of mean m varies by about √m.
+        scale = scale.max((stats.median.max(0.0) + 1.0).sqrt());
+    }
+    if scale > 0.0 {
+        ((value - stats.median) / scale, Method::Robust)
     } else if stats.std > 0.0 {
         ((value - stats.mean) / stats.std, Method::Std)
     } else {
@@ -109,7 +127,7 @@ impl Baseline {
             .filter(|(m, _)| r.get(**m).is_finite())
             .map(|(m, s)| {
                 let value = r.get(*m);
-                let (z, method) = deviation(value, s);
+                let (z, method) = deviation_of(value, s, m.is_count());
                 let z = if z.is_finite() { z } else { 0.0 };
                 let threshold = thresholds.of(*m);
                 Deviation {

@@ -24,10 +24,14 @@ pub struct Stats {
     pub p1: f64,
     /// 5th percentile.
     pub p5: f64,
+    /// 10th percentile.
+    pub p10: f64,
     /// 25th percentile.
     pub p25: f64,
     /// 75th percentile.
     pub p75: f64,
+    /// 90th percentile.
+    pub p90: f64,
     /// 95th percentile.
     pub p95: f64,
     /// 99th percentile.
@@ -71,8 +75,10 @@ impl Stats {
             max: values.last().copied().unwrap_or(f64::NAN),
             p1: p(1.0),
             p5: p(5.0),
+            p10: p(10.0),
             p25: p(25.0),
             p75: p(75.0),
+            p90: p(90.0),
             p95: p(95.0),
             p99: p(99.0),
         })

@@ -198,6 +198,11 @@ impl Extractor {
         if let Some(ip) = ev.new_initiator {
             win.add_new_flow(ip);
         }
+        if ev.syn_opened
+            && let (Some(a), Some(b)) = (ev.new_initiator, ev.new_responder)
+        {
+            win.add_new_connection(a, b);
+        }
         self.counts.evicted_flows += ev.evicted;
         if let Some(t) = ev.answered_syn_ts {
             // Answered before its window was written: not half-open after all.

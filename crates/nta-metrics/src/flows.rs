@@ -66,6 +66,8 @@ pub(crate) struct FlowEvents {
     pub(crate) from_initiator: bool,
     /// The initiator of the flow this packet created.
     pub(crate) new_initiator: Option<IpAddr>,
+    /// The responder of the flow this packet created.
+    pub(crate) new_responder: Option<IpAddr>,
 }
 
 /// The flow table.
@@ -216,6 +218,7 @@ impl FlowTable {
                 ev.syn_opened = syn_only;
                 ev.from_initiator = src_initiates;
                 ev.new_initiator = Some(if src_initiates { ip.src } else { ip.dst });
+                ev.new_responder = Some(if src_initiates { ip.dst } else { ip.src });
                 let i = match self.free.pop() {
                     Some(i) => {
                         if let Some(f) = self.slab.get_mut(i as usize) {

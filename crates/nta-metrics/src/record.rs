@@ -143,6 +143,9 @@ pub struct WindowRecord {
     pub initiator_bytes: u64,
     /// The most flows opened in this window by one address (fan-out: scans, brute force).
     pub max_src_new_flows: u64,
+    /// The most TCP connections (SYNs opening a flow) from one address to another in this
+    /// window: brute force, beaconing, scans of one host.
+    pub max_pair_connections: u64,
 
     /// The 5 source addresses that sent the most bytes (ties: lower address first).
     pub top_src_by_bytes: Vec<TopSource>,
@@ -262,7 +265,26 @@ metrics! {
     HalfOpenFlows => half_open_flows,
     EvictedFlows => evicted_flows,
     InitiatorBytes => initiator_bytes,
-    MaxSrcNewFlows => max_src_new_flows
+    MaxSrcNewFlows => max_src_new_flows,
+    MaxPairConnections => max_pair_connections
+}
+
+impl Metric {
+    /// Whether the metric counts things (packets, bytes, addresses, flows), as opposed to a
+    /// rate, a mean or an entropy: a count cannot vary by less than 1.
+    pub fn is_count(self) -> bool {
+        !matches!(
+            self,
+            Metric::MeanPktSize
+                | Metric::BitsPerS
+                | Metric::PacketsPerS
+                | Metric::SrcIpEntropy
+                | Metric::DstIpEntropy
+                | Metric::DstPortEntropy
+                | Metric::DnsQnameLenMean
+                | Metric::DnsLabelEntropyMean
+        )
+    }
 }
 
 impl std::fmt::Display for Metric {

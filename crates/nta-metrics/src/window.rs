@@ -113,6 +113,8 @@ pub(crate) struct WindowAcc {
     pub(crate) initiator_bytes: u64,
     /// New flows per initiating address.
     new_flows_by_src: FxHashMap<IpAddr, u32>,
+    /// TCP connections (SYNs opening a flow) per (initiator, responder).
+    connections_by_pair: FxHashMap<(IpAddr, IpAddr), u32>,
     /// SYNs opening connections in this window not answered (yet).
     pub(crate) half_open: u64,
 }
@@ -129,6 +131,8 @@ impl WindowAcc {
         let mut dst_ips = std::mem::take(&mut self.dst_ips);
         let mut new_flows_by_src = std::mem::take(&mut self.new_flows_by_src);
         new_flows_by_src.clear();
+        let mut connections_by_pair = std::mem::take(&mut self.connections_by_pair);
+        connections_by_pair.clear();
         let mut dst_ports = std::mem::replace(&mut self.dst_ports, PortCounts::none());
         let mut src_ports = std::mem::replace(&mut self.src_ports, PortCounts::none());
         sni.clear();
@@ -136,7 +140,16 @@ impl WindowAcc {
         dst_ips.clear();
         dst_ports.clear();
         src_ports.clear();
-        *self = WindowAcc { sni, src_ips, dst_ips, dst_ports, src_ports, new_flows_by_src, ..WindowAcc::empty() };
+        *self = WindowAcc {
+            sni,
+            src_ips,
+            dst_ips,
+            dst_ports,
+            src_ports,
+            new_flows_by_src,
+            connections_by_pair,
+            ..WindowAcc::empty()
+        };
         self.index = index;
     }
 
@@ -187,6 +200,7 @@ impl WindowAcc {
             half_open: 0,
             initiator_bytes: 0,
             new_flows_by_src: FxHashMap::default(),
+            connections_by_pair: FxHashMap::default(),
         }
     }
 
@@ -282,6 +296,11 @@ impl WindowAcc {
         *self.new_flows_by_src.entry(ip).or_insert(0) += 1;
     }
 
+    /// Counts a TCP connection attempt from `a` to `b`.
+    pub(crate) fn add_new_connection(&mut self, a: IpAddr, b: IpAddr) {
+        *self.connections_by_pair.entry((a, b)).or_insert(0) += 1;
+    }
+
     /// Whether any packet was added.
     pub(crate) fn is_empty(&self) -> bool {
         self.packets == 0
@@ -371,6 +390,7 @@ impl WindowAcc {
             half_open_flows: self.half_open,
             initiator_bytes: self.initiator_bytes * k,
             max_src_new_flows: self.new_flows_by_src.values().copied().max().map_or(0, u64::from),
+            max_pair_connections: self.connections_by_pair.values().copied().max().map_or(0, u64::from),
             evicted_flows: self.evicted_flows,
             top_src_by_bytes: top_src,
             top_dst_ports: top_ports,

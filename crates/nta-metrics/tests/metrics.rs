@@ -175,6 +175,7 @@ fn hand_computed_windows() {
     let initiators: u64 = [0, 2, 3, 6, 7].iter().map(|i| pkts[*i].1.len() as u64).sum();
     assert_eq!(w0.initiator_bytes, initiators, "SYN, GET, DNS query, echo request, lone SYN");
     assert_eq!(w0.max_src_new_flows, 3, "C opened the TCP, DNS and ICMP flows");
+    assert_eq!(w0.max_pair_connections, 1);
     assert_eq!(w0.top_src_by_bytes[0].ip, IpAddr::V4(Ipv4Addr::from(C)));
     assert_eq!(w0.top_src_by_bytes[0].packets, 4);
     assert_eq!(w0.top_src_by_bytes.len(), 4);

@@ -65,6 +65,7 @@ features! {
     InitiatorByteShare => "initiator_byte_share": "bytes sent by flow initiators / bytes",
     LogInitiatorBytesPerS => "log_initiator_bytes_per_s": "ln(1 + bytes sent by flow initiators per second)",
     LogMaxSrcNewFlows => "log_max_src_new_flows": "ln(1 + the most flows one address opened per second)",
+    LogMaxPairConnections => "log_max_pair_connections": "ln(1 + the most TCP connections from one address to another per second)",
 }
 
 impl Feature {
@@ -102,6 +103,7 @@ impl Feature {
             Feature::LogHttpPerS => Metric::HttpRequests,
             Feature::InitiatorByteShare | Feature::LogInitiatorBytesPerS => Metric::InitiatorBytes,
             Feature::LogMaxSrcNewFlows => Metric::MaxSrcNewFlows,
+            Feature::LogMaxPairConnections => Metric::MaxPairConnections,
         }
     }
 
@@ -166,6 +168,7 @@ impl Feature {
             Feature::InitiatorByteShare => ratio(r.initiator_bytes, r.bytes),
             Feature::LogInitiatorBytesPerS => per_s(r.initiator_bytes),
             Feature::LogMaxSrcNewFlows => per_s(r.max_src_new_flows),
+            Feature::LogMaxPairConnections => per_s(r.max_pair_connections),
         }
     }
 }
