@@ -38,6 +38,9 @@ pub(crate) struct AnalyzeArgs {
     /// Baseline threshold on |z| [default: 5]
     #[arg(long)]
     threshold: Option<f64>,
+    /// Detection settings and suppression (TOML; see docs/ANALYSIS.md)
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Print the detection (anomalies and incidents) as JSON on stdout instead of the report
     #[arg(long)]
     json: bool,
@@ -72,6 +75,9 @@ pub(crate) struct DetectArgs {
     /// Drop anomalies below this severity
     #[arg(long, default_value = "low")]
     min_severity: Severity,
+    /// Detection settings and suppression (TOML; see docs/ANALYSIS.md)
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -247,7 +253,12 @@ pub(crate) fn analyze_cmd(args: &AnalyzeArgs) -> Result<ExitCode> {
         ..AnalyzeOptions::default()
     };
     opts.forest.random_state = args.seed;
-    opts.detect.min_severity = args.min_severity;
+    if let Some(c) = &args.config {
+        opts.detect = DetectConfig::load(c)?;
+    }
+    if args.min_severity > opts.detect.min_severity {
+        opts.detect.min_severity = args.min_severity;
+    }
     if let Some(t) = args.threshold {
         opts.detect.thresholds.default = t;
     }
@@ -345,8 +356,15 @@ pub(crate) fn detect_cmd(args: &DetectArgs) -> Result<ExitCode> {
     if model.is_none() && baseline.is_none() {
         bail!("give --model NAME and/or --baseline FILE");
     }
-    let mut cfg = DetectConfig { min_severity: args.min_severity, ..DetectConfig::default() };
-    cfg.thresholds.default = args.threshold;
+    let mut cfg = match &args.config {
+        Some(c) => DetectConfig::load(c)?,
+        None => {
+            let mut c = DetectConfig::default();
+            c.thresholds.default = args.threshold;
+            c
+        }
+    };
+    cfg.min_severity = cfg.min_severity.max(args.min_severity);
     let d = detect(&records, model.as_ref(), baseline.as_ref(), &cfg)?;
     let appended = AnomalyStore::new(&args.out).append(&d.anomalies)?;
     print_report(&mut std::io::stdout().lock(), &d, &records)?;

@@ -6,6 +6,7 @@ mod baselines;
 mod extract;
 mod inspect;
 mod ml;
+mod plot;
 mod synth;
 mod util;
 
@@ -31,6 +32,8 @@ enum Command {
     Anomalies(analysis::AnomaliesCmd),
     /// Window-level precision and recall of stored anomalies against attack labels
     Evaluate(analysis::EvaluateArgs),
+    /// Draw a timeline of traffic, anomalies, incidents and (optionally) true attacks, as SVG
+    Plot(plot::Args),
     /// Copy the packets of a time range (and host) to a new capture, for Wireshark
     Carve(analysis::CarveArgs),
     /// Describe captures: format, link types, packets, time span, protocol census, errors
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Anomalies(cmd) => analysis::anomalies_cmd(&cmd),
         Command::Evaluate(args) => analysis::evaluate_cmd(&args),
         Command::Carve(args) => analysis::carve_cmd(&args),
+        Command::Plot(args) => plot::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
         Command::Baselines(args) => baselines::run(&args),

@@ -254,3 +254,81 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let out = nta(&["detect", "--metrics", metrics.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "neither model nor baseline");
 }
+
+#[test]
+fn plot_carve_and_config() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let fixture = root.join("fixtures/test_net_traffic.pcapng");
+    let labels = root.join("fixtures/test_net_traffic.labels.jsonl");
+    let store = tmp("pc/a.jsonl");
+    let config = root.join("docs/detect.example.toml");
+    let out = nta(&[
+        "analyze",
+        fixture.to_str().unwrap(),
+        "--anomalies",
+        store.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metrics = tmp("pc/m.jsonl");
+    assert!(
+        nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", metrics.to_str().unwrap(), "--window", "10s"])
+            .status
+            .success()
+    );
+    let svg = tmp("pc/t.svg");
+    let out = nta(&[
+        "plot",
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--anomalies",
+        store.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("synflood") && text.contains("packets/s"));
+    assert!(text.matches("<rect").count() > 50, "bars for anomalies, incidents and labels");
+    // Carve the synflood's packets to the victim: exactly what the labels say the attack wrote.
+    let ev = tmp("pc/ev.pcap");
+    let out = nta(&[
+        "carve",
+        "--pcap",
+        fixture.to_str().unwrap(),
+        "--from",
+        "2026-03-02T09:08:00Z",
+        "--to",
+        "2026-03-02T09:08:45Z",
+        "--host",
+        "10.20.0.80",
+        "--out",
+        ev.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let syn: serde_json::Value = std::fs::read_to_string(&labels)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["kind"] == "synflood")
+        .unwrap();
+    let inspect: serde_json::Value =
+        serde_json::from_slice(&nta(&["inspect", "--json", ev.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(inspect["packets"], syn["packets"]);
+    // A config file with a typo is refused with the key named.
+    let bad = tmp("pc/bad.toml");
+    std::fs::write(&bad, "[detectors]\nmodle = false\n").unwrap();
+    let out = nta(&[
+        "analyze",
+        fixture.to_str().unwrap(),
+        "--anomalies",
+        store.to_str().unwrap(),
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("modle"));
+}

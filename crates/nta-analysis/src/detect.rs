@@ -31,6 +31,8 @@ pub struct DetectConfig {
     pub baseline_min_metrics: usize,
     /// …or one metric exceeds its threshold times this factor.
     pub baseline_single_factor: f64,
+    /// Windows whose top source by bytes is in one of these are not reported.
+    pub allow_hosts: Vec<crate::config::HostPattern>,
 }
 
 impl Default for DetectConfig {
@@ -45,6 +47,7 @@ impl Default for DetectConfig {
             incident_gap_windows: 1,
             baseline_min_metrics: 2,
             baseline_single_factor: 1.3,
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -163,6 +166,11 @@ pub fn detect(
         let severity =
             Severity::of(if model_hit.is_some() { score } else { None }, if base_hit { max_abs_z } else { None });
         if severity < cfg.min_severity {
+            continue;
+        }
+        if let Some(top) = r.top_src_by_bytes.first()
+            && cfg.allow_hosts.iter().any(|h| h.contains(top.ip))
+        {
             continue;
         }
         // Model shares per metric.

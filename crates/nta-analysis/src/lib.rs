@@ -8,6 +8,8 @@
 //!   baseline |z|, [`Severity`], an explanation of [`Contribution`]s — each metric's value,
 //!   baseline median, robust z-score and share of the model's decision — and the window's
 //!   top sources and ports) grouped into [`Incident`]s.
+//! - [`DetectConfig::from_toml`] — detection settings and suppression (allow-listed hosts and
+//!   subnets, ignored metrics, detector switches, minimum severity) from a TOML file.
 //! - [`analyze`] — a capture in, a [`Detection`] out: extract, baseline, train, detect.
 //! - [`AnomalyStore`] — the append-only `anomalies.jsonl`: torn-line tolerant reads,
 //!   de-duplicated appends, [`Filter`]ed listing with pagination, [`Summary`].
@@ -29,6 +31,7 @@
 
 mod anomaly;
 mod carve;
+mod config;
 mod detect;
 mod error;
 mod evaluate;
@@ -38,6 +41,7 @@ mod store;
 pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
     carve::{CarveSpec, CarveStats, carve},
+    config::HostPattern,
     detect::{DetectConfig, Detection, Incident, detect, incidents},
     error::Error,
     evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},

@@ -196,3 +196,44 @@ fn real_attacks_embedded_in_normal_traffic_are_found() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn toml_config_and_suppression() {
+    use nta_analysis::{DetectConfig, HostPattern, detect};
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/detect.example.toml")).unwrap();
+    let parsed = DetectConfig::from_toml(&example).unwrap();
+    assert!(parsed == DetectConfig::default(), "the example file states the defaults");
+    assert!(DetectConfig::from_toml("[baseline]\nthreshhold = 3").unwrap_err().contains("threshhold"));
+    assert!(DetectConfig::from_toml("[allow]\nhosts = [\"10.0.0.0/40\"]").is_err());
+    assert!(DetectConfig::from_toml("[allow]\nmetrics = [\"tcp_synn\"]").is_err());
+    let p: HostPattern = "10.20.0.0/16".parse().unwrap();
+    assert!(p.contains("10.20.7.1".parse().unwrap()) && !p.contains("10.21.0.1".parse().unwrap()));
+    let one: HostPattern = "2001:db8::1".parse().unwrap();
+    assert!(one.contains("2001:db8::1".parse().unwrap()) && !one.contains("2001:db8::2".parse().unwrap()));
+
+    // Allow-listing the exfiltrating client hides its windows; the rest is unchanged.
+    let labels_path = fixture().with_file_name("test_net_traffic.labels.jsonl");
+    let text = std::fs::read_to_string(&labels_path).unwrap();
+    let exfil: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["kind"] == "exfil")
+        .unwrap();
+    let client = exfil["attackers"][0].as_str().unwrap();
+    let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}).unwrap();
+    let cfg = DetectConfig::from_toml(&format!("min_severity = \"low\"\n[allow]\nhosts = [\"{client}\"]")).unwrap();
+    let d = detect(&a.records, Some(&a.model), Some(&a.baseline), &cfg).unwrap();
+    let (start, end) = (exfil["start_ns"].as_i64().unwrap(), exfil["end_ns"].as_i64().unwrap());
+    let in_exfil = |x: &Anomaly| x.window_start_ns < end && start < x.window_end_ns;
+    assert!(a.detection.anomalies.iter().any(in_exfil));
+    assert!(!d.anomalies.iter().any(in_exfil), "allow-listed source still reported");
+    assert_eq!(d.anomalies.len(), a.detection.anomalies.iter().filter(|x| !in_exfil(x)).count());
+    // Switching a detector off, and a minimum severity.
+    let only_baseline = DetectConfig::from_toml("[detectors]\nmodel = false").unwrap();
+    let d = detect(&a.records, Some(&a.model), Some(&a.baseline), &only_baseline).unwrap();
+    assert!(d.anomalies.iter().all(|x| x.detector == Detector::Baseline && x.score.is_none()));
+    let high = DetectConfig::from_toml("min_severity = \"high\"").unwrap();
+    let d = detect(&a.records, Some(&a.model), Some(&a.baseline), &high).unwrap();
+    assert!(!d.anomalies.is_empty() && d.anomalies.iter().all(|x| x.severity >= Severity::High));
+}

@@ -1,0 +1,173 @@
+//! [`DetectConfig::from_toml`]: detection settings and suppression from a TOML file.
+//!
+//! ```toml
+//! # Every key is optional; the values shown are the defaults.
+//! min_severity = "low"            # drop anomalies below: low, medium, high, critical
+//!
+//! [detectors]
+//! model = true                    # use the Isolation Forest
+//! baseline = true                 # use the baseline
+//!
+//! [baseline]
+//! threshold = 5.0                 # |z| at which a metric exceeds
+//! min_metrics = 2                 # flag when this many metrics exceed…
+//! single_factor = 1.3             # …or one exceeds threshold × this
+//! ignore_metrics = ["active_flows", "ended_flows", "evicted_flows"]
+//!
+//! [baseline.metric_thresholds]    # per-metric thresholds
+//! # tcp_syn = 4.0
+//!
+//! [allow]
+//! hosts = []                      # addresses or CIDR subnets: windows whose top source by
+//!                                 # bytes is one of them are not reported
+//! metrics = []                    # metrics that never flag nor explain a window
+//! ```
+
+use crate::Error;
+use crate::anomaly::Severity;
+use crate::detect::DetectConfig;
+use nta_metrics::Metric;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::path::Path;
+
+/// An address or a subnet (`10.20.0.0/16`, `2001:db8::/32`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HostPattern {
+    /// The network address.
+    pub addr: IpAddr,
+    /// Prefix length (32 or 128 for one address).
+    pub prefix: u8,
+}
+
+impl HostPattern {
+    /// Whether `ip` is in it.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix.min(32))) };
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix.min(128))) };
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for HostPattern {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HostPattern, String> {
+        let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = a.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => {
+                p.trim().parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: bad prefix length"))?
+            }
+        };
+        Ok(HostPattern { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for HostPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HostPattern, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    min_severity: Option<Severity>,
+    detectors: Option<Detectors>,
+    baseline: Option<BaselineSection>,
+    allow: Option<Allow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Detectors {
+    model: Option<bool>,
+    baseline: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineSection {
+    threshold: Option<f64>,
+    min_metrics: Option<usize>,
+    single_factor: Option<f64>,
+    ignore_metrics: Option<Vec<Metric>>,
+    metric_thresholds: Option<std::collections::BTreeMap<Metric, f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Allow {
+    hosts: Option<Vec<HostPattern>>,
+    metrics: Option<Vec<Metric>>,
+}
+
+impl DetectConfig {
+    /// Reads a TOML configuration (see the module docs); absent keys keep their defaults.
+    pub fn from_toml(text: &str) -> Result<DetectConfig, String> {
+        let f: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut c = DetectConfig::default();
+        if let Some(s) = f.min_severity {
+            c.min_severity = s;
+        }
+        if let Some(d) = f.detectors {
+            c.model_enabled = d.model.unwrap_or(c.model_enabled);
+            c.baseline_enabled = d.baseline.unwrap_or(c.baseline_enabled);
+        }
+        if let Some(b) = f.baseline {
+            if let Some(t) = b.threshold {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err("baseline.threshold must be positive".into());
+                }
+                c.thresholds.default = t;
+            }
+            c.baseline_min_metrics = b.min_metrics.unwrap_or(c.baseline_min_metrics).max(1);
+            c.baseline_single_factor = b.single_factor.unwrap_or(c.baseline_single_factor);
+            if let Some(m) = b.ignore_metrics {
+                c.ignore_metrics = m;
+            }
+            if let Some(per) = b.metric_thresholds {
+                c.thresholds.per_metric = per;
+            }
+        }
+        if let Some(a) = f.allow {
+            c.allow_hosts = a.hosts.unwrap_or_default();
+            for m in a.metrics.unwrap_or_default() {
+                if !c.ignore_metrics.contains(&m) {
+                    c.ignore_metrics.push(m);
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Reads a TOML configuration file.
+    pub fn load(path: &Path) -> Result<DetectConfig, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        DetectConfig::from_toml(&text).map_err(|reason| Error::Format { path: path.to_owned(), reason })
+    }
+}
