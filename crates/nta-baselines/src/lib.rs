@@ -10,6 +10,23 @@
 //!   `(x − median) / (1.4826 × MAD)` ([`Method`] says when MAD is 0 and another rule was
 //!   used), sorted by size, and whether any exceeds its [`Thresholds`]: the "why" of an
 //!   anomaly.
+//!
+//! ```
+//! use nta_baselines::{Baseline, BuildOptions, Thresholds};
+//! use nta_metrics::{ExtractConfig, extract_files};
+//! # let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng"));
+//! let mut windows = Vec::new();
+//! extract_files(&[path], &ExtractConfig::new(10_000_000_000), &|_| {}, &mut |r| {
+//!     windows.push(r);
+//!     Ok(())
+//! })?;
+//! let baseline = Baseline::build("office", "", &windows, vec![], &[], BuildOptions::default())?;
+//! for w in windows.iter().map(|r| baseline.score(r, &Thresholds::default())).filter(|w| w.flagged).take(3) {
+//!     let top = &w.deviations[0];
+//!     println!("{}: {} = {} (median {}, z {:+.1})", w.window_start, top.metric, top.value, top.median, top.z);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

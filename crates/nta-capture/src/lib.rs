@@ -16,9 +16,10 @@
 //! cut short keeps every complete packet); headers, section and interface blocks are decoded by
 //! `pcap-parser`.
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), nta_capture::Error> {
-//! let mut reader = nta_capture::CaptureReader::open("capture.pcapng")?;
+//! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sample.pcap");
+//! let mut reader = nta_capture::CaptureReader::open(path)?;
 //! while let Some(packet) = reader.next_packet()? {
 //!     println!("{} {} bytes on {:?}", packet.ts_ns, packet.orig_len, packet.link_type);
 //! }

@@ -12,6 +12,20 @@
 //!   decoding on worker threads (rayon) while one thread accumulates: the output does not
 //!   depend on the thread count.
 //! - [`read_jsonl`] / [`write_jsonl_record`] — the JSON-lines file format.
+//!
+//! ```
+//! use nta_metrics::{ExtractConfig, Metric, extract_files};
+//! # let path = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng"));
+//! let mut windows = Vec::new();
+//! let summary = extract_files(&[path], &ExtractConfig::new(60_000_000_000), &|_| {}, &mut |r| {
+//!     windows.push(r);
+//!     Ok(())
+//! })?;
+//! let busiest = windows.iter().max_by_key(|r| r.tcp_syn).unwrap();
+//! println!("{} windows; most SYNs at {}: {}", windows.len(), busiest.window_start, busiest.get(Metric::TcpSyn));
+//! assert_eq!(summary.counts.windows, 30);
+//! # Ok::<(), nta_metrics::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

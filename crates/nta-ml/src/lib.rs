@@ -15,6 +15,19 @@
 //!   API share.
 //! - [`read_csv`] — any numeric table with a header, to train or score on features from
 //!   other tools.
+//!
+//! ```
+//! use nta_ml::{ForestParams, IsolationForest};
+//! use smartcore::linalg::basic::matrix::DenseMatrix;
+//! // 200 points on a line and one far away.
+//! let mut rows: Vec<Vec<f64>> = (0..200).map(|i| vec![f64::from(i), f64::from(i) * 0.5]).collect();
+//! rows.push(vec![50.0, 900.0]);
+//! let x = DenseMatrix::from_2d_vec(&rows)?;
+//! let forest = IsolationForest::fit(&x, &ForestParams::default())?;
+//! let predict = forest.predict(&x)?;
+//! assert_eq!(predict[200], -1); // the far point is an outlier
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

@@ -14,9 +14,10 @@
 //! (101, 12, 14, 228, 229), BSD null/loopback (0, 108; either byte order). Other link types
 //! are counted as unsupported, not as errors.
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), nta_capture::Error> {
-//! let mut reader = nta_capture::CaptureReader::open("capture.pcap")?;
+//! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sample.pcap");
+//! let mut reader = nta_capture::CaptureReader::open(path)?;
 //! let mut census = nta_parsing::Census::default();
 //! while let Some(packet) = reader.next_packet()? {
 //!     let summary = nta_parsing::decode(&packet);
