@@ -1,0 +1,122 @@
+//! `nta-api`: the REST backend. `main` reads the settings, refuses unsafe ones, starts the
+//! startup job (processing `--pcap`) on a thread of its own and serves the routes of `api`.
+
+mod api;
+
+use anyhow::{Context, Result, bail};
+use api::{AppState, JobState};
+use clap::Parser;
+use nta_analysis::{AnalyzeOptions, AnomalyStore, analyze};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// nta-api — the REST backend of nta
+#[derive(Debug, Parser)]
+#[command(name = "nta-api", version, about)]
+struct Args {
+    /// Address to listen on (beyond loopback only with NTA_API_TOKEN set)
+    #[arg(long, env = "NTA_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Data directory (models, baselines, uploads)
+    #[arg(long, env = "NTA_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Logs directory (metrics.jsonl, anomalies.jsonl)
+    #[arg(long, env = "NTA_LOGS_DIR", default_value = "logs")]
+    logs_dir: PathBuf,
+    /// Capture to process at start [default: fixtures/test_net_traffic.pcapng when present]
+    #[arg(long, env = "NTA_PCAP")]
+    pcap: Option<PathBuf>,
+    /// Largest upload, bytes
+    #[arg(long, env = "NTA_MAX_UPLOAD", default_value_t = 2 << 30)]
+    max_upload: u64,
+}
+
+/// Extract → baseline → train → detect on `pcap`, written where the endpoints read.
+fn process(pcap: &Path, data: &Path, logs: &Path) -> Result<String> {
+    let name = pcap.file_stem().map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
+    let opts = AnalyzeOptions { name: name.clone(), ..AnalyzeOptions::default() };
+    let a = analyze(&[pcap.to_owned()], &opts, &|_| {})?;
+    let mut lines = Vec::new();
+    for r in &a.records {
+        nta_metrics::write_jsonl_record(&mut lines, r)?;
+    }
+    nta_metrics::write_atomic(&logs.join("metrics.jsonl"), &lines)?;
+    a.model.save(&data.join("models"))?;
+    a.baseline.save(&data.join("baselines").join(format!("{name}.json")))?;
+    let appended = AnomalyStore::new(logs.join("anomalies.jsonl")).append(&a.detection.anomalies)?;
+    Ok(format!(
+        "{}: {} windows, {} anomalies ({} new), {} incidents",
+        pcap.display(),
+        a.detection.windows,
+        a.detection.anomalies.len(),
+        appended,
+        a.detection.incidents.len()
+    ))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nta-api: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    let token = std::env::var("NTA_API_TOKEN").ok().filter(|t| !t.is_empty());
+    if !args.bind.ip().is_loopback() && token.is_none() {
+        bail!("refusing to listen on {} without NTA_API_TOKEN: set a token, or bind to 127.0.0.1", args.bind);
+    }
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.logs_dir).with_context(|| format!("creating {}", args.logs_dir.display()))?;
+    let pcap = args.pcap.clone().or_else(|| {
+        let sample = PathBuf::from("fixtures/test_net_traffic.pcapng");
+        sample.is_file().then_some(sample)
+    });
+    let mode = pcap.as_ref().map_or_else(|| "idle".to_owned(), |p| format!("pcap {}", p.display()));
+    let state = actix_web::web::Data::new(AppState {
+        data_dir: args.data_dir.clone(),
+        logs_dir: args.logs_dir.clone(),
+        token,
+        max_upload: args.max_upload,
+        started: Instant::now(),
+        mode,
+        startup_job: Mutex::new(JobState { state: "idle".into(), detail: String::new() }),
+    });
+    if let Some(pcap) = pcap {
+        let st = state.clone();
+        if let Ok(mut j) = st.startup_job.lock() {
+            *j = JobState { state: "running".into(), detail: format!("processing {}", pcap.display()) };
+        }
+        std::thread::spawn(move || {
+            let outcome = process(&pcap, &st.data_dir, &st.logs_dir);
+            let job = match outcome {
+                Ok(d) => JobState { state: "done".into(), detail: d },
+                Err(e) => JobState { state: "failed".into(), detail: format!("{e:#}") },
+            };
+            println!("startup job {}: {}", job.state, job.detail);
+            if let Ok(mut j) = st.startup_job.lock() {
+                *j = job;
+            }
+        });
+    }
+    println!("nta-api listening on http://{}", args.bind);
+    let bind = args.bind;
+    actix_web::rt::System::new().block_on(async move {
+        actix_web::HttpServer::new(move || actix_web::App::new().app_data(state.clone()).configure(api::configure))
+            .bind(bind)
+            .with_context(|| format!("binding {bind}"))?
+            .run()
+            .await
+            .context("serving")
+    })
+}
+
+#[cfg(test)]
+mod tests;

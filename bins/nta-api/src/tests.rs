@@ -1,0 +1,195 @@
+//! In-process tests of every endpoint and error path (actix_web::test).
+
+use crate::api::{AppState, JobState, configure};
+use actix_web::{App, test, web};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng")
+}
+
+/// Data and logs directories with the fixture processed once (shared by the tests).
+fn processed() -> &'static (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("nta-api-test-{}", std::process::id()));
+        let (data, logs) = (root.join("data"), root.join("logs"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&logs).unwrap();
+        crate::process(&fixture(), &data, &logs).unwrap();
+        (data, logs)
+    })
+}
+
+fn state(token: Option<&str>, max_upload: u64) -> web::Data<AppState> {
+    let (data, logs) = processed().clone();
+    web::Data::new(AppState {
+        data_dir: data,
+        logs_dir: logs,
+        token: token.map(str::to_owned),
+        max_upload,
+        started: Instant::now(),
+        mode: "test".into(),
+        startup_job: Mutex::new(JobState { state: "done".into(), detail: String::new() }),
+    })
+}
+
+async fn get(path: &str) -> (u16, serde_json::Value) {
+    let app = test::init_service(App::new().app_data(state(None, 1 << 30)).configure(configure)).await;
+    let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = test::read_body_json(resp).await;
+    (status, body)
+}
+
+fn multipart(filename: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "XnTaBoUnDaRy";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n").as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    token: Option<&str>,
+    auth: Option<&str>,
+    max: u64,
+    name: &str,
+    content: &[u8],
+) -> (u16, serde_json::Value) {
+    let app = test::init_service(App::new().app_data(state(token, max)).configure(configure)).await;
+    let (ct, body) = multipart(name, content);
+    let mut req = test::TestRequest::post().uri("/api/upload").insert_header(("content-type", ct));
+    if let Some(a) = auth {
+        req = req.insert_header(("authorization", format!("Bearer {a}")));
+    }
+    let resp = test::call_service(&app, req.set_payload(body).to_request()).await;
+    let status = resp.status().as_u16();
+    (status, test::read_body_json(resp).await)
+}
+
+fn uploads_dir() -> PathBuf {
+    processed().0.join("uploads")
+}
+
+#[actix_web::test]
+async fn health_and_status() {
+    let (s, b) = get("/health").await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ok")));
+    let (s, b) = get("/api/status").await;
+    assert_eq!(s, 200);
+    assert_eq!(b["metrics_windows"], 180);
+    assert!(b["anomalies"].as_u64().unwrap() > 30);
+    assert_eq!(b["models"], 1);
+    assert_eq!(b["active_model"], "test_net_traffic");
+    assert_eq!(b["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[actix_web::test]
+async fn anomalies_list_get_summary() {
+    let (s, page) = get("/api/anomalies?limit=5&offset=2").await;
+    assert_eq!(s, 200);
+    let total = page["total"].as_u64().unwrap();
+    assert!(total > 30);
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+    assert_eq!(page["offset"], 2);
+    let id = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, one) = get(&format!("/api/anomalies/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(one["id"], id.as_str());
+    assert!(one["explanation"].as_array().unwrap().len() >= 3);
+    let (s, crit) = get("/api/anomalies?severity=critical&since=2026-03-02T09:05:00Z&limit=1000").await;
+    assert_eq!(s, 200);
+    let items = crit["items"].as_array().unwrap();
+    assert!(!items.is_empty() && items.iter().all(|a| a["severity"] == "critical"));
+    let (s, model) = get("/api/anomalies?detector=model&min_score=0.5").await;
+    assert_eq!(s, 200);
+    assert!(model["items"].as_array().unwrap().iter().all(|a| a["detector"] == "model"));
+    let (s, sum) = get("/api/anomalies/summary").await;
+    assert_eq!(s, 200);
+    assert_eq!(sum["summary"]["total"].as_u64().unwrap(), total);
+    assert!(!sum["incidents"].as_array().unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn metrics_and_models() {
+    let (s, m) = get("/api/metrics?since=2026-03-02T09:08:00Z&until=2026-03-02T09:09:00Z").await;
+    assert_eq!(s, 200);
+    assert_eq!(m["total"], 6);
+    assert!(m["items"][0]["tcp_syn"].as_u64().unwrap() > 1000);
+    let (s, models) = get("/api/models").await;
+    assert_eq!(s, 200);
+    assert_eq!(models[0]["n_estimators"], 100);
+}
+
+#[actix_web::test]
+async fn errors_are_json_with_the_right_status() {
+    for (path, status, code) in [
+        ("/api/anomalies/0000000000000000", 404, "not_found"),
+        ("/api/nothing", 404, "not_found"),
+        ("/api/anomalies?severity=apocalyptic", 400, "bad_query"),
+        ("/api/anomalies?since=yesterday", 400, "bad_query"),
+        ("/api/anomalies?limit=-3", 400, "bad_query"),
+        ("/api/anomalies?colour=red", 400, "bad_query"),
+        ("/api/metrics?until=soon", 400, "bad_query"),
+    ] {
+        let (s, b) = get(path).await;
+        assert_eq!(s, status, "{path}: {b}");
+        assert_eq!(b["error"]["code"], code, "{path}");
+        assert!(b["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[actix_web::test]
+async fn uploads_are_streamed_validated_and_never_named_by_the_client() {
+    let sample = std::fs::read(fixture()).unwrap();
+    let (s, b) = upload(None, None, 1 << 30, "../../etc/passwd", &sample).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["packets"], 36_216);
+    assert_eq!(b["format"], "pcapng");
+    assert_eq!(b["size"], sample.len() as u64);
+    let id = b["id"].as_str().unwrap();
+    assert!(uploads_dir().join(format!("{id}.pcapng")).is_file());
+    assert!(!uploads_dir().join("passwd").exists());
+    let count = || std::fs::read_dir(uploads_dir()).unwrap().count();
+    let before = count();
+    // A text file: 415, nothing left behind.
+    let (s, b) = upload(None, None, 1 << 30, "notes.pcap", b"this is not a capture at all\n").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (415, Some("not_a_capture")));
+    // A truncated header: 400.
+    let (s, b) = upload(None, None, 1 << 30, "cut.pcap", &sample[..10]).await;
+    assert_eq!(s, 400, "{b}");
+    // Too large: 413, from Content-Length before any byte is stored.
+    let (s, b) = upload(None, None, 100_000, "big.pcapng", &sample).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (413, Some("too_large")));
+    assert_eq!(count(), before, "failed uploads leave nothing");
+    // With a token: none or a wrong one is 401; the right one works.
+    let (s, b) = upload(Some("s3cret"), None, 1 << 30, "x.pcapng", &sample).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let (s, _) = upload(Some("s3cret"), Some("guess"), 1 << 30, "x.pcapng", &sample).await;
+    assert_eq!(s, 401);
+    let (s, _) = upload(Some("s3cret"), Some("s3cret"), 1 << 30, "x.pcapng", &sample).await;
+    assert_eq!(s, 201);
+    // No file part at all.
+    let app = test::init_service(App::new().app_data(state(None, 1 << 30)).configure(configure)).await;
+    let boundary = "B0";
+    let body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{boundary}--\r\n");
+    let req = test::TestRequest::post()
+        .uri("/api/upload")
+        .insert_header(("content-type", format!("multipart/form-data; boundary={boundary}")))
+        .set_payload(body)
+        .to_request();
+    let resp = test::call_service(&app, req).await;
+    assert_eq!(resp.status().as_u16(), 400);
+}
