@@ -1,6 +1,7 @@
 //! The handlers, the shared state and the JSON error format. No analysis logic lives here:
 //! every endpoint calls the library crates.
 
+use crate::jobs::{JobError, Jobs, State};
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -10,7 +11,7 @@ use nta_capture::CaptureReader;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// What the server knows.
@@ -21,15 +22,10 @@ pub(crate) struct AppState {
     pub(crate) token: Option<String>,
     pub(crate) max_upload: u64,
     pub(crate) started: Instant,
-    pub(crate) mode: String,
-    pub(crate) startup_job: Mutex<JobState>,
-}
-
-/// The state of a background job.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub(crate) struct JobState {
-    pub(crate) state: String,
-    pub(crate) detail: String,
+    pub(crate) mode: Mutex<String>,
+    pub(crate) jobs: Arc<Jobs>,
+    /// The job `POST /api/control/start` started, if any.
+    pub(crate) control: Mutex<Option<String>>,
 }
 
 impl AppState {
@@ -121,11 +117,10 @@ pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse
         let uploads = std::fs::read_dir(s.uploads())
             .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
             .unwrap_or(0);
-        let job = s.startup_job.lock().map(|j| j.clone()).unwrap_or_default();
         serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_s": s.started.elapsed().as_secs_f64(),
-            "mode": s.mode,
+            "mode": s.mode.lock().map(|m| m.clone()).unwrap_or_default(),
             "data_dir": s.data_dir.display().to_string(),
             "logs_dir": s.logs_dir.display().to_string(),
             "captures": uploads,
@@ -133,7 +128,8 @@ pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse
             "models": models.len(),
             "active_model": models.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)).map(|m| m.name.clone()),
             "anomalies": s.store().read().map(|r| r.anomalies.len()).unwrap_or(0),
-            "jobs": [job],
+            "running_jobs": s.jobs.running(),
+            "jobs": s.jobs.all(),
         })
     })
     .await
@@ -255,8 +251,8 @@ pub(crate) async fn models(state: web::Data<AppState>) -> ApiResult<HttpResponse
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// A server-chosen upload id: never derived from the client's file name.
-fn upload_id() -> String {
+/// A server-chosen id (uploads, jobs): never derived from anything the client sent.
+pub(crate) fn new_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -297,7 +293,7 @@ pub(crate) async fn upload(
     }
     let dir = state.uploads();
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
-    let id = upload_id();
+    let id = new_id();
     let part = dir.join(format!(".{id}.part"));
     // Removes the partial file on every early return.
     struct Cleanup(PathBuf, bool);
@@ -379,6 +375,215 @@ pub(crate) async fn upload(
     Ok(HttpResponse::Created().json(Uploaded { id, size, format, packets, warnings }))
 }
 
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// The capture of upload `id` (16 hex digits) in `data/uploads`.
+fn upload_path(state: &AppState, id: &str) -> ApiResult<PathBuf> {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("bad_request", format!("upload id {id:?}: 16 hex digits expected")));
+    }
+    ["pcapng", "pcap"]
+        .iter()
+        .map(|ext| state.uploads().join(format!("{id}.{ext}")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no upload {id}")))
+}
+
+fn accepted(id: &str) -> HttpResponse {
+    HttpResponse::Accepted().json(serde_json::json!({ "job": id, "href": format!("/api/jobs/{id}") }))
+}
+
+fn window_of(w: Option<&str>) -> ApiResult<i64> {
+    let Some(w) = w else { return Ok(10_000_000_000) };
+    let d = humantime::parse_duration(w).map_err(|e| bad("bad_request", format!("window {w:?}: {e}")))?;
+    i64::try_from(d.as_nanos()).ok().filter(|n| *n > 0).ok_or_else(|| bad("bad_request", format!("window {w:?}")))
+}
+
+/// Body of `POST /api/train`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrainRequest {
+    name: String,
+    upload_id: Option<String>,
+    window: Option<String>,
+    n_estimators: Option<usize>,
+    max_samples: Option<String>,
+    contamination: Option<String>,
+    seed: Option<u64>,
+}
+
+/// `POST /api/train`: a job that extracts (from an upload) or reads the stored metrics, trains
+/// and saves the model.
+pub(crate) async fn train(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<TrainRequest>,
+) -> ApiResult<HttpResponse> {
+    authorize(&req, &state)?;
+    let b = body.into_inner();
+    nta_ml::check_name(&b.name).map_err(|e| bad("bad_request", e.to_string()))?;
+    let mut params = nta_ml::ForestParams::default();
+    if let Some(n) = b.n_estimators {
+        params.n_estimators = n;
+    }
+    if let Some(m) = &b.max_samples {
+        params.max_samples = m.parse().map_err(|e: nta_ml::Error| bad("bad_request", e.to_string()))?;
+    }
+    if let Some(c) = &b.contamination {
+        params.contamination = c.parse().map_err(|e: nta_ml::Error| bad("bad_request", e.to_string()))?;
+    }
+    params.random_state = b.seed.unwrap_or(0);
+    if params.n_estimators == 0 {
+        return Err(bad("bad_request", "n_estimators must be at least 1"));
+    }
+    let source = b.upload_id.as_deref().map(|id| upload_path(&state, id)).transpose()?;
+    let window = window_of(b.window.as_deref())?;
+    let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
+    let id = state.jobs.spawn("train", move |h| {
+        let records = match &source {
+            Some(p) => crate::work::extract(p, window, Some(h))?,
+            None => crate::work::stored_metrics(&logs)?,
+        };
+        crate::work::train(&b.name, &records, &params, &data, Some(h))
+    });
+    Ok(accepted(&id))
+}
+
+/// Body of `POST /api/anomalies/detect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DetectRequest {
+    model: String,
+    upload_id: Option<String>,
+    window: Option<String>,
+}
+
+/// `POST /api/anomalies/detect`: a job that scores an upload (or the stored metrics) with a
+/// model and appends the anomalies to the store.
+pub(crate) async fn detect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<DetectRequest>,
+) -> ApiResult<HttpResponse> {
+    authorize(&req, &state)?;
+    let b = body.into_inner();
+    let path = nta_ml::Model::path_in(&state.data_dir.join("models"), &b.model)
+        .map_err(|e| bad("bad_request", e.to_string()))?;
+    if !path.is_file() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_model", format!("no model {}", b.model)));
+    }
+    let source = b.upload_id.as_deref().map(|id| upload_path(&state, id)).transpose()?;
+    let window = window_of(b.window.as_deref())?;
+    let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
+    let id = state.jobs.spawn("detect", move |h| {
+        let model = nta_ml::Model::load(&path).map_err(|e| JobError::Failed(e.to_string()))?;
+        let records = match &source {
+            Some(p) => crate::work::extract(p, window, Some(h))?,
+            None => crate::work::stored_metrics(&logs)?,
+        };
+        crate::work::detect_with(&records, &model, &data, &logs, Some(h))
+    });
+    Ok(accepted(&id))
+}
+
+/// `GET /api/jobs`
+pub(crate) async fn jobs(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.jobs.all())
+}
+
+/// `GET /api/jobs/{id}`
+pub(crate) async fn job(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    state
+        .jobs
+        .get(&id)
+        .map(|j| HttpResponse::Ok().json(j))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no job {id}")))
+}
+
+/// `DELETE /api/jobs/{id}`
+pub(crate) async fn cancel_job(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    authorize(&req, &state)?;
+    state
+        .jobs
+        .cancel(&id)
+        .map(|j| HttpResponse::Ok().json(j))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no job {id}")))
+}
+
+/// Body of `POST /api/control/start`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartRequest {
+    /// A capture under the data directory.
+    path: Option<String>,
+    upload_id: Option<String>,
+}
+
+/// `POST /api/control/start`: process a capture (extract → baseline → train → detect) as the
+/// server's current work; one at a time.
+pub(crate) async fn control_start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<StartRequest>,
+) -> ApiResult<HttpResponse> {
+    authorize(&req, &state)?;
+    let b = body.into_inner();
+    let pcap = match (&b.path, &b.upload_id) {
+        (Some(p), None) => {
+            let root = state.data_dir.canonicalize().map_err(ApiError::internal)?;
+            let full = root.join(p).canonicalize().map_err(|_| {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no file {p} in the data directory"))
+            })?;
+            if !full.starts_with(&root) || !full.is_file() {
+                return Err(bad("bad_request", format!("{p}: not a file under the data directory")));
+            }
+            full
+        }
+        (None, Some(id)) => upload_path(&state, id)?,
+        _ => return Err(bad("bad_request", "give exactly one of path and upload_id")),
+    };
+    let mut current = state.control.lock().map_err(ApiError::internal)?;
+    if let Some(running) = current.as_deref().and_then(|id| state.jobs.get(id)).filter(|j| j.state == State::Running) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "busy",
+            format!("job {} is running; stop it first", running.id),
+        ));
+    }
+    if let Ok(mut m) = state.mode.lock() {
+        *m = format!("pcap {}", pcap.display());
+    }
+    let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
+    let id = state.jobs.spawn("control", move |h| crate::work::analyze_into(&pcap, &data, &logs, Some(h)));
+    *current = Some(id.clone());
+    Ok(accepted(&id))
+}
+
+/// `POST /api/control/stop`
+pub(crate) async fn control_stop(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    authorize(&req, &state)?;
+    let current = state.control.lock().map_err(ApiError::internal)?.clone();
+    let job = current.and_then(|id| state.jobs.cancel(&id));
+    if let Ok(mut m) = state.mode.lock() {
+        *m = "idle".into();
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "mode": "idle", "job": job })))
+}
+
+/// `GET /api/control/state`
+pub(crate) async fn control_state(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let current = state.control.lock().map_err(ApiError::internal)?.clone();
+    let job = current.and_then(|id| state.jobs.get(&id));
+    let mode = state.mode.lock().map(|m| m.clone()).unwrap_or_default();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "mode": mode, "job": job })))
+}
+
 /// The JSON 404 for unknown routes.
 pub(crate) async fn not_found(req: HttpRequest) -> ApiResult<HttpResponse> {
     Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route {} {}", req.method(), req.path())))
@@ -402,5 +607,13 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/metrics", web::get().to(metrics))
     .route("/api/models", web::get().to(models))
     .route("/api/upload", web::post().to(upload))
+    .route("/api/train", web::post().to(train))
+    .route("/api/anomalies/detect", web::post().to(detect))
+    .route("/api/jobs", web::get().to(jobs))
+    .route("/api/jobs/{id}", web::get().to(job))
+    .route("/api/jobs/{id}", web::delete().to(cancel_job))
+    .route("/api/control/start", web::post().to(control_start))
+    .route("/api/control/stop", web::post().to(control_stop))
+    .route("/api/control/state", web::get().to(control_state))
     .default_service(web::to(not_found));
 }

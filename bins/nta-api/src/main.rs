@@ -2,13 +2,14 @@
 //! startup job (processing `--pcap`) on a thread of its own and serves the routes of `api`.
 
 mod api;
+mod jobs;
+mod work;
 
 use anyhow::{Context, Result, bail};
-use api::{AppState, JobState};
+use api::AppState;
 use clap::Parser;
-use nta_analysis::{AnalyzeOptions, AnomalyStore, analyze};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -35,26 +36,9 @@ struct Args {
 }
 
 /// Extract → baseline → train → detect on `pcap`, written where the endpoints read.
-fn process(pcap: &Path, data: &Path, logs: &Path) -> Result<String> {
-    let name = pcap.file_stem().map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
-    let opts = AnalyzeOptions { name: name.clone(), ..AnalyzeOptions::default() };
-    let a = analyze(&[pcap.to_owned()], &opts, &|_| {})?;
-    let mut lines = Vec::new();
-    for r in &a.records {
-        nta_metrics::write_jsonl_record(&mut lines, r)?;
-    }
-    nta_metrics::write_atomic(&logs.join("metrics.jsonl"), &lines)?;
-    a.model.save(&data.join("models"))?;
-    a.baseline.save(&data.join("baselines").join(format!("{name}.json")))?;
-    let appended = AnomalyStore::new(logs.join("anomalies.jsonl")).append(&a.detection.anomalies)?;
-    Ok(format!(
-        "{}: {} windows, {} anomalies ({} new), {} incidents",
-        pcap.display(),
-        a.detection.windows,
-        a.detection.anomalies.len(),
-        appended,
-        a.detection.incidents.len()
-    ))
+#[cfg(test)]
+fn process(pcap: &std::path::Path, data: &std::path::Path, logs: &std::path::Path) -> Result<serde_json::Value> {
+    work::analyze_into(pcap, data, logs, None).map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 fn main() -> ExitCode {
@@ -86,25 +70,17 @@ fn run() -> Result<()> {
         token,
         max_upload: args.max_upload,
         started: Instant::now(),
-        mode,
-        startup_job: Mutex::new(JobState { state: "idle".into(), detail: String::new() }),
+        mode: Mutex::new(mode),
+        jobs: std::sync::Arc::new(jobs::Jobs::default()),
+        control: Mutex::new(None),
     });
     if let Some(pcap) = pcap {
-        let st = state.clone();
-        if let Ok(mut j) = st.startup_job.lock() {
-            *j = JobState { state: "running".into(), detail: format!("processing {}", pcap.display()) };
+        let (data, logs) = (args.data_dir.clone(), args.logs_dir.clone());
+        let id = state.jobs.spawn("startup", move |h| work::analyze_into(&pcap, &data, &logs, Some(h)));
+        if let Ok(mut c) = state.control.lock() {
+            *c = Some(id.clone());
         }
-        std::thread::spawn(move || {
-            let outcome = process(&pcap, &st.data_dir, &st.logs_dir);
-            let job = match outcome {
-                Ok(d) => JobState { state: "done".into(), detail: d },
-                Err(e) => JobState { state: "failed".into(), detail: format!("{e:#}") },
-            };
-            println!("startup job {}: {}", job.state, job.detail);
-            if let Ok(mut j) = st.startup_job.lock() {
-                *j = job;
-            }
-        });
+        println!("startup job {id}: processing the capture");
     }
     println!("nta-api listening on http://{}", args.bind);
     let bind = args.bind;

@@ -1,10 +1,13 @@
 //! In-process tests of every endpoint and error path (actix_web::test).
 
-use crate::api::{AppState, JobState, configure};
+use crate::api::{AppState, configure};
 use actix_web::{App, test, web};
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
+
+/// The request type test services take.
+type Req = actix_http::Request;
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng")
@@ -31,8 +34,9 @@ fn state(token: Option<&str>, max_upload: u64) -> web::Data<AppState> {
         token: token.map(str::to_owned),
         max_upload,
         started: Instant::now(),
-        mode: "test".into(),
-        startup_job: Mutex::new(JobState { state: "done".into(), detail: String::new() }),
+        mode: Mutex::new("test".into()),
+        jobs: std::sync::Arc::new(crate::jobs::Jobs::default()),
+        control: Mutex::new(None),
     })
 }
 
@@ -192,4 +196,149 @@ async fn uploads_are_streamed_validated_and_never_named_by_the_client() {
         .to_request();
     let resp = test::call_service(&app, req).await;
     assert_eq!(resp.status().as_u16(), 400);
+}
+
+/// A state over directories of its own (jobs write models and anomalies).
+fn own_state(token: Option<&str>) -> web::Data<AppState> {
+    let root = std::env::temp_dir().join(format!("nta-api-jobs-{}-{}", std::process::id(), crate::api::new_id()));
+    let (data, logs) = (root.join("data"), root.join("logs"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&logs).unwrap();
+    crate::process(&fixture(), &data, &logs).unwrap();
+    web::Data::new(AppState {
+        data_dir: data,
+        logs_dir: logs,
+        token: token.map(str::to_owned),
+        max_upload: 1 << 30,
+        started: Instant::now(),
+        mode: Mutex::new("idle".into()),
+        jobs: std::sync::Arc::new(crate::jobs::Jobs::default()),
+        control: Mutex::new(None),
+    })
+}
+
+async fn call<S>(app: &S, req: actix_web::test::TestRequest) -> (u16, serde_json::Value)
+where
+    S: actix_web::dev::Service<Req, Response = actix_web::dev::ServiceResponse, Error = actix_web::Error>,
+{
+    let resp = test::call_service(app, req.to_request()).await;
+    let status = resp.status().as_u16();
+    (status, test::read_body_json(resp).await)
+}
+
+async fn wait_job<S>(app: &S, id: &str) -> serde_json::Value
+where
+    S: actix_web::dev::Service<Req, Response = actix_web::dev::ServiceResponse, Error = actix_web::Error>,
+{
+    for _ in 0..600 {
+        let (s, j) = call(app, test::TestRequest::get().uri(&format!("/api/jobs/{id}"))).await;
+        assert_eq!(s, 200);
+        if j["state"] != "running" {
+            return j;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+#[actix_web::test]
+async fn train_detect_and_jobs() {
+    let st = own_state(Some("tok"));
+    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let auth = ("authorization", "Bearer tok");
+    // Train on the stored metrics.
+    let (s, _) =
+        call(&app, test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "m2"}))).await;
+    assert_eq!(s, 401, "no token");
+    let req = test::TestRequest::post()
+        .uri("/api/train")
+        .insert_header(auth)
+        .set_json(serde_json::json!({"name": "m2", "seed": 3, "contamination": "0.1"}));
+    let (s, b) = call(&app, req).await;
+    assert_eq!(s, 202, "{b}");
+    let j = wait_job(&app, b["job"].as_str().unwrap()).await;
+    assert_eq!(j["state"], "done", "{j}");
+    assert_eq!(j["result"]["rows"], 180);
+    assert!(st.data_dir.join("models/m2.json").is_file());
+    // Detect with it.
+    let req = test::TestRequest::post()
+        .uri("/api/anomalies/detect")
+        .insert_header(auth)
+        .set_json(serde_json::json!({"model": "m2"}));
+    let (s, b) = call(&app, req).await;
+    assert_eq!(s, 202, "{b}");
+    let j = wait_job(&app, b["job"].as_str().unwrap()).await;
+    assert_eq!(j["state"], "done", "{j}");
+    assert!(j["result"]["anomalies"].as_u64().unwrap() > 10);
+    // Errors.
+    for (body, status, code) in [
+        (serde_json::json!({"model": "nope"}), 404, "unknown_model"),
+        (serde_json::json!({"model": "m2", "upload_id": "zz"}), 400, "bad_request"),
+        (serde_json::json!({"model": "m2", "upload_id": "0123456789abcdef"}), 404, "not_found"),
+        (serde_json::json!({"modle": "m2"}), 400, "bad_json"),
+    ] {
+        let (s, b) = call(
+            &app,
+            test::TestRequest::post().uri("/api/anomalies/detect").insert_header(auth).set_json(body.clone()),
+        )
+        .await;
+        assert_eq!((s, b["error"]["code"].as_str()), (status, Some(code)), "{body}");
+    }
+    let (s, b) = call(
+        &app,
+        test::TestRequest::post().uri("/api/train").insert_header(auth).set_json(serde_json::json!({"name": "../x"})),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_request")));
+    let (s, b) = call(
+        &app,
+        test::TestRequest::post()
+            .uri("/api/train")
+            .insert_header(auth)
+            .insert_header(("content-type", "application/json"))
+            .set_payload("{not json"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_json")));
+    let (s, _) = call(&app, test::TestRequest::get().uri("/api/jobs/0000000000000000")).await;
+    assert_eq!(s, 404);
+    let (s, all) = call(&app, test::TestRequest::get().uri("/api/jobs")).await;
+    assert_eq!((s, all.as_array().unwrap().len()), (200, 2));
+}
+
+#[actix_web::test]
+async fn control_start_state_stop() {
+    let st = own_state(None);
+    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    std::fs::copy(fixture(), st.data_dir.join("sample.pcapng")).unwrap();
+    let (s, b) = call(
+        &app,
+        test::TestRequest::post().uri("/api/control/start").set_json(serde_json::json!({"path": "../../etc/passwd"})),
+    )
+    .await;
+    assert!(s == 404 || s == 400, "{b}");
+    let (s, b) = call(&app, test::TestRequest::post().uri("/api/control/start").set_json(serde_json::json!({}))).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_request")));
+    let (s, b) = call(
+        &app,
+        test::TestRequest::post().uri("/api/control/start").set_json(serde_json::json!({"path": "sample.pcapng"})),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    let (s, state) = call(&app, test::TestRequest::get().uri("/api/control/state")).await;
+    assert_eq!(s, 200);
+    assert!(state["mode"].as_str().unwrap().contains("sample.pcapng"));
+    let j = wait_job(&app, b["job"].as_str().unwrap()).await;
+    assert_eq!(j["state"], "done", "{j}");
+    assert_eq!(j["result"]["windows"], 180);
+    let size = std::fs::metadata(fixture()).unwrap().len();
+    assert_eq!((j["bytes_done"].as_u64(), j["bytes_total"].as_u64()), (Some(size), Some(size)));
+    let (s, stop) = call(&app, test::TestRequest::post().uri("/api/control/stop")).await;
+    assert_eq!((s, stop["mode"].as_str()), (200, Some("idle")));
+    // Cancelling a finished job changes nothing; an unknown one is 404.
+    let (s, c) =
+        call(&app, test::TestRequest::delete().uri(&format!("/api/jobs/{}", b["job"].as_str().unwrap()))).await;
+    assert_eq!((s, c["state"].as_str()), (200, Some("done")));
+    let (s, _) = call(&app, test::TestRequest::delete().uri("/api/jobs/ffffffffffffffff")).await;
+    assert_eq!(s, 404);
 }

@@ -138,6 +138,8 @@ struct Input {
     reader: Option<CaptureReader>,
     head: Option<(i64, LinkType, u32, Vec<u8>)>,
     summary: FileSummary,
+    /// Bytes consumed when the reader was closed.
+    consumed: u64,
 }
 
 impl Input {
@@ -153,7 +155,7 @@ impl Input {
                 None
             }
         };
-        Input { reader, head: None, summary }
+        Input { reader, head: None, summary, consumed: 0 }
     }
 
     /// Reads the next packet into `head`.
@@ -179,6 +181,7 @@ impl Input {
 
     fn close(&mut self, error: Option<String>) {
         if let Some(r) = self.reader.take() {
+            self.consumed = r.position();
             let st = r.stats();
             self.summary.packets = st.packets;
             self.summary.bytes = st.wire_bytes;
@@ -192,7 +195,7 @@ impl Input {
     }
 
     fn position(&self) -> u64 {
-        self.reader.as_ref().map_or(0, |r| r.position())
+        self.reader.as_ref().map_or(self.consumed, |r| r.position())
     }
 }
 
