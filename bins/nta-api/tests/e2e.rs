@@ -1,0 +1,169 @@
+//! End to end: the real binary on a free port, driven over real TCP connections with plain
+//! HTTP/1.1 — upload the sample, train, detect, list, summarize.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One request, `Connection: close`; returns the status and the body. A connection reset
+/// before any byte of the response is retried (twice at most).
+fn http(port: u16, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+    for _ in 0..2 {
+        if let Some(r) = try_http(port, method, path, content_type, body) {
+            return r;
+        }
+    }
+    try_http(port, method, path, content_type, body).unwrap_or_else(|| panic!("{method} {path}: no response"))
+}
+
+fn try_http(port: u16, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    s.flush().unwrap();
+    let mut resp = Vec::new();
+    // A server closing right after its response may reset the connection once it is read:
+    // what arrived before the reset is the response.
+    if s.read_to_end(&mut resp).is_err() && resp.is_empty() {
+        return None;
+    }
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status_line = String::from_utf8_lossy(&resp[..split]).lines().next().unwrap().to_owned();
+    let status: u16 = status_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = String::from_utf8_lossy(&resp[..split]).to_lowercase();
+    let mut body = resp[split + 4..].to_vec();
+    if headers.contains("transfer-encoding: chunked") {
+        // Decode chunks.
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
+            rest = &rest[nl + 2 + n + 2..];
+        }
+        body = out;
+    }
+    Some((status, body))
+}
+
+fn json(port: u16, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let ct = (!payload.is_empty()).then_some("application/json");
+    let (s, b) = http(port, method, path, ct, payload.as_bytes());
+    (s, serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null))
+}
+
+fn wait_job(port: u16, id: &str) -> serde_json::Value {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(120) {
+        let (_, j) = json(port, "GET", &format!("/api/jobs/{id}"), None);
+        if j["state"] != "running" {
+            return j;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("job {id} did not finish");
+}
+
+#[test]
+fn upload_train_detect_list_over_real_http() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("nta-api-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_nta-api"))
+            .current_dir(&dir) // no fixtures/ here: the server starts idle
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir", "data", "--logs-dir", "logs"])
+            .env_remove("NTA_API_TOKEN")
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (s, h) = json(port, "GET", "/health", None);
+    assert_eq!((s, h["status"].as_str()), (200, Some("ok")));
+    let (_, st) = json(port, "GET", "/api/status", None);
+    assert_eq!(st["mode"], "idle");
+
+    // Upload the sample.
+    let sample =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng"))
+            .unwrap();
+    let boundary = "e2eBoundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"sample.pcapng\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&sample);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (s, up) = http(port, "POST", "/api/upload", Some(&format!("multipart/form-data; boundary={boundary}")), &body);
+    let up: serde_json::Value = serde_json::from_slice(&up).unwrap();
+    assert_eq!(s, 201, "{up}");
+    assert_eq!(up["packets"], 36_216);
+    let id = up["id"].as_str().unwrap().to_owned();
+
+    // Train on it, then detect with the model.
+    let (s, j) = json(port, "POST", "/api/train", Some(serde_json::json!({"name": "e2e", "upload_id": id})));
+    assert_eq!(s, 202, "{j}");
+    let done = wait_job(port, j["job"].as_str().unwrap());
+    assert_eq!(done["state"], "done", "{done}");
+    let (s, j) =
+        json(port, "POST", "/api/anomalies/detect", Some(serde_json::json!({"model": "e2e", "upload_id": id})));
+    assert_eq!(s, 202, "{j}");
+    let done = wait_job(port, j["job"].as_str().unwrap());
+    assert_eq!(done["state"], "done", "{done}");
+    let found = done["result"]["anomalies"].as_u64().unwrap();
+    assert!(found > 30);
+
+    // List and summarize.
+    let (s, page) = json(port, "GET", "/api/anomalies?limit=10&severity=high", None);
+    assert_eq!(s, 200);
+    assert!(page["total"].as_u64().unwrap() > 0);
+    assert!(page["items"].as_array().unwrap().iter().all(|a| a["severity"] == "high" || a["severity"] == "critical"));
+    let (s, sum) = json(port, "GET", "/api/anomalies/summary", None);
+    assert_eq!(s, 200);
+    assert_eq!(sum["summary"]["total"].as_u64().unwrap(), found);
+    let (s, models) = json(port, "GET", "/api/models", None);
+    assert_eq!((s, models[0]["name"].as_str()), (200, Some("e2e")));
+    let (s, err) = json(port, "GET", "/api/anomalies/ffffffffffffffff", None);
+    assert_eq!((s, err["error"]["code"].as_str()), (404, Some("not_found")));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn refuses_to_listen_beyond_loopback_without_a_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nta-api"))
+        .args(["--bind", "0.0.0.0:0"])
+        .env_remove("NTA_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NTA_API_TOKEN"));
+}
