@@ -142,6 +142,16 @@ impl Jobs {
         self.get(id)
     }
 
+    /// Cancels every running job; returns how many.
+    pub(crate) fn cancel_running(&self) -> usize {
+        let ids: Vec<String> = self
+            .jobs
+            .lock()
+            .map(|j| j.iter().filter(|(_, e)| e.state == State::Running).map(|(id, _)| id.clone()).collect())
+            .unwrap_or_default();
+        ids.iter().filter(|id| self.cancel(id).is_some()).count()
+    }
+
     /// Jobs still running.
     pub(crate) fn running(&self) -> usize {
         self.jobs.lock().map(|j| j.values().filter(|e| e.state == State::Running).count()).unwrap_or(0)

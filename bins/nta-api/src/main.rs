@@ -33,6 +33,30 @@ struct Args {
     /// Largest upload, bytes
     #[arg(long, env = "NTA_MAX_UPLOAD", default_value_t = 2 << 30)]
     max_upload: u64,
+    /// Origins allowed by CORS, comma-separated ("*" for any) [default: none, same origin only]
+    #[arg(long, env = "NTA_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origin: Vec<String>,
+}
+
+/// One JSON line per request, to stdout and `logs/app.log`.
+fn log_line(file: &Mutex<std::fs::File>, line: &serde_json::Value) {
+    use std::io::Write;
+    let text = format!("{line}\n");
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    if let Ok(mut f) = file.lock() {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "DELETE"])
+        .allowed_headers(["authorization", "content-type"])
+        .max_age(3600);
+    for o in origins {
+        c = if o == "*" { c.allow_any_origin() } else { c.allowed_origin(o) };
+    }
+    c
 }
 
 /// Extract → baseline → train → detect on `pcap`, written where the endpoints read.
@@ -82,16 +106,64 @@ fn run() -> Result<()> {
         }
         println!("startup job {id}: processing the capture");
     }
+    let log = std::sync::Arc::new(Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(args.logs_dir.join("app.log"))
+            .context("opening logs/app.log")?,
+    ));
     println!("nta-api listening on http://{}", args.bind);
     let bind = args.bind;
-    actix_web::rt::System::new().block_on(async move {
-        actix_web::HttpServer::new(move || actix_web::App::new().app_data(state.clone()).configure(api::configure))
-            .bind(bind)
-            .with_context(|| format!("binding {bind}"))?
-            .run()
-            .await
-            .context("serving")
-    })
+    let origins = args.cors_origin.clone();
+    let jobs = state.jobs.clone();
+    let served = actix_web::rt::System::new().block_on(async move {
+        actix_web::HttpServer::new(move || {
+            let log = log.clone();
+            actix_web::App::new()
+                .app_data(state.clone())
+                .wrap(cors(&origins))
+                .wrap_fn(move |req, srv| {
+                    use actix_web::dev::Service;
+                    let started = Instant::now();
+                    let (method, path) = (req.method().to_string(), req.path().to_owned());
+                    let log = log.clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        log_line(
+                            &log,
+                            &serde_json::json!({
+                                "ts": nta_capture::format_rfc3339_ns(
+                                    std::time::SystemTime::now()
+                                        .duration_since(std::time::UNIX_EPOCH)
+                                        .map_or(0, |d| d.as_nanos() as i64)
+                                ),
+                                "method": method,
+                                "path": path,
+                                "status": res.status().as_u16(),
+                                "ms": started.elapsed().as_secs_f64() * 1e3,
+                            }),
+                        );
+                        Ok(res)
+                    }
+                })
+                .configure(api::configure)
+        })
+        .shutdown_timeout(10)
+        .bind(bind)
+        .with_context(|| format!("binding {bind}"))?
+        .run()
+        .await
+        .context("serving")
+    });
+    // Graceful shutdown (SIGINT/SIGTERM): requests in flight were given 10 s; running jobs are
+    // cancelled, which makes them stop before writing anything.
+    let abandoned = jobs.cancel_running();
+    if abandoned > 0 {
+        println!("shutdown: {abandoned} running job(s) cancelled; nothing partial was written");
+    }
+    served
 }
 
 #[cfg(test)]

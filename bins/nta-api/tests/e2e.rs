@@ -28,6 +28,18 @@ fn http(port: u16, method: &str, path: &str, content_type: Option<&str>, body: &
 }
 
 fn try_http(port: u16, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    raw(port, method, path, content_type, body, "").map(|(s, _, b)| (s, b))
+}
+
+/// A request with extra header lines; returns status, lower-cased headers and body.
+fn raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    extra: &str,
+) -> Option<(u16, String, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!(
@@ -37,6 +49,7 @@ fn try_http(port: u16, method: &str, path: &str, content_type: Option<&str>, bod
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
     }
+    head.push_str(extra);
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
@@ -67,7 +80,7 @@ fn try_http(port: u16, method: &str, path: &str, content_type: Option<&str>, bod
         }
         body = out;
     }
-    Some((status, body))
+    Some((status, headers, body))
 }
 
 fn json(port: u16, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
@@ -94,11 +107,13 @@ fn upload_train_detect_list_over_real_http() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = std::env::temp_dir().join(format!("nta-api-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let _server = Server(
+    let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_nta-api"))
             .current_dir(&dir) // no fixtures/ here: the server starts idle
             .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir", "data", "--logs-dir", "logs"])
+            .args(["--cors-origin", "http://ui.example"])
             .env_remove("NTA_API_TOKEN")
+            .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap(),
     );
@@ -154,6 +169,33 @@ fn upload_train_detect_list_over_real_http() {
     assert_eq!((s, models[0]["name"].as_str()), (200, Some("e2e")));
     let (s, err) = json(port, "GET", "/api/anomalies/ffffffffffffffff", None);
     assert_eq!((s, err["error"]["code"].as_str()), (404, Some("not_found")));
+
+    // CORS: the configured origin is allowed, another is not.
+    let pre = "Origin: http://ui.example\r\nAccess-Control-Request-Method: GET\r\n";
+    let (s, headers, _) = raw(port, "OPTIONS", "/api/anomalies", None, b"", pre).unwrap();
+    assert_eq!(s, 200);
+    assert!(headers.contains("access-control-allow-origin: http://ui.example"), "{headers}");
+    let (_, headers, _) = raw(port, "GET", "/health", None, b"", "Origin: http://evil.example\r\n").unwrap();
+    assert!(!headers.contains("access-control-allow-origin"), "{headers}");
+
+    // Structured request logs in logs/app.log.
+    let log = std::fs::read_to_string(dir.join("logs/app.log")).unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(log.lines().find(|l| l.contains("/api/upload")).unwrap()).unwrap();
+    assert_eq!((line["method"].as_str(), line["status"].as_u64()), (Some("POST"), Some(201)));
+
+    // Graceful shutdown on SIGTERM: exit code 0.
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = server.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no shutdown");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
