@@ -18,24 +18,74 @@ use std::time::Instant;
 #[derive(Debug, Parser)]
 #[command(name = "nta-api", version, about)]
 struct Args {
-    /// Address to listen on (beyond loopback only with NTA_API_TOKEN set)
-    #[arg(long, env = "NTA_BIND", default_value = "127.0.0.1:8080")]
-    bind: SocketAddr,
-    /// Data directory (models, baselines, uploads)
-    #[arg(long, env = "NTA_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
-    /// Logs directory (metrics.jsonl, anomalies.jsonl)
-    #[arg(long, env = "NTA_LOGS_DIR", default_value = "logs")]
-    logs_dir: PathBuf,
+    /// Settings file (TOML: bind, data_dir, logs_dir, pcap, max_upload, cors_origins); flags and
+    /// NTA_* variables override it
+    #[arg(long, env = "NTA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (beyond loopback only with NTA_API_TOKEN set) [default: 127.0.0.1:8080]
+    #[arg(long, env = "NTA_BIND")]
+    bind: Option<SocketAddr>,
+    /// Data directory (models, baselines, uploads) [default: data]
+    #[arg(long, env = "NTA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Logs directory (metrics.jsonl, anomalies.jsonl, app.log) [default: logs]
+    #[arg(long, env = "NTA_LOGS_DIR")]
+    logs_dir: Option<PathBuf>,
     /// Capture to process at start [default: fixtures/test_net_traffic.pcapng when present]
     #[arg(long, env = "NTA_PCAP")]
     pcap: Option<PathBuf>,
-    /// Largest upload, bytes
-    #[arg(long, env = "NTA_MAX_UPLOAD", default_value_t = 2 << 30)]
-    max_upload: u64,
+    /// Largest upload, bytes [default: 2 GiB]
+    #[arg(long, env = "NTA_MAX_UPLOAD")]
+    max_upload: Option<u64>,
     /// Origins allowed by CORS, comma-separated ("*" for any) [default: none, same origin only]
     #[arg(long, env = "NTA_CORS_ORIGINS", value_delimiter = ',')]
     cors_origin: Vec<String>,
+}
+
+/// The settings file; every key optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    logs_dir: Option<PathBuf>,
+    pcap: Option<PathBuf>,
+    max_upload: Option<u64>,
+    cors_origins: Option<Vec<String>>,
+}
+
+/// What the server runs with, after flags, environment, file and defaults.
+#[derive(Debug)]
+struct Settings {
+    bind: SocketAddr,
+    data_dir: PathBuf,
+    logs_dir: PathBuf,
+    pcap: Option<PathBuf>,
+    max_upload: u64,
+    cors_origins: Vec<String>,
+}
+
+fn settings(args: Args) -> Result<Settings> {
+    let file = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str::<FileSettings>(&text).with_context(|| format!("{}", p.display()))?
+        }
+        None => FileSettings::default(),
+    };
+    let default_bind = SocketAddr::from(([127, 0, 0, 1], 8080));
+    Ok(Settings {
+        bind: args.bind.or(file.bind).unwrap_or(default_bind),
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| "data".into()),
+        logs_dir: args.logs_dir.or(file.logs_dir).unwrap_or_else(|| "logs".into()),
+        pcap: args.pcap.or(file.pcap),
+        max_upload: args.max_upload.or(file.max_upload).unwrap_or(2 << 30),
+        cors_origins: if args.cors_origin.is_empty() {
+            file.cors_origins.unwrap_or_default()
+        } else {
+            args.cors_origin
+        },
+    })
 }
 
 /// One JSON line per request, to stdout and `logs/app.log`.
@@ -76,7 +126,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args = Args::parse();
+    let args = settings(Args::parse())?;
     let token = std::env::var("NTA_API_TOKEN").ok().filter(|t| !t.is_empty());
     if !args.bind.ip().is_loopback() && token.is_none() {
         bail!("refusing to listen on {} without NTA_API_TOKEN: set a token, or bind to 127.0.0.1", args.bind);
@@ -115,7 +165,7 @@ fn run() -> Result<()> {
     ));
     println!("nta-api listening on http://{}", args.bind);
     let bind = args.bind;
-    let origins = args.cors_origin.clone();
+    let origins = args.cors_origins.clone();
     let jobs = state.jobs.clone();
     let served = actix_web::rt::System::new().block_on(async move {
         actix_web::HttpServer::new(move || {

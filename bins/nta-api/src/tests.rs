@@ -342,3 +342,26 @@ async fn control_start_state_stop() {
     let (s, _) = call(&app, test::TestRequest::delete().uri("/api/jobs/ffffffffffffffff")).await;
     assert_eq!(s, 404);
 }
+
+#[core::prelude::v1::test]
+fn settings_file_flags_and_defaults() {
+    use clap::Parser;
+    let dir = std::env::temp_dir().join(format!("nta-api-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("api.toml");
+    std::fs::write(&file, "bind = \"127.0.0.1:9999\"\ndata_dir = \"d1\"\ncors_origins = [\"http://a.example\"]\n")
+        .unwrap();
+    let args =
+        crate::Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap(), "--data-dir", "d2"]).unwrap();
+    let s = crate::settings(args).unwrap();
+    assert_eq!(s.bind.port(), 9999, "from the file");
+    assert_eq!(s.data_dir, PathBuf::from("d2"), "the flag wins");
+    assert_eq!(s.logs_dir, PathBuf::from("logs"), "default");
+    assert_eq!(s.cors_origins, vec!["http://a.example".to_owned()]);
+    assert_eq!(s.max_upload, 2 << 30);
+    std::fs::write(&file, "bnid = \"127.0.0.1:1\"\n").unwrap();
+    let args = crate::Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap()]).unwrap();
+    let err = format!("{:#}", crate::settings(args).unwrap_err());
+    assert!(err.contains("bnid"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
