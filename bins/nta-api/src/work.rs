@@ -17,6 +17,13 @@ fn cancelled(h: Option<&Handle>) -> bool {
     h.is_some_and(|h| h.cancel.load(Ordering::Relaxed))
 }
 
+/// The wall-clock time (a model's `created_at`: metadata, never capture time).
+fn now_rfc3339() -> String {
+    nta_capture::format_rfc3339_ns(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64),
+    )
+}
+
 /// Window records of a capture; progress and cancellation through `h`.
 pub(crate) fn extract(pcap: &Path, window_ns: i64, h: Option<&Handle>) -> Result<Vec<WindowRecord>, JobError> {
     let mut records = Vec::new();
@@ -58,9 +65,7 @@ pub(crate) fn train(
     data: &Path,
     h: Option<&Handle>,
 ) -> Result<serde_json::Value, JobError> {
-    let created = nta_capture::format_rfc3339_ns(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64),
-    );
+    let created = now_rfc3339();
     let model = train_on_records(name, &created, records, vec![], params).map_err(failed)?;
     if cancelled(h) {
         return Err(JobError::Cancelled);
@@ -119,9 +124,7 @@ pub(crate) fn analyze_into(
     }
     let baseline = Baseline::build(&name, "", &records, vec![pcap.display().to_string()], &[], BuildOptions::default())
         .map_err(failed)?;
-    let created = nta_capture::format_rfc3339_ns(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64),
-    );
+    let created = now_rfc3339();
     let model = train_on_records(&name, &created, &records, vec![pcap.display().to_string()], &ForestParams::default())
         .map_err(failed)?;
     if cancelled(h) {

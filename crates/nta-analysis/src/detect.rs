@@ -133,10 +133,17 @@ pub fn detect(
     let mut model_out: BTreeMap<usize, (f64, Vec<f64>)> = BTreeMap::new();
     if let (Some(m), Some(x)) = (model, matrix.as_ref()) {
         let scores = nta_ml::score(m, x, &fx.names())?;
+        // (smartcore's `Array` trait kept inside: in scope it would shadow `Vec::get`.)
+        let cell = |r: usize, c: usize| {
+            use smartcore::linalg::basic::arrays::Array;
+            *x.get((r, c))
+        };
+        let mut feats = Vec::with_capacity(FEATURES.len());
         for (row, rec) in indices.iter().enumerate() {
             let Some(s) = scores.score_samples.get(row) else { continue };
-            let Some(r) = records.get(*rec) else { continue };
-            let feats: Vec<f64> = FEATURES.iter().map(|f| f.value(r)).collect();
+            // The window's features, as the matrix already holds them.
+            feats.clear();
+            feats.extend((0..FEATURES.len()).map(|c| cell(row, c)));
             model_out.insert(*rec, (-s, m.forest.attribution(&feats)));
         }
     }
