@@ -88,16 +88,8 @@ fn authorize(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
 }
 
 fn parse_time(s: &str, what: &str) -> ApiResult<i64> {
-    if let Ok(ns) = s.parse::<i64>() {
-        return Ok(ns);
-    }
-    let t = humantime::parse_rfc3339_weak(s)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{what}: {e}")))?;
-    let d = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{what}: before 1970")))?;
-    i64::try_from(d.as_nanos())
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{what}: too late")))
+    nta_capture::parse_timestamp_ns(s)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{what}: {e}")))
 }
 
 /// `GET /health`
@@ -443,10 +435,10 @@ pub(crate) async fn train(
     let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
     let id = state.jobs.spawn("train", move |h| {
         let records = match &source {
-            Some(p) => crate::work::extract(p, window, Some(h))?,
+            Some(p) => crate::work::extract(p, window, h)?,
             None => crate::work::stored_metrics(&logs)?,
         };
-        crate::work::train(&b.name, &records, &params, &data, Some(h))
+        crate::work::train(&b.name, &records, &params, &data, h)
     });
     Ok(accepted(&id))
 }
@@ -480,10 +472,10 @@ pub(crate) async fn detect(
     let id = state.jobs.spawn("detect", move |h| {
         let model = nta_ml::Model::load(&path).map_err(|e| JobError::Failed(e.to_string()))?;
         let records = match &source {
-            Some(p) => crate::work::extract(p, window, Some(h))?,
+            Some(p) => crate::work::extract(p, window, h)?,
             None => crate::work::stored_metrics(&logs)?,
         };
-        crate::work::detect_with(&records, &model, &data, &logs, Some(h))
+        crate::work::detect_with(&records, &model, &data, &logs, h)
     });
     Ok(accepted(&id))
 }
@@ -560,7 +552,7 @@ pub(crate) async fn control_start(
         *m = format!("pcap {}", pcap.display());
     }
     let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
-    let id = state.jobs.spawn("control", move |h| crate::work::analyze_into(&pcap, &data, &logs, Some(h)));
+    let id = state.jobs.spawn("control", move |h| crate::work::analyze_into(&pcap, &data, &logs, h));
     *current = Some(id.clone());
     Ok(accepted(&id))
 }

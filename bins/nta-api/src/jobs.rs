@@ -38,6 +38,13 @@ pub(crate) struct Handle {
     pub(crate) bytes_total: AtomicU64,
 }
 
+impl Handle {
+    /// A handle no job owns (work run directly, in tests).
+    pub(crate) fn detached() -> Handle {
+        Handle { cancel: AtomicBool::new(false), bytes_done: AtomicU64::new(0), bytes_total: AtomicU64::new(0) }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     kind: String,
@@ -67,11 +74,7 @@ impl Jobs {
         F: FnOnce(&Handle) -> Result<serde_json::Value, JobError> + Send + 'static,
     {
         let id = crate::api::new_id();
-        let handle = Arc::new(Handle {
-            cancel: AtomicBool::new(false),
-            bytes_done: AtomicU64::new(0),
-            bytes_total: AtomicU64::new(0),
-        });
+        let handle = Arc::new(Handle::detached());
         if let Ok(mut j) = self.jobs.lock() {
             j.insert(
                 id.clone(),

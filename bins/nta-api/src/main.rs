@@ -112,7 +112,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
 /// Extract → baseline → train → detect on `pcap`, written where the endpoints read.
 #[cfg(test)]
 fn process(pcap: &std::path::Path, data: &std::path::Path, logs: &std::path::Path) -> Result<serde_json::Value> {
-    work::analyze_into(pcap, data, logs, None).map_err(|e| anyhow::anyhow!("{e:?}"))
+    work::analyze_into(pcap, data, logs, &jobs::Handle::detached()).map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 fn main() -> ExitCode {
@@ -150,7 +150,7 @@ fn run() -> Result<()> {
     });
     if let Some(pcap) = pcap {
         let (data, logs) = (args.data_dir.clone(), args.logs_dir.clone());
-        let id = state.jobs.spawn("startup", move |h| work::analyze_into(&pcap, &data, &logs, Some(h)));
+        let id = state.jobs.spawn("startup", move |h| work::analyze_into(&pcap, &data, &logs, h));
         if let Ok(mut c) = state.control.lock() {
             *c = Some(id.clone());
         }

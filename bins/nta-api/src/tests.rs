@@ -365,3 +365,27 @@ fn settings_file_flags_and_defaults() {
     assert!(err.contains("bnid"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[core::prelude::v1::test]
+fn cancelled_work_writes_nothing() {
+    let st = own_state(None);
+    let h = crate::jobs::Handle::detached();
+    h.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    let records = crate::work::stored_metrics(&st.logs_dir).unwrap();
+    assert!(!records.is_empty());
+    // Training sees the flag inside the forest and saves no model.
+    let r = crate::work::train("cancelled", &records, &nta_ml::ForestParams::default(), &st.data_dir, &h);
+    assert!(matches!(r, Err(crate::jobs::JobError::Cancelled)), "{r:?}");
+    assert!(!st.data_dir.join("models/cancelled.json").exists());
+    // The whole analysis stops in extraction and leaves the stores as they were.
+    let store = st.logs_dir.join("anomalies.jsonl");
+    let before = std::fs::read(&store).unwrap();
+    let metrics = std::fs::read(st.logs_dir.join("metrics.jsonl")).unwrap();
+    let model = std::fs::read(st.data_dir.join("models/test_net_traffic.json")).unwrap();
+    let r = crate::work::analyze_into(&fixture(), &st.data_dir, &st.logs_dir, &h);
+    assert!(matches!(r, Err(crate::jobs::JobError::Cancelled)), "{r:?}");
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    assert_eq!(std::fs::read(st.logs_dir.join("metrics.jsonl")).unwrap(), metrics);
+    // A rewrite would carry a new created_at.
+    assert_eq!(std::fs::read(st.data_dir.join("models/test_net_traffic.json")).unwrap(), model);
+}

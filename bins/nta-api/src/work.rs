@@ -1,10 +1,12 @@
 //! The work jobs do, composed from the library crates: extract with progress and
-//! cancellation, train, detect, analyse a capture into the data and logs directories.
+//! cancellation, train, detect, analyse a capture into the data and logs directories. Every
+//! step watches the job's cancel flag (extraction between windows, training between trees
+//! and blocks of rows) and writes nothing once it is set.
 
 use crate::jobs::{Handle, JobError};
-use nta_analysis::{AnomalyStore, DetectConfig, detect};
+use nta_analysis::{AnalyzeOptions, AnomalyStore, DetectConfig, analyze, detect};
 use nta_baselines::{Baseline, BuildOptions};
-use nta_metrics::{ExtractConfig, WindowRecord, extract_files};
+use nta_metrics::{ExtractConfig, Progress, WindowRecord, extract_files};
 use nta_ml::{ForestParams, Model, train_on_records};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -13,8 +15,16 @@ fn failed(e: impl std::fmt::Display) -> JobError {
     JobError::Failed(e.to_string())
 }
 
-fn cancelled(h: Option<&Handle>) -> bool {
-    h.is_some_and(|h| h.cancel.load(Ordering::Relaxed))
+fn cancelled(h: &Handle) -> bool {
+    h.cancel.load(Ordering::Relaxed)
+}
+
+/// A job's progress counters, fed by extraction.
+fn progress(h: &Handle) -> impl Fn(Progress) + Sync + '_ {
+    |p: Progress| {
+        h.bytes_done.store(p.bytes_done, Ordering::Relaxed);
+        h.bytes_total.store(p.bytes_total, Ordering::Relaxed);
+    }
 }
 
 /// The wall-clock time (a model's `created_at`: metadata, never capture time).
@@ -25,15 +35,9 @@ fn now_rfc3339() -> String {
 }
 
 /// Window records of a capture; progress and cancellation through `h`.
-pub(crate) fn extract(pcap: &Path, window_ns: i64, h: Option<&Handle>) -> Result<Vec<WindowRecord>, JobError> {
+pub(crate) fn extract(pcap: &Path, window_ns: i64, h: &Handle) -> Result<Vec<WindowRecord>, JobError> {
     let mut records = Vec::new();
-    let progress = |p: nta_metrics::Progress| {
-        if let Some(h) = h {
-            h.bytes_done.store(p.bytes_done, Ordering::Relaxed);
-            h.bytes_total.store(p.bytes_total, Ordering::Relaxed);
-        }
-    };
-    let result = extract_files(&[pcap.to_owned()], &ExtractConfig::new(window_ns), &progress, &mut |r| {
+    let result = extract_files(&[pcap.to_owned()], &ExtractConfig::new(window_ns), &progress(h), &mut |r| {
         if cancelled(h) {
             return Err(std::io::Error::other("cancelled"));
         }
@@ -63,10 +67,13 @@ pub(crate) fn train(
     records: &[WindowRecord],
     params: &ForestParams,
     data: &Path,
-    h: Option<&Handle>,
+    h: &Handle,
 ) -> Result<serde_json::Value, JobError> {
     let created = now_rfc3339();
-    let model = train_on_records(name, &created, records, vec![], params).map_err(failed)?;
+    let model = match train_on_records(name, &created, records, vec![], params, &h.cancel) {
+        Err(nta_ml::Error::Cancelled) => return Err(JobError::Cancelled),
+        other => other.map_err(failed)?,
+    };
     if cancelled(h) {
         return Err(JobError::Cancelled);
     }
@@ -89,7 +96,7 @@ pub(crate) fn detect_with(
     model: &Model,
     data: &Path,
     logs: &Path,
-    h: Option<&Handle>,
+    h: &Handle,
 ) -> Result<serde_json::Value, JobError> {
     let bpath = data.join("baselines").join(format!("{}.json", model.name));
     let baseline = match Baseline::load(&bpath) {
@@ -100,6 +107,10 @@ pub(crate) fn detect_with(
     if cancelled(h) {
         return Err(JobError::Cancelled);
     }
+    store_detection(&d, logs)
+}
+
+fn store_detection(d: &nta_analysis::Detection, logs: &Path) -> Result<serde_json::Value, JobError> {
     let appended = AnomalyStore::new(logs.join("anomalies.jsonl")).append(&d.anomalies).map_err(failed)?;
     Ok(serde_json::json!({
         "windows": d.windows,
@@ -109,31 +120,32 @@ pub(crate) fn detect_with(
     }))
 }
 
-/// Extract → metrics file, baseline, model, detection, all written where the endpoints read.
-pub(crate) fn analyze_into(
-    pcap: &Path,
-    data: &Path,
-    logs: &Path,
-    h: Option<&Handle>,
-) -> Result<serde_json::Value, JobError> {
+/// [`nta_analysis::analyze`] on `pcap` (10 s windows), its outputs written where the
+/// endpoints read: `logs/metrics.jsonl`, `data/models/<stem>.json`,
+/// `data/baselines/<stem>.json`, `logs/anomalies.jsonl`.
+pub(crate) fn analyze_into(pcap: &Path, data: &Path, logs: &Path, h: &Handle) -> Result<serde_json::Value, JobError> {
     let name = pcap.file_stem().map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
-    let records = extract(pcap, 10_000_000_000, h)?;
+    let opts = AnalyzeOptions {
+        extract: ExtractConfig::new(10_000_000_000),
+        name: name.clone(),
+        created_at: now_rfc3339(),
+        ..AnalyzeOptions::default()
+    };
+    let a = match analyze(&[pcap.to_owned()], &opts, &progress(h), &h.cancel) {
+        Err(nta_analysis::Error::Cancelled) => return Err(JobError::Cancelled),
+        other => other.map_err(failed)?,
+    };
     let mut lines = Vec::new();
-    for r in &records {
+    for r in &a.records {
         nta_metrics::write_jsonl_record(&mut lines, r).map_err(failed)?;
     }
-    let baseline = Baseline::build(&name, "", &records, vec![pcap.display().to_string()], &[], BuildOptions::default())
-        .map_err(failed)?;
-    let created = now_rfc3339();
-    let model = train_on_records(&name, &created, &records, vec![pcap.display().to_string()], &ForestParams::default())
-        .map_err(failed)?;
     if cancelled(h) {
         return Err(JobError::Cancelled);
     }
     nta_metrics::write_atomic(&logs.join("metrics.jsonl"), &lines).map_err(failed)?;
-    model.save(&data.join("models")).map_err(failed)?;
-    baseline.save(&data.join("baselines").join(format!("{name}.json"))).map_err(failed)?;
-    let mut out = detect_with(&records, &model, data, logs, h)?;
+    a.model.save(&data.join("models")).map_err(failed)?;
+    a.baseline.save(&data.join("baselines").join(format!("{name}.json"))).map_err(failed)?;
+    let mut out = store_detection(&a.detection, logs)?;
     if let Some(o) = out.as_object_mut() {
         o.insert("capture".into(), pcap.display().to_string().into());
         o.insert("model".into(), name.into());

@@ -94,10 +94,10 @@ pub(crate) struct ListArgs {
     #[arg(long, default_value = "logs/anomalies.jsonl")]
     store: PathBuf,
     /// Windows ending after this (RFC 3339)
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     since: Option<i64>,
     /// Windows starting before this (RFC 3339)
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     until: Option<i64>,
     /// At least this severity
     #[arg(long)]
@@ -144,16 +144,16 @@ pub(crate) struct CarveArgs {
     #[arg(long)]
     pcap: PathBuf,
     /// First timestamp kept (RFC 3339, or ns since the epoch)
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     from: Option<i64>,
     /// End of the range, exclusive (RFC 3339, or ns)
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     to: Option<i64>,
     /// Only packets from or to this address
     #[arg(long)]
     host: Option<std::net::IpAddr>,
     /// Move the packets so that the first is at this time (to embed them in another capture)
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     shift_to: Option<i64>,
     /// Output capture (nanosecond pcap)
     #[arg(long)]
@@ -183,15 +183,6 @@ pub(crate) fn carve_cmd(args: &CarveArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(ns) = s.parse::<i64>() {
-        return Ok(ns);
-    }
-    let t = humantime::parse_rfc3339_weak(s).map_err(|e| format!("{e} (expected e.g. 2026-03-02T09:00:00Z)"))?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).map_err(|_| "before 1970".to_owned())?;
-    i64::try_from(d.as_nanos()).map_err(|_| "too far in the future".to_owned())
 }
 
 fn print_report(out: &mut dyn Write, d: &Detection, records: &[WindowRecord]) -> std::io::Result<()> {
@@ -276,7 +267,7 @@ pub(crate) fn analyze_cmd(args: &AnalyzeArgs) -> Result<ExitCode> {
         first_ts = first_ts.min(st.first_ts_ns).or(first_ts).or(st.first_ts_ns);
         last_ts = last_ts.max(st.last_ts_ns);
     }
-    let analysis = analyze(&files, &opts, &|_| {})?;
+    let analysis = analyze(&files, &opts, &|_| {}, &Default::default())?;
     let d = &analysis.detection;
     let store = AnomalyStore::new(&args.anomalies);
     let appended = store.append(&d.anomalies)?;

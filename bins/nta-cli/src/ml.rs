@@ -110,12 +110,12 @@ pub(crate) fn train(args: &TrainArgs) -> Result<ExitCode> {
                 first_window_ns: None,
                 last_window_ns: None,
             };
-            nta_ml::train(&args.name, &created, &x, names, &params, source, 0)?
+            nta_ml::train(&args.name, &created, &x, names, &params, source, 0, &Default::default())?
         }
         None => {
             let records = read_metrics(&args.metrics)?;
             let files = args.metrics.iter().map(|p| p.display().to_string()).collect();
-            nta_ml::train_on_records(&args.name, &created, &records, files, &params)?
+            nta_ml::train_on_records(&args.name, &created, &records, files, &params, &Default::default())?
         }
     };
     let path = model.save(&args.models_dir)?;

@@ -30,7 +30,7 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Capture start, RFC 3339 (e.g. 2026-03-02T09:00:00Z)
-    #[arg(long, value_parser = parse_start)]
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     start: Option<i64>,
     /// Population and rates: quiet, office or campus
     #[arg(long, default_value = "office")]
@@ -53,12 +53,6 @@ pub(crate) struct Args {
     /// Print the full report as JSON on stdout
     #[arg(long)]
     json: bool,
-}
-
-fn parse_start(s: &str) -> Result<i64, String> {
-    let t = humantime::parse_rfc3339_weak(s).map_err(|e| format!("{e} (expected e.g. 2026-03-02T09:00:00Z)"))?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).map_err(|_| "before 1970".to_owned())?;
-    i64::try_from(d.as_nanos()).map_err(|_| "too far in the future".to_owned())
 }
 
 fn default_labels(out: &Path) -> PathBuf {

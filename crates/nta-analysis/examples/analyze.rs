@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng"));
-    let analysis = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {})?;
+    let analysis = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {}, &Default::default())?;
     let d = &analysis.detection;
     println!(
         "{}: {} windows, {} abnormal, {} incidents",

@@ -22,6 +22,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The caller's stop flag was set; nothing was produced.
+    #[error("cancelled")]
+    Cancelled,
     /// I/O.
     #[error("{path}: {source}")]
     Io {

@@ -19,7 +19,7 @@
 //! ```
 //! use nta_analysis::{AnalyzeOptions, analyze};
 //! # let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
-//! let analysis = analyze(&[path], &AnalyzeOptions::default(), &|_| {}).unwrap();
+//! let analysis = analyze(&[path], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
 //! for incident in &analysis.detection.incidents {
 //!     println!("{} .. {} {}: {}", incident.start, incident.end, incident.severity, incident.summary);
 //! }

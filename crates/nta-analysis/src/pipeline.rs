@@ -7,6 +7,7 @@ use nta_baselines::{Baseline, BuildOptions, Interval};
 use nta_metrics::{ExtractConfig, ExtractSummary, Progress, WindowRecord, extract_files};
 use nta_ml::{ForestParams, Model, train_on_records};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options of [`analyze`].
 #[derive(Clone, Debug)]
@@ -58,21 +59,46 @@ pub struct Analysis {
 }
 
 /// Extracts windows from `paths`, learns a baseline and trains an Isolation Forest on them,
-/// and detects the abnormal windows.
+/// and detects the abnormal windows. `progress` hears how far extraction has read; setting
+/// `stop` (from another thread) makes it return [`Error::Cancelled`] soon after — between
+/// windows, trees or blocks of scored rows — having written nothing.
 pub fn analyze(
     paths: &[PathBuf],
     opts: &AnalyzeOptions,
     progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
 ) -> Result<Analysis, Error> {
+    let stopped = || stop.load(Ordering::Relaxed);
     let mut records = Vec::new();
-    let extract = extract_files(paths, &opts.extract, progress, &mut |r| {
+    let extracted = extract_files(paths, &opts.extract, progress, &mut |r| {
+        if stopped() {
+            return Err(std::io::Error::other("cancelled"));
+        }
         records.push(r);
         Ok(())
-    })?;
+    });
+    if stopped() {
+        return Err(Error::Cancelled);
+    }
+    let extract = extracted?;
+    if records.is_empty() {
+        let (path, reason) = extract
+            .files
+            .iter()
+            .find_map(|f| f.error.clone().map(|e| (PathBuf::from(&f.path), e)))
+            .unwrap_or_else(|| (paths.first().cloned().unwrap_or_default(), "no packets".into()));
+        return Err(Error::Format { path, reason });
+    }
     let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let baseline =
         Baseline::build(&opts.name, &opts.created_at, &records, sources.clone(), &opts.exclude, opts.baseline.clone())?;
-    let model = train_on_records(&opts.name, &opts.created_at, &records, sources, &opts.forest)?;
+    let model = match train_on_records(&opts.name, &opts.created_at, &records, sources, &opts.forest, stop) {
+        Err(nta_ml::Error::Cancelled) => return Err(Error::Cancelled),
+        other => other?,
+    };
     let detection = detect(&records, Some(&model), Some(&baseline), &opts.detect)?;
+    if stopped() {
+        return Err(Error::Cancelled);
+    }
     Ok(Analysis { records, extract, baseline, model, detection })
 }

@@ -17,7 +17,7 @@ fn fixture() -> PathBuf {
 fn fixture_analysis() -> &'static (Vec<Anomaly>, Vec<nta_analysis::Incident>, Vec<Label>) {
     static A: OnceLock<(Vec<Anomaly>, Vec<nta_analysis::Incident>, Vec<Label>)> = OnceLock::new();
     A.get_or_init(|| {
-        let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}).unwrap();
+        let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
         let labels = read_labels(&fixture().with_file_name("test_net_traffic.labels.jsonl")).unwrap();
         (a.detection.anomalies, a.detection.incidents, labels)
     })
@@ -69,7 +69,8 @@ fn explanations_name_the_metrics_the_attack_moved() {
 #[test]
 fn ids_are_stable_and_the_store_does_not_duplicate() {
     let (anomalies, _, _) = fixture_analysis();
-    let again = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}).unwrap().detection.anomalies;
+    let again =
+        analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap().detection.anomalies;
     assert_eq!(anomalies.iter().map(|a| &a.id).collect::<Vec<_>>(), again.iter().map(|a| &a.id).collect::<Vec<_>>());
     let dir = std::env::temp_dir().join(format!("nta-analysis-store-{}", std::process::id()));
     let store = AnomalyStore::new(dir.join("anomalies.jsonl"));
@@ -150,7 +151,7 @@ fn a_fresh_capture_meets_the_quality_targets() {
         .iter()
         .map(|l| Label { kind: l.kind.name().to_owned(), start_ns: l.start_ns, end_ns: l.end_ns })
         .collect();
-    let a = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {}).unwrap();
+    let a = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
     let e = evaluate(&a.detection.anomalies, &labels, 10 * NS);
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(e.recall >= 0.9 && e.precision >= 0.8, "precision {} recall {} {:?}", e.precision, e.recall, e.per_kind);
@@ -187,7 +188,7 @@ fn real_attacks_embedded_in_normal_traffic_are_found() {
             nta_analysis::carve(&pcaps.join(rel), &spec, std::fs::File::create(&moved).unwrap()).unwrap();
         drop(out);
         assert!(stats.written > 10, "{rel}");
-        let a = analyze(&[normal.clone(), moved], &AnalyzeOptions::default(), &|_| {}).unwrap();
+        let a = analyze(&[normal.clone(), moved], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
         let hit = a.detection.incidents.iter().find(|i| i.start_ns <= at && at < i.end_ns);
         let hit = hit.unwrap_or_else(|| panic!("{rel}: nothing at the attack"));
         assert!(hit.severity >= Severity::High, "{rel}: {hit:?}");
@@ -221,7 +222,7 @@ fn toml_config_and_suppression() {
         .find(|l| l["kind"] == "exfil")
         .unwrap();
     let client = exfil["attackers"][0].as_str().unwrap();
-    let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}).unwrap();
+    let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
     let cfg = DetectConfig::from_toml(&format!("min_severity = \"low\"\n[allow]\nhosts = [\"{client}\"]")).unwrap();
     let d = detect(&a.records, Some(&a.model), Some(&a.baseline), &cfg).unwrap();
     let (start, end) = (exfil["start_ns"].as_i64().unwrap(), exfil["end_ns"].as_i64().unwrap());
@@ -236,4 +237,24 @@ fn toml_config_and_suppression() {
     let high = DetectConfig::from_toml("min_severity = \"high\"").unwrap();
     let d = detect(&a.records, Some(&a.model), Some(&a.baseline), &high).unwrap();
     assert!(!d.anomalies.is_empty() && d.anomalies.iter().all(|x| x.severity >= Severity::High));
+}
+
+#[test]
+fn a_stop_flag_cancels_analysis_and_an_empty_capture_is_an_error() {
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let r = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &stop);
+    assert!(matches!(r, Err(nta_analysis::Error::Cancelled)), "{r:?}");
+    let dir = std::env::temp_dir().join(format!("nta-analysis-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("notes.pcap");
+    std::fs::write(&text, b"this is not a capture at all\n").unwrap();
+    let r = analyze(std::slice::from_ref(&text), &AnalyzeOptions::default(), &|_| {}, &Default::default());
+    match r {
+        Err(nta_analysis::Error::Format { path, reason }) => {
+            assert_eq!(path, text);
+            assert!(reason.contains("not a pcap or pcapng capture"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

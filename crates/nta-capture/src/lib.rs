@@ -48,6 +48,6 @@ pub use crate::{
     linktype::LinkType,
     reader::{CaptureReader, Interface, Packet, TsResolution},
     stats::ReadStats,
-    time::format_rfc3339_ns,
+    time::{TimeParseError, format_rfc3339_ns, parse_timestamp_ns},
     writer::{CaptureWriter, PcapWriter, PcapngWriter, UnknownWriteFormat, WriteFormat},
 };

@@ -49,6 +49,9 @@ pub enum Error {
         /// The input's.
         found: Vec<String>,
     },
+    /// The caller's stop flag was set; nothing was produced.
+    #[error("cancelled")]
+    Cancelled,
     /// I/O.
     #[error("{path}: {source}")]
     Io {

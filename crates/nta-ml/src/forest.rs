@@ -24,6 +24,7 @@ use crate::Error;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Euler–Mascheroni constant.
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
@@ -294,6 +295,12 @@ fn copy_rows(x: &DenseMatrix<f64>, rows: std::ops::Range<usize>, buf: &mut Vec<f
 impl IsolationForest {
     /// Fits a forest on the rows of `x` (n × d, finite values).
     pub fn fit(x: &DenseMatrix<f64>, params: &ForestParams) -> Result<IsolationForest, Error> {
+        IsolationForest::fit_until(x, params, &AtomicBool::new(false))
+    }
+
+    /// [`IsolationForest::fit`] that gives up with [`Error::Cancelled`] soon after `stop` is
+    /// set (checked before each tree and each block of scored rows).
+    pub fn fit_until(x: &DenseMatrix<f64>, params: &ForestParams, stop: &AtomicBool) -> Result<IsolationForest, Error> {
         let (n, d) = shape(x);
         if n == 0 || d == 0 {
             return Err(Error::Data { reason: format!("cannot fit on an empty matrix ({n} × {d})") });
@@ -327,6 +334,9 @@ impl IsolationForest {
         let trees: Vec<Tree> = (0..params.n_estimators)
             .into_par_iter()
             .map(|t| {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Cancelled);
+                }
                 let mut rng = SplitMix::new(params.random_state, t as u64);
                 let rows: Vec<usize> = if params.bootstrap {
                     (0..psi).map(|_| rng.below(n)).collect()
@@ -343,9 +353,9 @@ impl IsolationForest {
                 for &r in &rows {
                     sample.extend((0..d).map(|c| cell(x, r, c)));
                 }
-                grow(&sample, d, (0..psi).collect(), &features, max_depth, &mut rng)
+                Ok(grow(&sample, d, (0..psi).collect(), &features, max_depth, &mut rng))
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         let compiled = trees.iter().map(Compiled::new).collect();
         let mut forest = IsolationForest {
             params: params.clone(),
@@ -356,7 +366,7 @@ impl IsolationForest {
             compiled,
         };
         if let Contamination::Fraction(c) = params.contamination {
-            let mut scores = forest.score_samples(x)?;
+            let mut scores = forest.score_samples_until(x, stop)?;
             forest.offset = percentile(&mut scores, 100.0 * c);
         }
         Ok(forest)
@@ -396,14 +406,26 @@ impl IsolationForest {
 
     /// scikit-learn's `score_samples`: −(anomaly score), in [−1, 0); lower is more abnormal.
     pub fn score_samples(&self, x: &DenseMatrix<f64>) -> Result<Vec<f64>, Error> {
+        self.score_samples_until(x, &AtomicBool::new(false))
+    }
+
+    /// [`IsolationForest::score_samples`] that gives up with [`Error::Cancelled`] soon after
+    /// `stop` is set (checked before each block of 128 rows).
+    pub fn score_samples_until(&self, x: &DenseMatrix<f64>, stop: &AtomicBool) -> Result<Vec<f64>, Error> {
         self.check(x)?;
         let (n, d) = shape(x);
         let mut out = vec![0.0; n];
         out.par_chunks_mut(BLOCK).enumerate().for_each_init(Vec::new, |buf, (b, o)| {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
             let start = b * BLOCK;
             copy_rows(x, start..start + o.len(), buf);
             self.score_block(buf, d, o);
         });
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
         Ok(out)
     }
 

@@ -7,6 +7,7 @@ use crate::model::{FeatureStats, Model, SCHEMA_VERSION, TrainingSource, Training
 use nta_metrics::WindowRecord;
 use serde::Serialize;
 use smartcore::linalg::basic::matrix::DenseMatrix;
+use std::sync::atomic::AtomicBool;
 
 fn column_stats(x: &DenseMatrix<f64>, names: &[String]) -> Vec<FeatureStats> {
     use smartcore::linalg::basic::arrays::Array;
@@ -27,7 +28,10 @@ fn column_stats(x: &DenseMatrix<f64>, names: &[String]) -> Vec<FeatureStats> {
         .collect()
 }
 
-/// Fits a forest on `x` (columns named `features`) and wraps it as model `name`.
+/// Fits a forest on `x` (columns named `features`) and wraps it as model `name`. Setting
+/// `stop` (from another thread) makes it return [`Error::Cancelled`] within a tree or a block
+/// of rows.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     name: &str,
     created_at: &str,
@@ -36,13 +40,14 @@ pub fn train(
     params: &ForestParams,
     source: TrainingSource,
     skipped: usize,
+    stop: &AtomicBool,
 ) -> Result<Model, Error> {
     check_name(name)?;
-    let forest = IsolationForest::fit(x, params)?;
+    let forest = IsolationForest::fit_until(x, params, stop)?;
     if features.len() != forest.n_features {
         return Err(Error::Data { reason: format!("{} names for {} columns", features.len(), forest.n_features) });
     }
-    let mut scores = forest.score_samples(x)?;
+    let mut scores = forest.score_samples_until(x, stop)?;
     let training = TrainingStats {
         rows: scores.len(),
         skipped,
@@ -63,13 +68,15 @@ pub fn train(
     })
 }
 
-/// Trains on window records: the feature matrix of [`FeatureExtractor`].
+/// Trains on window records: the feature matrix of [`FeatureExtractor`]; `stop` as in
+/// [`train`].
 pub fn train_on_records(
     name: &str,
     created_at: &str,
     records: &[WindowRecord],
     files: Vec<String>,
     params: &ForestParams,
+    stop: &AtomicBool,
 ) -> Result<Model, Error> {
     let fx = FeatureExtractor;
     let (matrix, indices, stats) = fx.extract_batch(records);
@@ -83,7 +90,7 @@ pub fn train_on_records(
         first_window_ns: used.iter().map(|r| r.window_start_ns).min(),
         last_window_ns: used.iter().map(|r| r.window_start_ns).max(),
     };
-    train(name, created_at, &x, fx.names(), params, source, stats.records - stats.rows)
+    train(name, created_at, &x, fx.names(), params, source, stats.records - stats.rows, stop)
 }
 
 /// The three outputs of scikit-learn's API for each row.

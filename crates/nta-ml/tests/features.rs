@@ -54,7 +54,9 @@ fn names_are_stable_and_values_defined() {
 #[test]
 fn a_model_of_the_fixture_ranks_attack_windows_first() {
     let recs = fixture_records(10);
-    let model = train_on_records("fx", "2026-01-01T00:00:00Z", &recs, vec![], &ForestParams::default()).unwrap();
+    let model =
+        train_on_records("fx", "2026-01-01T00:00:00Z", &recs, vec![], &ForestParams::default(), &Default::default())
+            .unwrap();
     assert_eq!(model.source.window_ns, Some(10_000_000_000));
     assert_eq!(model.training.rows, 180);
     let (x, idx, _) = FeatureExtractor.extract_batch(&recs);

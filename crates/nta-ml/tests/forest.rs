@@ -282,3 +282,42 @@ fn models_save_atomically_and_refuse_what_they_cannot_use() {
     assert!(Model::path_in(&dir, "../etc/passwd").is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_stop_flag_cancels_fitting_scoring_and_training() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rows: Vec<Vec<f64>> = (0..2000).map(|i| vec![f64::from(i % 37), f64::from(i % 101), f64::from(i)]).collect();
+    let x = matrix(&rows);
+    let params = ForestParams { contamination: Contamination::Fraction(0.05), ..ForestParams::default() };
+    let go = AtomicBool::new(false);
+    // Unset, the cancellable paths are the plain ones.
+    let f = IsolationForest::fit_until(&x, &params, &go).unwrap();
+    let plain = IsolationForest::fit(&x, &params).unwrap();
+    assert_eq!(f.offset, plain.offset);
+    assert_eq!(f.score_samples_until(&x, &go).unwrap(), plain.score_samples(&x).unwrap());
+    let stop = AtomicBool::new(true);
+    assert!(matches!(IsolationForest::fit_until(&x, &params, &stop), Err(nta_ml::Error::Cancelled)));
+    assert!(matches!(f.score_samples_until(&x, &stop), Err(nta_ml::Error::Cancelled)));
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let source = nta_ml::TrainingSource {
+        kind: "table".into(),
+        files: vec![],
+        window_ns: None,
+        first_window_ns: None,
+        last_window_ns: None,
+    };
+    let trained = nta_ml::train("m", "", &x, names, &params, source, 0, &stop);
+    assert!(matches!(trained, Err(nta_ml::Error::Cancelled)));
+    // Set from another thread while a forest of many trees is being fitted on a big matrix:
+    // whichever check sees it first, the result is Cancelled, never a model.
+    let big = matrix(&(0..200_000).map(|i| vec![f64::from(i % 997), f64::from(i % 13)]).collect::<Vec<_>>());
+    let many = ForestParams { n_estimators: 2000, ..ForestParams::default() };
+    let flag = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        let worker =
+            s.spawn(|| IsolationForest::fit_until(&big, &many, &flag).and_then(|f| f.score_samples_until(&big, &flag)));
+        flag.store(true, Ordering::Relaxed);
+        worker.join().unwrap()
+    });
+    assert!(matches!(result, Err(nta_ml::Error::Cancelled)));
+}
