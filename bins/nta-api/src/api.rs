@@ -6,7 +6,9 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
-use nta_analysis::{AnomalyStore, Detector, Filter, Severity, incidents, summarize};
+use nta_analysis::{
+    Anomaly, AnomalyStore, Detector, Filter, Incident, Severity, StoreIndex, Summary, incidents, summarize,
+};
 use nta_capture::CaptureReader;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -26,11 +28,74 @@ pub(crate) struct AppState {
     pub(crate) jobs: Arc<Jobs>,
     /// The job `POST /api/control/start` started, if any.
     pub(crate) control: Mutex<Option<String>>,
+    /// `logs/anomalies.jsonl` in memory, following appends.
+    pub(crate) anomalies: StoreIndex,
+    /// `logs/metrics.jsonl` as last read.
+    pub(crate) metrics: MetricsCache,
+}
+
+/// The records of `logs/metrics.jsonl`, read again only when the file changes (it is
+/// replaced whole by an atomic rename: a new inode, size or modification time).
+#[derive(Debug, Default)]
+pub(crate) struct MetricsCache {
+    last: Mutex<Option<(FileKey, Arc<Vec<nta_metrics::WindowRecord>>)>>,
+}
+
+type FileKey = (u64, u64, u64, Option<std::time::SystemTime>);
+
+fn file_key(m: &std::fs::Metadata) -> FileKey {
+    #[cfg(unix)]
+    let (dev, ino) = {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    };
+    #[cfg(not(unix))]
+    let (dev, ino) = (0, 0);
+    (dev, ino, m.len(), m.modified().ok())
+}
+
+impl MetricsCache {
+    /// The file's records (none when it does not exist).
+    pub(crate) fn records(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Arc<Vec<nta_metrics::WindowRecord>>, nta_metrics::Error> {
+        let Ok(meta) = std::fs::metadata(path) else { return Ok(Arc::default()) };
+        let key = file_key(&meta);
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((k, records)) = last.as_ref()
+            && *k == key
+        {
+            return Ok(records.clone());
+        }
+        let records = Arc::new(nta_metrics::read_jsonl(path)?.records);
+        *last = Some((key, records.clone()));
+        Ok(records)
+    }
 }
 
 impl AppState {
-    pub(crate) fn store(&self) -> AnomalyStore {
-        AnomalyStore::new(self.logs_dir.join("anomalies.jsonl"))
+    /// The state of a server over `data_dir` and `logs_dir`, no job started yet.
+    pub(crate) fn new(
+        data_dir: PathBuf,
+        logs_dir: PathBuf,
+        token: Option<String>,
+        max_upload: u64,
+        mode: String,
+    ) -> AppState {
+        let anomalies = StoreIndex::new(AnomalyStore::new(logs_dir.join("anomalies.jsonl")));
+        AppState {
+            data_dir,
+            logs_dir,
+            token,
+            max_upload,
+            started: Instant::now(),
+            mode: Mutex::new(mode),
+            jobs: Arc::new(Jobs::default()),
+            control: Mutex::new(None),
+            anomalies,
+            metrics: MetricsCache::default(),
+        }
     }
 
     fn uploads(&self) -> PathBuf {
@@ -97,10 +162,6 @@ pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-fn count_lines(path: &std::path::Path) -> usize {
-    std::fs::read(path).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
-}
-
 /// `GET /api/status`
 pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let s = state.clone();
@@ -116,10 +177,10 @@ pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse
             "data_dir": s.data_dir.display().to_string(),
             "logs_dir": s.logs_dir.display().to_string(),
             "captures": uploads,
-            "metrics_windows": count_lines(&s.logs_dir.join("metrics.jsonl")),
+            "metrics_windows": s.metrics.records(&s.logs_dir.join("metrics.jsonl")).map_or(0, |r| r.len()),
             "models": models.len(),
             "active_model": models.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)).map(|m| m.name.clone()),
-            "anomalies": s.store().read().map(|r| r.anomalies.len()).unwrap_or(0),
+            "anomalies": s.anomalies.snapshot().map(|r| r.anomalies.len()).unwrap_or(0),
             "running_jobs": s.jobs.running(),
             "jobs": s.jobs.all(),
         })
@@ -161,7 +222,7 @@ pub(crate) async fn anomalies(state: web::Data<AppState>, q: web::Query<AnomalyQ
     let filter = q.filter()?;
     let limit = q.limit.unwrap_or(100).min(1000);
     let offset = q.offset.unwrap_or(0);
-    let page = web::block(move || state.store().list(&filter, offset, limit))
+    let page = web::block(move || state.anomalies.snapshot().map(|s| s.list(&filter, offset, limit)))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
@@ -174,22 +235,29 @@ pub(crate) async fn anomaly_summary(
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
-    let body = web::block(move || -> Result<serde_json::Value, nta_analysis::Error> {
-        let items: Vec<_> = state.store().read()?.anomalies.into_iter().filter(|a| filter.matches(a)).collect();
+    #[derive(Serialize)]
+    struct Body {
+        summary: Summary,
+        incidents: Vec<Incident>,
+    }
+    let body = web::block(move || -> Result<Vec<u8>, String> {
+        let snapshot = state.anomalies.snapshot().map_err(|e| e.to_string())?;
+        let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
         let window = items.first().map_or(1, |a| a.window_end_ns - a.window_start_ns);
-        Ok(serde_json::json!({ "summary": summarize(&items), "incidents": incidents(&items, window, 1) }))
+        let body = Body { summary: summarize(items.iter().copied()), incidents: incidents(items, window, 1) };
+        serde_json::to_vec(&body).map_err(|e| e.to_string())
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 /// `GET /api/anomalies/{id}`
 pub(crate) async fn anomaly(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let wanted = id.clone();
-    let found = web::block(move || state.store().read().map(|r| r.anomalies.into_iter().find(|a| a.id == wanted)))
+    let found = web::block(move || state.anomalies.snapshot().map(|s| s.get(&wanted).cloned()))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
@@ -215,17 +283,18 @@ pub(crate) async fn metrics(state: web::Data<AppState>, q: web::Query<MetricsQue
     let until = q.until.as_deref().map(|s| parse_time(s, "until")).transpose()?;
     let (limit, offset) = (q.limit.unwrap_or(100).min(10_000), q.offset.unwrap_or(0));
     let body = web::block(move || -> Result<serde_json::Value, nta_metrics::Error> {
-        let path = state.logs_dir.join("metrics.jsonl");
-        if !path.exists() {
-            return Ok(serde_json::json!({ "total": 0, "offset": offset, "items": [] }));
-        }
-        let all: Vec<_> = nta_metrics::read_jsonl(&path)?
-            .records
-            .into_iter()
+        let records = state.metrics.records(&state.logs_dir.join("metrics.jsonl"))?;
+        let mut total = 0;
+        let mut items = Vec::new();
+        for r in records
+            .iter()
             .filter(|r| since.is_none_or(|t| r.window_end_ns() > t) && until.is_none_or(|t| r.window_start_ns < t))
-            .collect();
-        let total = all.len();
-        let items: Vec<_> = all.into_iter().skip(offset).take(limit).collect();
+        {
+            if total >= offset && items.len() < limit {
+                items.push(r);
+            }
+            total += 1;
+        }
         Ok(serde_json::json!({ "total": total, "offset": offset, "items": items }))
     })
     .await

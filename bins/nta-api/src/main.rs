@@ -138,16 +138,13 @@ fn run() -> Result<()> {
         sample.is_file().then_some(sample)
     });
     let mode = pcap.as_ref().map_or_else(|| "idle".to_owned(), |p| format!("pcap {}", p.display()));
-    let state = actix_web::web::Data::new(AppState {
-        data_dir: args.data_dir.clone(),
-        logs_dir: args.logs_dir.clone(),
+    let state = actix_web::web::Data::new(AppState::new(
+        args.data_dir.clone(),
+        args.logs_dir.clone(),
         token,
-        max_upload: args.max_upload,
-        started: Instant::now(),
-        mode: Mutex::new(mode),
-        jobs: std::sync::Arc::new(jobs::Jobs::default()),
-        control: Mutex::new(None),
-    });
+        args.max_upload,
+        mode,
+    ));
     if let Some(pcap) = pcap {
         let (data, logs) = (args.data_dir.clone(), args.logs_dir.clone());
         let id = state.jobs.spawn("startup", move |h| work::analyze_into(&pcap, &data, &logs, h));

@@ -3,8 +3,7 @@
 use crate::api::{AppState, configure};
 use actix_web::{App, test, web};
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::OnceLock;
 
 /// The request type test services take.
 type Req = actix_http::Request;
@@ -28,16 +27,7 @@ fn processed() -> &'static (PathBuf, PathBuf) {
 
 fn state(token: Option<&str>, max_upload: u64) -> web::Data<AppState> {
     let (data, logs) = processed().clone();
-    web::Data::new(AppState {
-        data_dir: data,
-        logs_dir: logs,
-        token: token.map(str::to_owned),
-        max_upload,
-        started: Instant::now(),
-        mode: Mutex::new("test".into()),
-        jobs: std::sync::Arc::new(crate::jobs::Jobs::default()),
-        control: Mutex::new(None),
-    })
+    web::Data::new(AppState::new(data, logs, token.map(str::to_owned), max_upload, "test".into()))
 }
 
 async fn get(path: &str) -> (u16, serde_json::Value) {
@@ -205,16 +195,7 @@ fn own_state(token: Option<&str>) -> web::Data<AppState> {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&logs).unwrap();
     crate::process(&fixture(), &data, &logs).unwrap();
-    web::Data::new(AppState {
-        data_dir: data,
-        logs_dir: logs,
-        token: token.map(str::to_owned),
-        max_upload: 1 << 30,
-        started: Instant::now(),
-        mode: Mutex::new("idle".into()),
-        jobs: std::sync::Arc::new(crate::jobs::Jobs::default()),
-        control: Mutex::new(None),
-    })
+    web::Data::new(AppState::new(data, logs, token.map(str::to_owned), 1 << 30, "idle".into()))
 }
 
 async fn call<S>(app: &S, req: actix_web::test::TestRequest) -> (u16, serde_json::Value)
@@ -388,4 +369,34 @@ fn cancelled_work_writes_nothing() {
     assert_eq!(std::fs::read(st.logs_dir.join("metrics.jsonl")).unwrap(), metrics);
     // A rewrite would carry a new created_at.
     assert_eq!(std::fs::read(st.data_dir.join("models/test_net_traffic.json")).unwrap(), model);
+}
+
+#[actix_web::test]
+async fn listings_follow_the_files() {
+    let st = own_state(None);
+    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1")).await;
+    assert_eq!(m["total"], 180);
+    let (_, a) = call(&app, test::TestRequest::get().uri("/api/anomalies?limit=1")).await;
+    let n = a["total"].as_u64().unwrap();
+    assert!(n > 10);
+    // metrics.jsonl replaced (as extraction does: a new file renamed over it).
+    let path = st.logs_dir.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let head: String = text.lines().take(7).map(|l| format!("{l}\n")).collect();
+    nta_metrics::write_atomic(&path, head.as_bytes()).unwrap();
+    let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1")).await;
+    assert_eq!(m["total"], 7);
+    let (_, s) = call(&app, test::TestRequest::get().uri("/api/status")).await;
+    assert_eq!(s["metrics_windows"], 7);
+    // An anomaly appended to the store shows up in the listing, the summary and by id.
+    let mut extra: nta_analysis::Anomaly = serde_json::from_value(a["items"][0].clone()).unwrap();
+    extra.id = "00000000000000ff".into();
+    nta_analysis::AnomalyStore::new(st.logs_dir.join("anomalies.jsonl")).append(&[extra]).unwrap();
+    let (_, a) = call(&app, test::TestRequest::get().uri("/api/anomalies?limit=1")).await;
+    assert_eq!(a["total"].as_u64(), Some(n + 1));
+    let (_, s) = call(&app, test::TestRequest::get().uri("/api/anomalies/summary")).await;
+    assert_eq!(s["summary"]["total"].as_u64(), Some(n + 1));
+    let (st_code, one) = call(&app, test::TestRequest::get().uri("/api/anomalies/00000000000000ff")).await;
+    assert_eq!((st_code, one["id"].as_str()), (200, Some("00000000000000ff")));
 }

@@ -268,7 +268,11 @@ pub fn detect(
 
 /// Groups anomalies whose windows follow each other (gaps under `gap_windows` windows) and
 /// share a top-3 metric.
-pub fn incidents(anomalies: &[Anomaly], window_ns: i64, gap_windows: i64) -> Vec<Incident> {
+pub fn incidents<'a>(
+    anomalies: impl IntoIterator<Item = &'a Anomaly>,
+    window_ns: i64,
+    gap_windows: i64,
+) -> Vec<Incident> {
     let top3 = |a: &Anomaly| -> Vec<Metric> { a.explanation.iter().take(3).map(|c| c.metric).collect() };
     let mut groups: Vec<Vec<&Anomaly>> = Vec::new();
     for a in anomalies {

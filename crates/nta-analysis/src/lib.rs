@@ -12,7 +12,9 @@
 //!   subnets, ignored metrics, detector switches, minimum severity) from a TOML file.
 //! - [`analyze`] — a capture in, a [`Detection`] out: extract, baseline, train, detect.
 //! - [`AnomalyStore`] — the append-only `anomalies.jsonl`: torn-line tolerant reads,
-//!   de-duplicated appends, [`Filter`]ed listing with pagination, [`Summary`].
+//!   de-duplicated appends, [`Filter`]ed listing with pagination, [`Summary`]; and
+//!   [`StoreIndex`], the store kept in memory for a server (each call parses only the lines
+//!   appended since the last) handing out immutable [`Snapshot`]s.
 //! - [`carve`] — the packets of an incident as a capture (optionally moved in time).
 //! - [`evaluate`] — window-level precision and recall against attack [`Label`]s.
 //!
@@ -46,5 +48,5 @@ pub use crate::{
     error::Error,
     evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},
     pipeline::{Analysis, AnalyzeOptions, analyze},
-    store::{AnomalyStore, Filter, Page, StoreRead, Summary, summarize},
+    store::{AnomalyStore, Filter, Page, Snapshot, StoreIndex, StoreRead, Summary, summarize},
 };

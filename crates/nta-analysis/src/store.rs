@@ -8,8 +8,9 @@ use crate::anomaly::{Anomaly, Detector, Severity};
 use nta_metrics::Metric;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The append-only anomaly log.
 #[derive(Clone, Debug)]
@@ -157,7 +158,7 @@ impl AnomalyStore {
     /// The matching records in time order, `limit` of them from `offset`.
     pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error> {
         let mut all: Vec<Anomaly> = self.read()?.anomalies.into_iter().filter(|a| filter.matches(a)).collect();
-        all.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then(a.id.cmp(&b.id)));
+        sort_anomalies(&mut all);
         let total = all.len();
         let items = all.into_iter().skip(offset).take(limit).collect();
         Ok(Page { total, offset, items })
@@ -170,11 +171,126 @@ impl AnomalyStore {
     }
 }
 
+/// A store kept in memory for a server's listings: each call checks the file's size and
+/// parses only the lines appended since the last call, so a listing costs a `stat` and a
+/// filter, not a re-read. A file that shrank or was replaced (another inode) is read afresh;
+/// an incomplete last line is left for the next call (a writer may be in the middle of it).
+/// Shareable between threads; readers get an immutable [`Snapshot`].
+#[derive(Debug)]
+pub struct StoreIndex {
+    store: AnomalyStore,
+    state: Mutex<IndexState>,
+}
+
+#[derive(Debug, Default)]
+struct IndexState {
+    /// Bytes of the file parsed (up to and including the last complete line).
+    consumed: u64,
+    /// Device and inode of the file parsed (unix), to notice a replacement.
+    identity: Option<(u64, u64)>,
+    snapshot: Arc<Snapshot>,
+}
+
+/// The store's records at one instant, sorted by window start then id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// The records.
+    pub anomalies: Vec<Anomaly>,
+    /// Complete lines that did not parse, skipped.
+    pub bad_lines: usize,
+}
+
+impl Snapshot {
+    /// The matching records, `limit` of them from `offset` (cloning only those).
+    pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Page {
+        let mut total = 0;
+        let mut items = Vec::new();
+        for a in self.anomalies.iter().filter(|a| filter.matches(a)) {
+            if total >= offset && items.len() < limit {
+                items.push(a.clone());
+            }
+            total += 1;
+        }
+        Page { total, offset, items }
+    }
+
+    /// The record with this id.
+    pub fn get(&self, id: &str) -> Option<&Anomaly> {
+        self.anomalies.iter().find(|a| a.id == id)
+    }
+}
+
+#[cfg(unix)]
+fn identity(m: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+fn sort_anomalies(v: &mut [Anomaly]) {
+    v.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
+}
+
+impl StoreIndex {
+    /// An index of `store`, empty until the first [`StoreIndex::snapshot`].
+    pub fn new(store: AnomalyStore) -> StoreIndex {
+        StoreIndex { store, state: Mutex::new(IndexState::default()) }
+    }
+
+    /// The records as the file holds them now.
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>, Error> {
+        let path = self.store.path();
+        let io = |source| Error::Io { path: path.to_owned(), source };
+        let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                *st = IndexState::default();
+                return Ok(st.snapshot.clone());
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let id = identity(&meta);
+        if meta.len() < st.consumed || id != st.identity {
+            *st = IndexState { identity: id, ..IndexState::default() };
+        }
+        if meta.len() == st.consumed {
+            return Ok(st.snapshot.clone());
+        }
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        file.seek(SeekFrom::Start(st.consumed)).map_err(io)?;
+        let mut tail = Vec::new();
+        file.take(meta.len() - st.consumed).read_to_end(&mut tail).map_err(io)?;
+        let Some(complete) = tail.iter().rposition(|b| *b == b'\n').map(|i| i + 1) else {
+            return Ok(st.snapshot.clone());
+        };
+        let mut next = (*st.snapshot).clone();
+        for line in tail.get(..complete).unwrap_or_default().split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<Anomaly>(line) {
+                Ok(a) => next.anomalies.push(a),
+                Err(_) => next.bad_lines += 1,
+            }
+        }
+        sort_anomalies(&mut next.anomalies);
+        st.consumed += complete as u64;
+        st.snapshot = Arc::new(next);
+        Ok(st.snapshot.clone())
+    }
+}
+
 /// Counts by severity and detector, time range and top metrics of `anomalies`.
-pub fn summarize(anomalies: &[Anomaly]) -> Summary {
-    let mut s = Summary { total: anomalies.len(), ..Summary::default() };
+pub fn summarize<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> Summary {
+    let mut s = Summary::default();
     let mut metrics: BTreeMap<Metric, usize> = BTreeMap::new();
     for a in anomalies {
+        s.total += 1;
         *s.by_severity.entry(a.severity.name().to_owned()).or_insert(0) += 1;
         *s.by_detector.entry(a.detector.name().to_owned()).or_insert(0) += 1;
         s.first_ns = Some(s.first_ns.map_or(a.window_start_ns, |t| t.min(a.window_start_ns)));

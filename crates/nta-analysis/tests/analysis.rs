@@ -258,3 +258,51 @@ fn a_stop_flag_cancels_analysis_and_an_empty_capture_is_an_error() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_store_index_follows_appends_torn_lines_and_replacement() {
+    use nta_analysis::StoreIndex;
+    use std::io::Write;
+    let (anomalies, _, _) = fixture_analysis();
+    assert!(anomalies.len() > 20);
+    let dir = std::env::temp_dir().join(format!("nta-store-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("anomalies.jsonl");
+    let store = AnomalyStore::new(&path);
+    let index = StoreIndex::new(AnomalyStore::new(&path));
+    // No file: empty.
+    assert!(index.snapshot().unwrap().anomalies.is_empty());
+    let (first, rest) = anomalies.split_at(10);
+    store.append(first).unwrap();
+    let s1 = index.snapshot().unwrap();
+    assert_eq!(s1.anomalies.len(), 10);
+    // Unchanged file: the very same snapshot, nothing re-read.
+    assert!(std::sync::Arc::ptr_eq(&s1, &index.snapshot().unwrap()));
+    // A writer in the middle of a line: the index waits for its end.
+    let line = serde_json::to_string(&rest[0]).unwrap();
+    let (head, tail) = line.split_at(line.len() / 2);
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(head.as_bytes()).unwrap();
+    assert_eq!(index.snapshot().unwrap().anomalies.len(), 10);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(tail.as_bytes()).unwrap();
+    f.write_all(b"\n").unwrap();
+    assert_eq!(index.snapshot().unwrap().anomalies.len(), 11);
+    store.append(&rest[1..]).unwrap();
+    let all = index.snapshot().unwrap();
+    // The same records, in the same order, as a full read and list.
+    let listed = store.list(&Filter::default(), 0, usize::MAX).unwrap();
+    assert_eq!(all.anomalies, listed.items);
+    assert_eq!(all.anomalies.len(), anomalies.len());
+    let f = Filter { min_severity: Some(Severity::High), ..Filter::default() };
+    assert_eq!(all.list(&f, 2, 5), store.list(&f, 2, 5).unwrap());
+    assert_eq!(all.get(&anomalies[3].id), Some(&anomalies[3]));
+    assert_eq!(all.bad_lines, 0);
+    // Replaced by a smaller file (a new inode): read afresh.
+    let other = dir.join("other.jsonl");
+    AnomalyStore::new(&other).append(&anomalies[..3]).unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    assert_eq!(index.snapshot().unwrap().anomalies.len(), 3);
+    std::fs::remove_file(&path).unwrap();
+    assert!(index.snapshot().unwrap().anomalies.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
