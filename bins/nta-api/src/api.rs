@@ -1,20 +1,24 @@
 //! The handlers, the shared state and the JSON error format. No analysis logic lives here:
 //! every endpoint calls the library crates.
 
+use crate::jobs::JobView;
 use crate::jobs::{JobError, Jobs, State};
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use nta_analysis::{
-    Anomaly, AnomalyStore, Detector, Filter, Incident, Severity, StoreIndex, Summary, incidents, summarize,
+    Anomaly, AnomalyStore, Detector, Filter, Incident, Page, Severity, StoreIndex, Summary, incidents, summarize,
 };
 use nta_capture::CaptureReader;
+use nta_metrics::WindowRecord;
+use nta_ml::ModelInfo;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
 /// What the server knows.
 #[derive(Debug)]
@@ -134,8 +138,26 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status)
-            .json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
+            .json(ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone() } })
     }
+}
+
+/// Every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    pub(crate) error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable, machine-readable: `bad_query`, `bad_json`, `bad_request`, `unauthorized`,
+    /// `not_found`, `unknown_model`, `too_large`, `not_a_capture`, `bad_capture`,
+    /// `bad_multipart`, `no_file`, `busy`, `internal`.
+    #[schema(example = "not_found")]
+    pub(crate) code: String,
+    /// For people.
+    pub(crate) message: String,
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -157,12 +179,45 @@ fn parse_time(s: &str, what: &str) -> ApiResult<i64> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{what}: {e}")))
 }
 
-/// `GET /health`
-pub(crate) async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+/// Body of `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
-/// `GET /api/status`
+/// Liveness (no authentication, no disk access).
+#[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
+pub(crate) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Body of `GET /api/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusBody {
+    version: &'static str,
+    /// Seconds since the server started.
+    uptime_s: f64,
+    /// `idle` or `pcap <path>` (the capture being or last processed).
+    mode: String,
+    data_dir: String,
+    logs_dir: String,
+    /// Uploaded captures.
+    captures: usize,
+    /// Records in `logs/metrics.jsonl`.
+    metrics_windows: usize,
+    /// Model files.
+    models: usize,
+    /// The most recently created model.
+    active_model: Option<String>,
+    /// Records in the anomaly store.
+    anomalies: usize,
+    running_jobs: usize,
+    jobs: Vec<JobView>,
+}
+
+/// Version, uptime, mode, directories and counts of everything stored.
+#[utoipa::path(get, path = "/api/status", tag = "server", responses((status = 200, body = StatusBody)))]
 pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let s = state.clone();
     let body = web::block(move || {
@@ -170,20 +225,20 @@ pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse
         let uploads = std::fs::read_dir(s.uploads())
             .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
             .unwrap_or(0);
-        serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": s.started.elapsed().as_secs_f64(),
-            "mode": s.mode.lock().map(|m| m.clone()).unwrap_or_default(),
-            "data_dir": s.data_dir.display().to_string(),
-            "logs_dir": s.logs_dir.display().to_string(),
-            "captures": uploads,
-            "metrics_windows": s.metrics.records(&s.logs_dir.join("metrics.jsonl")).map_or(0, |r| r.len()),
-            "models": models.len(),
-            "active_model": models.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)).map(|m| m.name.clone()),
-            "anomalies": s.anomalies.snapshot().map(|r| r.anomalies.len()).unwrap_or(0),
-            "running_jobs": s.jobs.running(),
-            "jobs": s.jobs.all(),
-        })
+        StatusBody {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_s: s.started.elapsed().as_secs_f64(),
+            mode: s.mode.lock().map(|m| m.clone()).unwrap_or_default(),
+            data_dir: s.data_dir.display().to_string(),
+            logs_dir: s.logs_dir.display().to_string(),
+            captures: uploads,
+            metrics_windows: s.metrics.records(&s.logs_dir.join("metrics.jsonl")).map_or(0, |r| r.len()),
+            models: models.len(),
+            active_model: models.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)).map(|m| m.name.clone()),
+            anomalies: s.anomalies.snapshot().map(|r| r.anomalies.len()).unwrap_or(0),
+            running_jobs: s.jobs.running(),
+            jobs: s.jobs.all(),
+        }
     })
     .await
     .map_err(ApiError::internal)?;
@@ -191,16 +246,26 @@ pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse
 }
 
 /// Query of `GET /api/anomalies` and `/api/anomalies/summary`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AnomalyQuery {
+    /// Windows ending after this: RFC 3339 (`2026-03-02T09:00:00Z`, offsets allowed) or
+    /// nanoseconds since the epoch.
     since: Option<String>,
+    /// Windows starting before this (same forms).
     until: Option<String>,
+    /// At least this severity.
     severity: Option<Severity>,
+    /// This detector.
     detector: Option<Detector>,
+    /// Source (capture path) containing this text.
     source: Option<String>,
+    /// Model score at least this.
     min_score: Option<f64>,
+    /// Items per page (default 100, at most 1000).
     limit: Option<usize>,
+    /// Items skipped (default 0).
     offset: Option<usize>,
 }
 
@@ -217,7 +282,9 @@ impl AnomalyQuery {
     }
 }
 
-/// `GET /api/anomalies`
+/// The stored anomalies, filtered, in time order, one page at a time.
+#[utoipa::path(get, path = "/api/anomalies", tag = "anomalies", params(AnomalyQuery),
+    responses((status = 200, body = Page), (status = 400, body = ErrorBody)))]
 pub(crate) async fn anomalies(state: web::Data<AppState>, q: web::Query<AnomalyQuery>) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let limit = q.limit.unwrap_or(100).min(1000);
@@ -229,22 +296,28 @@ pub(crate) async fn anomalies(state: web::Data<AppState>, q: web::Query<AnomalyQ
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// `GET /api/anomalies/summary`
+/// Body of `GET /api/anomalies/summary`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SummaryBody {
+    summary: Summary,
+    /// Consecutive anomalies of one source explained by the same metrics.
+    incidents: Vec<Incident>,
+}
+
+/// Counts by severity and detector, time range, top metrics and incidents of the matching
+/// anomalies (`limit`/`offset` are ignored).
+#[utoipa::path(get, path = "/api/anomalies/summary", tag = "anomalies", params(AnomalyQuery),
+    responses((status = 200, body = SummaryBody), (status = 400, body = ErrorBody)))]
 pub(crate) async fn anomaly_summary(
     state: web::Data<AppState>,
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
-    #[derive(Serialize)]
-    struct Body {
-        summary: Summary,
-        incidents: Vec<Incident>,
-    }
     let body = web::block(move || -> Result<Vec<u8>, String> {
         let snapshot = state.anomalies.snapshot().map_err(|e| e.to_string())?;
         let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
         let window = items.first().map_or(1, |a| a.window_end_ns - a.window_start_ns);
-        let body = Body { summary: summarize(items.iter().copied()), incidents: incidents(items, window, 1) };
+        let body = SummaryBody { summary: summarize(items.iter().copied()), incidents: incidents(items, window, 1) };
         serde_json::to_vec(&body).map_err(|e| e.to_string())
     })
     .await
@@ -253,7 +326,10 @@ pub(crate) async fn anomaly_summary(
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
-/// `GET /api/anomalies/{id}`
+/// One anomaly with its explanation.
+#[utoipa::path(get, path = "/api/anomalies/{id}", tag = "anomalies",
+    params(("id" = String, Path, description = "The anomaly's id (16 hex digits)")),
+    responses((status = 200, body = Anomaly), (status = 404, body = ErrorBody)))]
 pub(crate) async fn anomaly(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let wanted = id.clone();
@@ -268,21 +344,37 @@ pub(crate) async fn anomaly(state: web::Data<AppState>, id: web::Path<String>) -
 }
 
 /// Query of `GET /api/metrics`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct MetricsQuery {
+    /// Windows ending after this: RFC 3339 or nanoseconds since the epoch.
     since: Option<String>,
+    /// Windows starting before this.
     until: Option<String>,
+    /// Items per page (default 100, at most 10000).
     limit: Option<usize>,
+    /// Items skipped (default 0).
     offset: Option<usize>,
 }
 
-/// `GET /api/metrics`
+/// Body of `GET /api/metrics`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MetricsPage {
+    /// Matching windows in total.
+    total: usize,
+    offset: usize,
+    items: Vec<WindowRecord>,
+}
+
+/// Window records of `logs/metrics.jsonl` (the last capture processed), filtered by time.
+#[utoipa::path(get, path = "/api/metrics", tag = "metrics", params(MetricsQuery),
+    responses((status = 200, body = MetricsPage), (status = 400, body = ErrorBody)))]
 pub(crate) async fn metrics(state: web::Data<AppState>, q: web::Query<MetricsQuery>) -> ApiResult<HttpResponse> {
     let since = q.since.as_deref().map(|s| parse_time(s, "since")).transpose()?;
     let until = q.until.as_deref().map(|s| parse_time(s, "until")).transpose()?;
     let (limit, offset) = (q.limit.unwrap_or(100).min(10_000), q.offset.unwrap_or(0));
-    let body = web::block(move || -> Result<serde_json::Value, nta_metrics::Error> {
+    let body = web::block(move || -> Result<MetricsPage, nta_metrics::Error> {
         let records = state.metrics.records(&state.logs_dir.join("metrics.jsonl"))?;
         let mut total = 0;
         let mut items = Vec::new();
@@ -291,11 +383,11 @@ pub(crate) async fn metrics(state: web::Data<AppState>, q: web::Query<MetricsQue
             .filter(|r| since.is_none_or(|t| r.window_end_ns() > t) && until.is_none_or(|t| r.window_start_ns < t))
         {
             if total >= offset && items.len() < limit {
-                items.push(r);
+                items.push(r.clone());
             }
             total += 1;
         }
-        Ok(serde_json::json!({ "total": total, "offset": offset, "items": items }))
+        Ok(MetricsPage { total, offset, items })
     })
     .await
     .map_err(ApiError::internal)?
@@ -303,7 +395,8 @@ pub(crate) async fn metrics(state: web::Data<AppState>, q: web::Query<MetricsQue
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// `GET /api/models`
+/// The model files in `data/models`, sorted by name (unreadable ones with their error).
+#[utoipa::path(get, path = "/api/models", tag = "models", responses((status = 200, body = Vec<ModelInfo>)))]
 pub(crate) async fn models(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let list = web::block(move || nta_ml::list_models(&state.data_dir.join("models")))
         .await
@@ -322,15 +415,38 @@ pub(crate) fn new_id() -> String {
 }
 
 /// What an upload became.
-#[derive(Debug, Serialize)]
-struct Uploaded {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Uploaded {
+    /// Server-chosen id (16 hex digits): `upload_id` of train, detect and control/start.
     id: String,
+    /// Bytes stored.
     size: u64,
+    /// `pcap`, `pcap-ns`, `pcapng`, ... (gzip-compressed forms included).
     format: String,
     packets: u64,
+    /// Reader warnings (e.g. a last packet cut short).
     warnings: Vec<String>,
 }
 
+/// The multipart form of `POST /api/upload` (documentation only: the body is streamed).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UploadForm {
+    /// The capture (pcap or pcapng, optionally gzip-compressed); the first part with a file
+    /// name is used, other parts are ignored.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Uploads a capture, streamed to `data/uploads/` and validated.
+#[utoipa::path(post, path = "/api/upload", tag = "captures", security(("bearer" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = Uploaded),
+        (status = 400, description = "no file part, bad multipart, or a capture broken before its first packet", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 413, description = "over the size limit (from Content-Length when given)", body = ErrorBody),
+        (status = 415, description = "not a pcap or pcapng file", body = ErrorBody)))]
 /// `POST /api/upload` (multipart; the first file part): streamed to `data/uploads/`, checked
 /// by magic number and read through once; a bad upload leaves nothing behind.
 pub(crate) async fn upload(
@@ -452,8 +568,17 @@ fn upload_path(state: &AppState, id: &str) -> ApiResult<PathBuf> {
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no upload {id}")))
 }
 
+/// Body of a `202 Accepted`: the job doing the work.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    job: String,
+    /// Where to follow it.
+    #[schema(example = "/api/jobs/5f0c6a1b2d3e4f50")]
+    href: String,
+}
+
 fn accepted(id: &str) -> HttpResponse {
-    HttpResponse::Accepted().json(serde_json::json!({ "job": id, "href": format!("/api/jobs/{id}") }))
+    HttpResponse::Accepted().json(Accepted { job: id.to_owned(), href: format!("/api/jobs/{id}") })
 }
 
 fn window_of(w: Option<&str>) -> ApiResult<i64> {
@@ -463,18 +588,31 @@ fn window_of(w: Option<&str>) -> ApiResult<i64> {
 }
 
 /// Body of `POST /api/train`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TrainRequest {
+    /// Model name: letters, digits, `-`, `_`, `.` (saved as `data/models/<name>.json`).
+    #[schema(example = "office")]
     name: String,
+    /// Train on this upload (extracted first); without it, on `logs/metrics.jsonl`.
     upload_id: Option<String>,
+    /// Window length when extracting an upload (default `10s`).
+    #[schema(example = "10s")]
     window: Option<String>,
+    /// Trees (default 100).
     n_estimators: Option<usize>,
+    /// `auto`, an integer, or a fraction in (0, 1].
     max_samples: Option<String>,
+    /// `auto` or a fraction in (0, 0.5].
     contamination: Option<String>,
+    /// Random seed (default 0).
     seed: Option<u64>,
 }
 
+/// Trains a model (a job): returns at once with the job to follow.
+#[utoipa::path(post, path = "/api/train", tag = "models", security(("bearer" = [])), request_body = TrainRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown upload", body = ErrorBody)))]
 /// `POST /api/train`: a job that extracts (from an upload) or reads the stored metrics, trains
 /// and saves the model.
 pub(crate) async fn train(
@@ -513,14 +651,23 @@ pub(crate) async fn train(
 }
 
 /// Body of `POST /api/anomalies/detect`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DetectRequest {
+    /// A model of `GET /api/models`; its baseline `data/baselines/<model>.json` is used when
+    /// present, else one is learnt from the records scored.
     model: String,
+    /// Score this upload (extracted first); without it, `logs/metrics.jsonl`.
     upload_id: Option<String>,
+    /// Window length when extracting an upload (default `10s`; use the model's).
     window: Option<String>,
 }
 
+/// Detects anomalies (a job) and appends them to the store.
+#[utoipa::path(post, path = "/api/anomalies/detect", tag = "anomalies", security(("bearer" = [])),
+    request_body = DetectRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown model or upload", body = ErrorBody)))]
 /// `POST /api/anomalies/detect`: a job that scores an upload (or the stored metrics) with a
 /// model and appends the anomalies to the store.
 pub(crate) async fn detect(
@@ -549,12 +696,15 @@ pub(crate) async fn detect(
     Ok(accepted(&id))
 }
 
-/// `GET /api/jobs`
+/// Every job of this run, oldest first.
+#[utoipa::path(get, path = "/api/jobs", tag = "jobs", responses((status = 200, body = Vec<JobView>)))]
 pub(crate) async fn jobs(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(state.jobs.all())
 }
 
-/// `GET /api/jobs/{id}`
+/// A job: state, progress (bytes done / total), result or error.
+#[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn job(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     state
         .jobs
@@ -563,7 +713,11 @@ pub(crate) async fn job(state: web::Data<AppState>, id: web::Path<String>) -> Ap
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no job {id}")))
 }
 
-/// `DELETE /api/jobs/{id}`
+/// Cancels a running job: it stops within a batch of packets, a tree or a block of rows, and
+/// writes nothing.
+#[utoipa::path(delete, path = "/api/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn cancel_job(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -577,15 +731,30 @@ pub(crate) async fn cancel_job(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no job {id}")))
 }
 
-/// Body of `POST /api/control/start`.
-#[derive(Debug, Deserialize)]
+/// Body of `POST /api/control/start`: exactly one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StartRequest {
-    /// A capture under the data directory.
+    /// A capture under the data directory (relative to it).
     path: Option<String>,
+    /// An upload.
     upload_id: Option<String>,
 }
 
+/// Body of `GET /api/control/state` and `POST /api/control/stop`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ControlState {
+    /// `idle` or `pcap <path>`.
+    mode: String,
+    /// The control job, if one was started.
+    job: Option<JobView>,
+}
+
+/// Processes a capture (extract → baseline → train → detect) as the server's current work.
+#[utoipa::path(post, path = "/api/control/start", tag = "control", security(("bearer" = [])),
+    request_body = StartRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "a control job is running", body = ErrorBody)))]
 /// `POST /api/control/start`: process a capture (extract → baseline → train → detect) as the
 /// server's current work; one at a time.
 pub(crate) async fn control_start(
@@ -626,7 +795,9 @@ pub(crate) async fn control_start(
     Ok(accepted(&id))
 }
 
-/// `POST /api/control/stop`
+/// Cancels the control job (if running) and returns to idle.
+#[utoipa::path(post, path = "/api/control/stop", tag = "control", security(("bearer" = [])),
+    responses((status = 200, body = ControlState), (status = 401, body = ErrorBody)))]
 pub(crate) async fn control_stop(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     authorize(&req, &state)?;
     let current = state.control.lock().map_err(ApiError::internal)?.clone();
@@ -634,15 +805,16 @@ pub(crate) async fn control_stop(req: HttpRequest, state: web::Data<AppState>) -
     if let Ok(mut m) = state.mode.lock() {
         *m = "idle".into();
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "mode": "idle", "job": job })))
+    Ok(HttpResponse::Ok().json(ControlState { mode: "idle".into(), job }))
 }
 
-/// `GET /api/control/state`
+/// The mode and the control job.
+#[utoipa::path(get, path = "/api/control/state", tag = "control", responses((status = 200, body = ControlState)))]
 pub(crate) async fn control_state(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let current = state.control.lock().map_err(ApiError::internal)?.clone();
     let job = current.and_then(|id| state.jobs.get(&id));
     let mode = state.mode.lock().map(|m| m.clone()).unwrap_or_default();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "mode": mode, "job": job })))
+    Ok(HttpResponse::Ok().json(ControlState { mode, job }))
 }
 
 /// The JSON 404 for unknown routes.
@@ -650,7 +822,41 @@ pub(crate) async fn not_found(req: HttpRequest) -> ApiResult<HttpResponse> {
     Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route {} {}", req.method(), req.path())))
 }
 
-/// Every route.
+/// Declares the routes once: `add_routes` registers them and `ROUTES` lists them (method,
+/// path) for the test that holds the OpenAPI document to the routing table.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every (method, path) served.
+        #[cfg(test)]
+        pub(crate) const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn add_routes(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+routes! {
+    get "/health" => health,
+    get "/api/status" => status,
+    get "/api/anomalies" => anomalies,
+    get "/api/anomalies/summary" => anomaly_summary,
+    get "/api/anomalies/{id}" => anomaly,
+    get "/api/metrics" => metrics,
+    get "/api/models" => models,
+    post "/api/upload" => upload,
+    post "/api/train" => train,
+    post "/api/anomalies/detect" => detect,
+    get "/api/jobs" => jobs,
+    get "/api/jobs/{id}" => job,
+    delete "/api/jobs/{id}" => cancel_job,
+    post "/api/control/start" => control_start,
+    post "/api/control/stop" => control_stop,
+    get "/api/control/state" => control_state,
+    get "/api/openapi.json" => crate::openapi::document,
+}
+
+/// Every route, with JSON errors for bad queries, bad JSON and unknown routes.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()
@@ -660,21 +866,6 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         web::JsonConfig::default()
             .error_handler(|e, _| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", e.to_string()).into()),
     )
-    .route("/health", web::get().to(health))
-    .route("/api/status", web::get().to(status))
-    .route("/api/anomalies", web::get().to(anomalies))
-    .route("/api/anomalies/summary", web::get().to(anomaly_summary))
-    .route("/api/anomalies/{id}", web::get().to(anomaly))
-    .route("/api/metrics", web::get().to(metrics))
-    .route("/api/models", web::get().to(models))
-    .route("/api/upload", web::post().to(upload))
-    .route("/api/train", web::post().to(train))
-    .route("/api/anomalies/detect", web::post().to(detect))
-    .route("/api/jobs", web::get().to(jobs))
-    .route("/api/jobs/{id}", web::get().to(job))
-    .route("/api/jobs/{id}", web::delete().to(cancel_job))
-    .route("/api/control/start", web::post().to(control_start))
-    .route("/api/control/stop", web::post().to(control_stop))
-    .route("/api/control/state", web::get().to(control_state))
+    .configure(add_routes)
     .default_service(web::to(not_found));
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where a job stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum State {
     Running,
@@ -19,14 +19,20 @@ pub(crate) enum State {
 }
 
 /// What `GET /api/jobs/{id}` shows.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct JobView {
     pub(crate) id: String,
+    /// `train`, `detect`, `control` or `startup`.
     pub(crate) kind: String,
     pub(crate) state: State,
+    /// Capture bytes read so far (extraction).
     pub(crate) bytes_done: u64,
+    /// Capture bytes in all.
     pub(crate) bytes_total: u64,
+    /// When done: what the work made (model metadata, or counts of windows, anomalies and
+    /// the incidents of a detection).
     pub(crate) result: Option<serde_json::Value>,
+    /// When failed: why.
     pub(crate) error: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod jobs;
+mod openapi;
 mod work;
 
 use anyhow::{Context, Result, bail};

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Which detector found the window abnormal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Detector {
     /// The Isolation Forest only.
@@ -48,6 +49,7 @@ impl std::str::FromStr for Detector {
 
 /// How bad (see [`Severity::of`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Flagged, mildly.
@@ -113,6 +115,7 @@ impl std::str::FromStr for Severity {
 
 /// One reason a window is abnormal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contribution {
     /// The metric.
     pub metric: Metric,
@@ -131,6 +134,7 @@ pub struct Contribution {
 
 /// An abnormal window. One JSON line of the anomaly store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     /// Stable id: FNV-1a 64 of source, window start, window length and detector, in hex.
     pub id: String,

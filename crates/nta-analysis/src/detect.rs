@@ -54,6 +54,7 @@ impl Default for DetectConfig {
 
 /// Consecutive abnormal windows of the same character: one story.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Incident {
     /// Stable id (of its first anomaly's window and source).
     pub id: String,

@@ -60,6 +60,7 @@ impl Filter {
 
 /// One page of a listing.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page {
     /// Matching records in total.
     pub total: usize,
@@ -71,6 +72,7 @@ pub struct Page {
 
 /// Counts over the store (or a filtered part of it).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     /// Records.
     pub total: usize,

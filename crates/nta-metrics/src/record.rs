@@ -5,8 +5,10 @@ use std::net::IpAddr;
 
 /// A source address and what it sent in the window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopSource {
     /// The address (outer IP source).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "192.0.2.7"))]
     pub ip: IpAddr,
     /// Bytes it sent (original frame lengths).
     pub bytes: u64,
@@ -16,6 +18,7 @@ pub struct TopSource {
 
 /// A destination port and how many packets went to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopPort {
     /// TCP or UDP destination port.
     pub port: u16,
@@ -25,6 +28,7 @@ pub struct TopPort {
 
 /// The metrics of one time window. Counts are packets unless the name says otherwise.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WindowRecord {
     /// Start of the window, RFC 3339 UTC with nanoseconds.
     pub window_start: String,
@@ -188,6 +192,7 @@ macro_rules! metrics {
         /// A numeric field of [`WindowRecord`]: what baselines, features and explanations are
         /// keyed by. Serialized as the field's name.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum Metric {
             $(

@@ -81,6 +81,7 @@ pub struct Model {
 
 /// A model file as listed by [`list_models`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelInfo {
     /// Name.
     pub name: String,
