@@ -169,6 +169,14 @@ fn upload_train_detect_list_over_real_http() {
     assert_eq!((s, models[0]["name"].as_str()), (200, Some("e2e")));
     let (s, err) = json(port, "GET", "/api/anomalies/ffffffffffffffff", None);
     assert_eq!((s, err["error"]["code"].as_str()), (404, Some("not_found")));
+    // The OpenAPI document describes the operations just used.
+    let (s, doc) = json(port, "GET", "/api/openapi.json", None);
+    assert_eq!((s, doc["openapi"].as_str()), (200, Some("3.1.0")));
+    for (path, method) in
+        [("/api/upload", "post"), ("/api/train", "post"), ("/api/anomalies/detect", "post"), ("/api/jobs/{id}", "get")]
+    {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
 
     // CORS: the configured origin is allowed, another is not.
     let pre = "Origin: http://ui.example\r\nAccess-Control-Request-Method: GET\r\n";
