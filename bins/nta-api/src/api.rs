@@ -36,6 +36,39 @@ pub(crate) struct AppState {
     pub(crate) anomalies: StoreIndex,
     /// `logs/metrics.jsonl` as last read.
     pub(crate) metrics: MetricsCache,
+    /// `data/models` as last listed.
+    pub(crate) models: ModelsCache,
+}
+
+/// The model list of `data/models`: a file is loaded again only when its identity, size or
+/// modification time change (models are written by rename).
+#[derive(Debug, Default)]
+pub(crate) struct ModelsCache {
+    known: Mutex<std::collections::HashMap<PathBuf, (FileKey, ModelInfo)>>,
+}
+
+impl ModelsCache {
+    /// The models in `dir`, sorted by name.
+    pub(crate) fn list(&self, dir: &std::path::Path) -> Result<Vec<ModelInfo>, nta_ml::Error> {
+        let files = nta_ml::model_files(dir)?;
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.retain(|p, _| files.contains(p));
+        let mut out = Vec::with_capacity(files.len());
+        for path in files {
+            let key = std::fs::metadata(&path).ok().map(|m| file_key(&m));
+            match (key, known.get(&path)) {
+                (Some(k), Some((cached, info))) if *cached == k => out.push(info.clone()),
+                _ => {
+                    let info = ModelInfo::read(&path);
+                    if let Some(k) = key {
+                        known.insert(path, (k, info.clone()));
+                    }
+                    out.push(info);
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The records of `logs/metrics.jsonl`, read again only when the file changes (it is
@@ -99,6 +132,7 @@ impl AppState {
             control: Mutex::new(None),
             anomalies,
             metrics: MetricsCache::default(),
+            models: ModelsCache::default(),
         }
     }
 
@@ -221,7 +255,7 @@ pub(crate) struct StatusBody {
 pub(crate) async fn status(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let s = state.clone();
     let body = web::block(move || {
-        let models = nta_ml::list_models(&s.data_dir.join("models")).unwrap_or_default();
+        let models = s.models.list(&s.data_dir.join("models")).unwrap_or_default();
         let uploads = std::fs::read_dir(s.uploads())
             .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
             .unwrap_or(0);
@@ -398,7 +432,7 @@ pub(crate) async fn metrics(state: web::Data<AppState>, q: web::Query<MetricsQue
 /// The model files in `data/models`, sorted by name (unreadable ones with their error).
 #[utoipa::path(get, path = "/api/models", tag = "models", responses((status = 200, body = Vec<ModelInfo>)))]
 pub(crate) async fn models(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let list = web::block(move || nta_ml::list_models(&state.data_dir.join("models")))
+    let list = web::block(move || state.models.list(&state.data_dir.join("models")))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;

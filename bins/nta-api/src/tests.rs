@@ -399,6 +399,23 @@ async fn listings_follow_the_files() {
     assert_eq!(s["summary"]["total"].as_u64(), Some(n + 1));
     let (st_code, one) = call(&app, test::TestRequest::get().uri("/api/anomalies/00000000000000ff")).await;
     assert_eq!((st_code, one["id"].as_str()), (200, Some("00000000000000ff")));
+    // Models: a new file appears, a damaged one is listed with its error, a removed one goes.
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, before) = call(&app, test::TestRequest::get().uri("/api/models")).await;
+    assert_eq!(names(&before), ["test_net_traffic"]);
+    let models = st.data_dir.join("models");
+    std::fs::copy(models.join("test_net_traffic.json"), models.join("a-copy.json")).unwrap();
+    let (_, after) = call(&app, test::TestRequest::get().uri("/api/models")).await;
+    assert_eq!(names(&after), ["a-copy", "test_net_traffic"]);
+    assert!(after[0]["error"].is_null() && after[0]["n_estimators"] == 100);
+    nta_metrics::write_atomic(&models.join("a-copy.json"), b"{\"not\": \"a model\"}").unwrap();
+    let (_, damaged) = call(&app, test::TestRequest::get().uri("/api/models")).await;
+    assert!(damaged[0]["error"].is_string() && damaged[0]["n_estimators"].is_null(), "{damaged}");
+    std::fs::remove_file(models.join("a-copy.json")).unwrap();
+    let (_, s) = call(&app, test::TestRequest::get().uri("/api/status")).await;
+    assert_eq!((s["models"].as_u64(), s["active_model"].as_str()), (Some(1), Some("test_net_traffic")));
 }
 
 /// Checks `value` against `schema` of the OpenAPI document `doc`: `$ref`, `type` (one or a

@@ -43,7 +43,10 @@ pub use crate::{
     error::Error,
     features::{ExtractStats, FEATURES, Feature, FeatureExtractor},
     forest::{Contamination, ForestParams, IsolationForest, MaxSamples, Node, Tree, average_path_length, percentile},
-    model::{FeatureStats, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name, list_models},
+    model::{
+        FeatureStats, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name, list_models,
+        model_files,
+    },
     table::read_csv,
     train::{Scores, score, train, train_on_records},
 };

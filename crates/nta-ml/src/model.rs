@@ -162,32 +162,42 @@ impl Model {
     }
 }
 
-/// The models (`*.json`) in `dir`, sorted by name; unreadable ones are listed with their error.
-pub fn list_models(dir: &Path) -> Result<Vec<ModelInfo>, Error> {
+/// The model files (`*.json`, not hidden) in `dir`, sorted by name; none if it does not exist.
+pub fn model_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(Error::Io { path: dir.to_owned(), source }),
     };
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Some(stem) = name.strip_suffix(".json") else { continue };
-        if stem.starts_with('.') {
-            continue;
-        }
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+                .is_some_and(|stem| !stem.starts_with('.'))
+        })
+        .collect();
+    out.sort_by(|a, b| a.file_stem().cmp(&b.file_stem()));
+    Ok(out)
+}
+
+impl ModelInfo {
+    /// What the model file at `path` holds (or why it cannot be read).
+    pub fn read(path: &Path) -> ModelInfo {
+        let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut info = ModelInfo {
-            name: stem.to_owned(),
+            name,
             path: path.display().to_string(),
-            bytes: entry.metadata().map(|m| m.len()).unwrap_or(0),
+            bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
             created_at: None,
             features: None,
             rows: None,
             n_estimators: None,
             error: None,
         };
-        match Model::load(&path) {
+        match Model::load(path) {
             Ok(m) => {
                 info.created_at = Some(m.created_at);
                 info.features = Some(m.features.len());
@@ -196,8 +206,11 @@ pub fn list_models(dir: &Path) -> Result<Vec<ModelInfo>, Error> {
             }
             Err(e) => info.error = Some(e.to_string()),
         }
-        out.push(info);
+        info
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+}
+
+/// The models (`*.json`) in `dir`, sorted by name; unreadable ones are listed with their error.
+pub fn list_models(dir: &Path) -> Result<Vec<ModelInfo>, Error> {
+    Ok(model_files(dir)?.iter().map(|p| ModelInfo::read(p)).collect())
 }
