@@ -11,7 +11,9 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Capture file (repeatable); several files form one time line, merged by timestamp
+    /// Capture file (repeatable); several files form one time line, merged by timestamp. `-`
+    /// reads a capture stream from standard input (e.g. `tcpdump -U -w -`), records are then
+    /// written as their windows close
     #[arg(long = "pcap", value_name = "FILE")]
     pcaps: Vec<PathBuf>,
     /// Every capture in this directory (.pcap, .pcapng, .cap, .ntar, optionally .gz)
@@ -72,7 +74,10 @@ fn inputs(args: &Args) -> Result<Vec<PathBuf>> {
     if paths.is_empty() {
         bail!("nothing to read: give --pcap FILE or --dir DIR");
     }
-    for p in &paths {
+    if paths.iter().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH).count() > 1 {
+        bail!("standard input (-) can be read once");
+    }
+    for p in paths.iter().filter(|p| p.as_os_str() != nta_metrics::STDIN_PATH) {
         if !p.is_file() {
             bail!("{}: not a file", p.display());
         }
@@ -136,8 +141,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
     };
     let began = Instant::now();
-    let summary =
-        extract_files(&paths, &cfg, &show, &mut |r| write_jsonl_record(&mut out, &r)).context("extracting metrics")?;
+    // From a stream, each record is flushed as soon as its window closes.
+    let stream = paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
+    let summary = extract_files(&paths, &cfg, &show, &mut |r| {
+        write_jsonl_record(&mut out, &r)?;
+        if stream { out.flush() } else { Ok(()) }
+    })
+    .context("extracting metrics")?;
     out.flush().context("writing metrics")?;
     drop(out);
     if let Some(f) = file {
@@ -147,7 +157,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         eprint!("\r{:78}\r", "");
     }
     let secs = began.elapsed().as_secs_f64();
-    let bytes: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    // File sizes; for standard input, the bytes of the packets read.
+    let bytes: u64 = summary
+        .files
+        .iter()
+        .map(|f| {
+            if f.path == nta_metrics::STDIN_PATH { f.bytes } else { std::fs::metadata(&f.path).map_or(0, |m| m.len()) }
+        })
+        .sum();
     for f in &summary.files {
         for w in &f.warnings {
             eprintln!("warning: {}: {w}", f.path);

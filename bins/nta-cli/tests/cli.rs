@@ -332,3 +332,85 @@ fn plot_carve_and_config() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("modle"));
 }
+
+/// `--pcap -` reads a capture stream from standard input and writes each window's record as
+/// soon as a packet past its end (and the reorder horizon) arrives — while the stream is still
+/// open, as with `tcpdump -U -w - | nta-cli extract --pcap - --out -`.
+#[test]
+fn extract_streams_from_standard_input() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sample.pcap");
+    let mut reader = nta_capture::CaptureReader::open(&sample).unwrap();
+    let mut frames = Vec::new();
+    while let Some(p) = reader.next_packet().unwrap() {
+        frames.push((p.link_type, p.data.to_vec()));
+        if frames.len() == 4 {
+            break;
+        }
+    }
+    let link = frames[0].0;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+        .args(["extract", "--pcap", "-", "--out", "-", "--window", "1s", "--reorder", "1s"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut w = nta_capture::PcapWriter::new(stdin, link, 65535, true).unwrap();
+    let t0 = 1_700_000_000_000_000_000i64;
+    // Window [t0, t0+1s): three packets; then one 5 s later, past the window and the horizon.
+    for (i, dt) in [0, 100_000_000, 900_000_000, 5_000_000_000].into_iter().enumerate() {
+        let f = &frames[i].1;
+        w.write_packet(t0 + dt, f, f.len() as u32).unwrap();
+    }
+    let mut stdin = w.into_inner().unwrap();
+    std::io::Write::flush(&mut stdin).unwrap();
+    // The first window's record arrives while standard input is still open.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("no record while the stream is open");
+    let r: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!((r["window_start_ns"].as_i64(), r["packets"].as_u64()), (Some(t0), Some(3)));
+    assert_eq!(r["source"], "-");
+    // Closing the stream ends the run: the empty windows between, then the last one.
+    drop(stdin);
+    let status = child.wait().unwrap();
+    lines.join().unwrap();
+    let rest: Vec<serde_json::Value> = rx.try_iter().map(|l| serde_json::from_str(&l).unwrap()).collect();
+    assert!(status.success());
+    assert_eq!(rest.len(), 5, "4 empty windows and the last");
+    assert_eq!(rest.iter().map(|r| r["packets"].as_u64().unwrap()).sum::<u64>(), 1);
+    // A whole capture through standard input gives the records of the file, but for `source`.
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let records = |out: &[u8]| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("source");
+                v
+            })
+            .collect()
+    };
+    let from_file = nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", "-", "--window", "10s"]);
+    let piped = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+        .args(["extract", "--pcap", "-", "--out", "-", "--window", "10s"])
+        .stdin(std::fs::File::open(&fixture).unwrap())
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert_eq!(records(&piped.stdout).len(), 180);
+    assert_eq!(records(&piped.stdout), records(&from_file.stdout));
+    // `-` twice is refused.
+    let out = nta(&["extract", "--pcap", "-", "--pcap", "-", "--out", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+}

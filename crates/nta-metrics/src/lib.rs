@@ -43,6 +43,6 @@ pub use crate::{
     extractor::{ExtractConfig, ExtractCounts, Extractor},
     flows::FlowConfig,
     jsonl::{JsonlRead, read_jsonl, write_atomic, write_jsonl_record},
-    pipeline::{ExtractSummary, FileSummary, Progress, extract_files},
+    pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files},
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

@@ -69,6 +69,14 @@ impl ExtractSummary {
 const BATCH_BYTES: usize = 4 << 20;
 /// At most this many packets make a batch.
 const BATCH_PACKETS: usize = 32_768;
+/// From a stream (standard input), a batch also ends after a packet that enters a new slot of
+/// this much capture time: the packets read so far reach the extractor before the reader
+/// waits for more, so a window is written as soon as a packet past it arrives, whatever the
+/// packet rate.
+const STREAM_SLOT_NS: i64 = 200_000_000;
+
+/// The path that means standard input.
+pub const STDIN_PATH: &str = "-";
 
 #[derive(Clone, Copy, Debug)]
 struct Meta {
@@ -145,7 +153,12 @@ struct Input {
 impl Input {
     fn open(path: &Path) -> Input {
         let mut summary = FileSummary { path: path.display().to_string(), ..FileSummary::default() };
-        let reader = match CaptureReader::open(path) {
+        let opened = if path.as_os_str() == STDIN_PATH {
+            CaptureReader::from_reader(std::io::stdin())
+        } else {
+            CaptureReader::open(path)
+        };
+        let reader = match opened {
             Ok(r) => {
                 summary.format = Some(r.format().short_name().to_owned());
                 Some(r)
@@ -199,9 +212,24 @@ impl Input {
     }
 }
 
+/// Whether a stream's batch ends after a packet at `ts_ns` (it enters a new slot).
+fn cut(stream: bool, last_slot: &mut i64, ts_ns: i64) -> bool {
+    if !stream {
+        return false;
+    }
+    let slot = ts_ns.div_euclid(STREAM_SLOT_NS);
+    let new = slot != *last_slot;
+    *last_slot = slot;
+    new
+}
+
 /// The reading side: fills batches from one or several inputs in timestamp order.
 struct Source {
     inputs: Vec<Input>,
+    /// Some input is a stream: batches are cut by capture time too.
+    stream: bool,
+    /// The capture-time slot of the last packet batched (streams).
+    last_slot: i64,
     sample: u64,
     seen: u64,
     done_bytes: u64,
@@ -220,7 +248,7 @@ impl Source {
                         self.seen += 1;
                         if (self.seen - 1).is_multiple_of(self.sample) {
                             batch.push(0, &p);
-                            if batch.full() {
+                            if batch.full() || cut(self.stream, &mut self.last_slot, p.ts_ns) {
                                 return;
                             }
                         }
@@ -248,6 +276,10 @@ impl Source {
                     data,
                 };
                 batch.push(i, &p);
+                if cut(self.stream, &mut self.last_slot, *ts) {
+                    input.advance();
+                    return;
+                }
             }
             input.advance();
             if batch.full() {
@@ -269,6 +301,9 @@ impl Source {
 /// Extracts window records from `paths`, merged into one time line by timestamp. `emit`
 /// receives each record as soon as it is complete; `progress` is called after every batch.
 /// A file that cannot be opened or read to its end is reported in the summary; the others go on.
+/// The path [`STDIN_PATH`] (`-`) reads a capture stream from standard input (e.g. `tcpdump -U
+/// -w -`): a window is emitted once a packet at least the reorder horizon past its end has
+/// arrived — capture time, not the wall clock, closes windows.
 pub fn extract_files(
     paths: &[PathBuf],
     cfg: &ExtractConfig,
@@ -300,7 +335,16 @@ fn run(
     if inputs.len() > 1 {
         inputs.iter_mut().for_each(Input::advance);
     }
-    let mut source = Source { inputs, sample: u64::from(cfg.sample), seen: 0, done_bytes: 0, total_bytes };
+    let stream = paths.iter().any(|p| p.as_os_str() == STDIN_PATH);
+    let mut source = Source {
+        inputs,
+        stream,
+        last_slot: i64::MIN,
+        sample: u64::from(cfg.sample),
+        seen: 0,
+        done_bytes: 0,
+        total_bytes,
+    };
     let mut extractor = Extractor::new(cfg.clone(), names);
     let mut out: Vec<WindowRecord> = Vec::new();
     let mut failed: Option<std::io::Error> = None;
@@ -319,18 +363,20 @@ fn run(
     ready.decode();
     while !ready.meta.is_empty() {
         // Accumulate `ready` here while the next batch is read and decoded beside it.
+        // Records are delivered as soon as they are complete, not after the read beside
+        // (which, from a stream, may wait for the next packets).
         rayon::join(
             || {
                 for (s, src) in &ready.summaries {
                     extractor.push(s, *src as usize, &mut |r| out.push(r));
                 }
+                deliver(&mut out, &mut failed);
             },
             || {
                 source.fill(&mut next);
                 next.decode();
             },
         );
-        deliver(&mut out, &mut failed);
         if let Some(e) = failed.take() {
             return Err(Error::Output(e));
         }
