@@ -9,7 +9,7 @@ use nta_analysis::{
 };
 use nta_baselines::Baseline;
 use nta_capture::format_rfc3339_ns;
-use nta_metrics::{ExtractConfig, WindowRecord, extract_files};
+use nta_metrics::{ExtractConfig, extract_files};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,7 +48,8 @@ pub(crate) struct AnalyzeArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DetectArgs {
-    /// A capture to extract windows from (10 s unless --window)
+    /// A capture to extract windows from (10 s unless --window); `-` reads a capture stream
+    /// from standard input and reports each abnormal window as soon as it closes
     #[arg(long, conflicts_with = "metrics", required_unless_present = "metrics")]
     pcap: Option<PathBuf>,
     /// Window metrics instead
@@ -185,8 +186,7 @@ pub(crate) fn carve_cmd(args: &CarveArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(out: &mut dyn Write, d: &Detection, records: &[WindowRecord]) -> std::io::Result<()> {
-    let window = records.first().map_or(0, |r| r.window_ns);
+fn print_report(out: &mut dyn Write, d: &Detection, window: i64) -> std::io::Result<()> {
     writeln!(
         out,
         "{} windows of {} s: {} abnormal, {} incident(s)",
@@ -300,7 +300,7 @@ pub(crate) fn analyze_cmd(args: &AnalyzeArgs) -> Result<ExitCode> {
             census.malformed
         )?;
         writeln!(out)?;
-        print_report(&mut out, d, &analysis.records)?;
+        print_report(&mut out, d, analysis.records.first().map_or(0, |r| r.window_ns))?;
         writeln!(out)?;
         writeln!(
             out,
@@ -324,20 +324,6 @@ pub(crate) fn analyze_cmd(args: &AnalyzeArgs) -> Result<ExitCode> {
 }
 
 pub(crate) fn detect_cmd(args: &DetectArgs) -> Result<ExitCode> {
-    let records = match &args.pcap {
-        Some(p) => {
-            let mut out = Vec::new();
-            let s = extract_files(std::slice::from_ref(p), &ExtractConfig::new(args.window), &|_| {}, &mut |r| {
-                out.push(r);
-                Ok(())
-            })?;
-            if s.had_errors() {
-                eprintln!("warning: {} could not be read to its end", p.display());
-            }
-            out
-        }
-        None => read_metrics(&args.metrics)?,
-    };
     let model = args.model.as_deref().map(|m| load_model(m, &args.models_dir)).transpose()?;
     let baseline = args
         .baseline
@@ -356,9 +342,65 @@ pub(crate) fn detect_cmd(args: &DetectArgs) -> Result<ExitCode> {
         }
     };
     cfg.min_severity = cfg.min_severity.max(args.min_severity);
+    if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
+        return detect_stream(args, p, model.as_ref(), baseline.as_ref(), &cfg);
+    }
+    let records = match &args.pcap {
+        Some(p) => {
+            let mut out = Vec::new();
+            let s = extract_files(std::slice::from_ref(p), &ExtractConfig::new(args.window), &|_| {}, &mut |r| {
+                out.push(r);
+                Ok(())
+            })?;
+            if s.had_errors() {
+                eprintln!("warning: {} could not be read to its end", p.display());
+            }
+            out
+        }
+        None => read_metrics(&args.metrics)?,
+    };
     let d = detect(&records, model.as_ref(), baseline.as_ref(), &cfg)?;
     let appended = AnomalyStore::new(&args.out).append(&d.anomalies)?;
-    print_report(&mut std::io::stdout().lock(), &d, &records)?;
+    print_report(&mut std::io::stdout().lock(), &d, records.first().map_or(0, |r| r.window_ns))?;
+    eprintln!("{appended} new anomalies appended to {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `detect --pcap -`: each window is scored as soon as it closes (detection is per window
+/// with a fixed model and baseline, so this finds what a run over the whole capture finds);
+/// its anomalies are appended to the store and printed at once, the incidents at the end.
+fn detect_stream(
+    args: &DetectArgs,
+    input: &std::path::Path,
+    model: Option<&nta_ml::Model>,
+    baseline: Option<&Baseline>,
+    cfg: &DetectConfig,
+) -> Result<ExitCode> {
+    let store = AnomalyStore::new(&args.out);
+    let mut found = Vec::new();
+    let (mut windows, mut appended) = (0, 0);
+    let mut stdout = std::io::stdout();
+    let summary = extract_files(&[input.to_owned()], &ExtractConfig::new(args.window), &|_| {}, &mut |r| {
+        let d = detect(std::slice::from_ref(&r), model, baseline, cfg).map_err(std::io::Error::other)?;
+        windows += d.windows;
+        if !d.anomalies.is_empty() {
+            appended += store.append(&d.anomalies).map_err(std::io::Error::other)?;
+            for a in &d.anomalies {
+                writeln!(stdout, "{}  {:<8}  {}", a.window_start, a.severity.name().to_uppercase(), a.summary)?;
+            }
+            stdout.flush()?;
+            found.extend(d.anomalies);
+        }
+        Ok(())
+    })
+    .context("detecting on the stream")?;
+    if summary.had_errors() {
+        eprintln!("warning: the stream could not be read to its end (the packets before the error were used)");
+    }
+    let incidents = nta_analysis::incidents(&found, args.window, cfg.incident_gap_windows);
+    let d = Detection { windows, anomalies: found, incidents };
+    writeln!(stdout)?;
+    print_report(&mut stdout.lock(), &d, args.window)?;
     eprintln!("{appended} new anomalies appended to {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }

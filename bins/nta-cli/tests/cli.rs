@@ -414,3 +414,57 @@ fn extract_streams_from_standard_input() {
     let out = nta(&["extract", "--pcap", "-", "--pcap", "-", "--out", "-"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `detect --pcap -` scores each window as it closes and finds what a run over the whole file
+/// finds (detection is per window once model and baseline are fixed).
+#[test]
+fn detect_on_a_stream_finds_what_the_file_run_finds() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let metrics = tmp("ds.jsonl");
+    let out =
+        nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", metrics.to_str().unwrap(), "--window", "10s"]);
+    assert!(out.status.success());
+    let models = tmp("ds-models");
+    let md = models.to_str().unwrap();
+    let out = nta(&["train", "--metrics", metrics.to_str().unwrap(), "--name", "ds", "--models-dir", md]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bl = tmp("ds-baseline.json");
+    let out = nta(&["baselines", "--metrics", metrics.to_str().unwrap(), "--out", bl.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (file_store, stream_store) = (tmp("ds-file.jsonl"), tmp("ds-stream.jsonl"));
+    let common = ["--model", "ds", "--models-dir", md, "--baseline", bl.to_str().unwrap()];
+    let mut a = vec!["detect", "--pcap", fixture.to_str().unwrap(), "--out", file_store.to_str().unwrap()];
+    a.extend(common);
+    let out = nta(&a);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut b = vec!["detect", "--pcap", "-", "--out", stream_store.to_str().unwrap()];
+    b.extend(common);
+    let streamed = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+        .args(&b)
+        .stdin(std::fs::File::open(&fixture).unwrap())
+        .output()
+        .unwrap();
+    assert!(streamed.status.success(), "{}", String::from_utf8_lossy(&streamed.stderr));
+    let read = |p: &PathBuf| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = v.as_object_mut().unwrap();
+                o.remove("id");
+                o.remove("source");
+                v
+            })
+            .collect()
+    };
+    let (from_file, from_stream) = (read(&file_store), read(&stream_store));
+    assert!(from_file.len() > 20, "{}", from_file.len());
+    assert_eq!(from_stream, from_file);
+    // One line per anomaly as it is found, then the same report as the file run.
+    let text = String::from_utf8_lossy(&streamed.stdout);
+    let live = text.lines().take_while(|l| !l.is_empty()).count();
+    assert_eq!(live, from_file.len());
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with(report.as_ref()), "{text}\n---\n{report}");
+}
