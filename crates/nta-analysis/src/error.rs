@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// What can go wrong in detection, the store and evaluation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The model could not score.
     #[error(transparent)]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// What can go wrong building, saving, loading or scoring baselines.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No usable window (none given, or all excluded).
     #[error("no usable window to learn from (all late, excluded by labels, or none given)")]

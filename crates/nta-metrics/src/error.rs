@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// Errors of nta-metrics. A capture that cannot be read is not one: it is reported in
 /// [`crate::FileSummary`] and the other files go on.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// What can go wrong fitting, scoring, reading tables and models.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Parameters out of range.
     #[error("invalid parameters: {reason}")]
