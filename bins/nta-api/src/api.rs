@@ -8,7 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use nta_analysis::{
-    Anomaly, AnomalyStore, Detector, Filter, Incident, Page, Severity, StoreIndex, Summary, incidents, summarize,
+    Anomaly, AnomalyStore, Detector, Filter, Incident, Page, Severity, Snapshot, StoreIndex, Summary, incidents,
+    summarize,
 };
 use nta_capture::CaptureReader;
 use nta_metrics::WindowRecord;
@@ -38,6 +39,30 @@ pub(crate) struct AppState {
     pub(crate) metrics: MetricsCache,
     /// `data/models` as last listed.
     pub(crate) models: ModelsCache,
+    /// The last `GET /api/anomalies/summary` body.
+    pub(crate) summary: SummaryCache,
+}
+
+/// The last summary body and what it was computed from: a dashboard polling the same summary
+/// gets it without recomputation until the store changes (a new snapshot). The snapshot is
+/// held, so its identity cannot be reused by another.
+#[derive(Debug, Default)]
+pub(crate) struct SummaryCache {
+    last: Mutex<Option<(Arc<Snapshot>, SummaryKey, web::Bytes)>>,
+}
+
+/// Filter, limit and offset of a summary request.
+type SummaryKey = (Filter, usize, usize);
+
+impl SummaryCache {
+    fn get(&self, snapshot: &Arc<Snapshot>, key: &SummaryKey) -> Option<web::Bytes> {
+        let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.as_ref().filter(|(s, k, _)| Arc::ptr_eq(s, snapshot) && k == key).map(|(_, _, b)| b.clone())
+    }
+
+    fn put(&self, snapshot: Arc<Snapshot>, key: SummaryKey, body: web::Bytes) {
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((snapshot, key, body));
+    }
 }
 
 /// The model list of `data/models`: a file is loaded again only when its identity, size or
@@ -133,6 +158,7 @@ impl AppState {
             anomalies,
             metrics: MetricsCache::default(),
             models: ModelsCache::default(),
+            summary: SummaryCache::default(),
         }
     }
 
@@ -334,12 +360,15 @@ pub(crate) async fn anomalies(state: web::Data<AppState>, q: web::Query<AnomalyQ
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SummaryBody {
     summary: Summary,
-    /// Consecutive anomalies of one source explained by the same metrics.
+    /// Incidents of the matching anomalies in all.
+    incidents_total: usize,
+    /// Consecutive anomalies of one source explained by the same metrics, in time order:
+    /// `limit` of them (default 100, at most 1000) from `offset`.
     incidents: Vec<Incident>,
 }
 
 /// Counts by severity and detector, time range, top metrics and incidents of the matching
-/// anomalies (`limit`/`offset` are ignored).
+/// anomalies; `limit`/`offset` page the incidents.
 #[utoipa::path(get, path = "/api/anomalies/summary", tag = "anomalies", params(AnomalyQuery),
     responses((status = 200, body = SummaryBody), (status = 400, body = ErrorBody)))]
 pub(crate) async fn anomaly_summary(
@@ -347,12 +376,25 @@ pub(crate) async fn anomaly_summary(
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
-    let body = web::block(move || -> Result<Vec<u8>, String> {
+    let (limit, offset) = (q.limit.unwrap_or(100).min(1000), q.offset.unwrap_or(0));
+    let body = web::block(move || -> Result<web::Bytes, String> {
         let snapshot = state.anomalies.snapshot().map_err(|e| e.to_string())?;
+        let key = (filter, limit, offset);
+        if let Some(body) = state.summary.get(&snapshot, &key) {
+            return Ok(body);
+        }
+        let filter = &key.0;
         let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
         let window = items.first().map_or(1, |a| a.window_end_ns - a.window_start_ns);
-        let body = SummaryBody { summary: summarize(items.iter().copied()), incidents: incidents(items, window, 1) };
-        serde_json::to_vec(&body).map_err(|e| e.to_string())
+        let all = incidents(items.iter().copied(), window, 1);
+        let body = SummaryBody {
+            summary: summarize(items),
+            incidents_total: all.len(),
+            incidents: all.into_iter().skip(offset).take(limit).collect(),
+        };
+        let body = web::Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
+        state.summary.put(snapshot.clone(), key, body.clone());
+        Ok(body)
     })
     .await
     .map_err(ApiError::internal)?
