@@ -7,6 +7,19 @@ fn nta(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nta-cli")).args(args).output().unwrap()
 }
 
+/// The JSON lines of `text`, without the keys `drop` (fields that name the input, say).
+fn json_lines_without(text: &str, drop: &[&str]) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if let Some(o) = v.as_object_mut() {
+                drop.iter().for_each(|k| _ = o.remove(*k));
+            }
+            v
+        })
+        .collect()
+}
+
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nta-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -391,16 +404,7 @@ fn extract_streams_from_standard_input() {
     assert_eq!(rest.iter().map(|r| r["packets"].as_u64().unwrap()).sum::<u64>(), 1);
     // A whole capture through standard input gives the records of the file, but for `source`.
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
-    let records = |out: &[u8]| -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(out)
-            .lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut().unwrap().remove("source");
-                v
-            })
-            .collect()
-    };
+    let records = |out: &[u8]| json_lines_without(&String::from_utf8_lossy(out), &["source"]);
     let from_file = nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", "-", "--window", "10s"]);
     let piped = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
         .args(["extract", "--pcap", "-", "--out", "-", "--window", "10s"])
@@ -445,19 +449,7 @@ fn detect_on_a_stream_finds_what_the_file_run_finds() {
         .output()
         .unwrap();
     assert!(streamed.status.success(), "{}", String::from_utf8_lossy(&streamed.stderr));
-    let read = |p: &PathBuf| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(p)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                let o = v.as_object_mut().unwrap();
-                o.remove("id");
-                o.remove("source");
-                v
-            })
-            .collect()
-    };
+    let read = |p: &PathBuf| json_lines_without(&std::fs::read_to_string(p).unwrap(), &["id", "source"]);
     let (from_file, from_stream) = (read(&file_store), read(&stream_store));
     assert!(from_file.len() > 20, "{}", from_file.len());
     assert_eq!(from_stream, from_file);
