@@ -41,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) models: ModelsCache,
     /// The last `GET /api/anomalies/summary` body.
     pub(crate) summary: SummaryCache,
+    /// Train and detect answer directly when their job ends within this; else 202.
+    pub(crate) sync_wait: std::time::Duration,
 }
 
 /// The last summary body and what it was computed from: a dashboard polling the same summary
@@ -159,6 +161,7 @@ impl AppState {
             metrics: MetricsCache::default(),
             models: ModelsCache::default(),
             summary: SummaryCache::default(),
+            sync_wait: SYNC_WAIT,
         }
     }
 
@@ -213,7 +216,7 @@ pub(crate) struct ErrorBody {
 pub(crate) struct ErrorDetail {
     /// Stable, machine-readable: `bad_query`, `bad_json`, `bad_request`, `unauthorized`,
     /// `not_found`, `unknown_model`, `too_large`, `not_a_capture`, `bad_capture`,
-    /// `bad_multipart`, `no_file`, `busy`, `internal`.
+    /// `bad_multipart`, `no_file`, `busy`, `job_failed`, `internal`.
     #[schema(example = "not_found")]
     pub(crate) code: String,
     /// For people.
@@ -657,6 +660,33 @@ fn accepted(id: &str) -> HttpResponse {
     HttpResponse::Accepted().json(Accepted { job: id.to_owned(), href: format!("/api/jobs/{id}") })
 }
 
+/// How long train and detect wait for their job before answering 202.
+pub(crate) const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The answer to work started as job `id`: when it ends within `state.sync_wait`, 200 with
+/// the job (its `result` is the model's metadata or the detection's counts), or 422
+/// `job_failed` with the reason; longer work answers 202 with where to follow it. The wait
+/// sleeps on the executor's timer, never blocking it.
+async fn answer(state: &AppState, id: &str) -> ApiResult<HttpResponse> {
+    let deadline = Instant::now() + state.sync_wait;
+    loop {
+        if let Some(j) = state.jobs.get(id).filter(|j| j.state != State::Running) {
+            return match j.state {
+                State::Failed => Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "job_failed",
+                    format!("job {id} failed: {}", j.error.unwrap_or_default()),
+                )),
+                _ => Ok(HttpResponse::Ok().json(j)),
+            };
+        }
+        if Instant::now() >= deadline {
+            return Ok(accepted(id));
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 fn window_of(w: Option<&str>) -> ApiResult<i64> {
     let Some(w) = w else { return Ok(10_000_000_000) };
     let d = humantime::parse_duration(w).map_err(|e| bad("bad_request", format!("window {w:?}: {e}")))?;
@@ -685,10 +715,14 @@ pub(crate) struct TrainRequest {
     seed: Option<u64>,
 }
 
-/// Trains a model (a job): returns at once with the job to follow.
+/// Trains a model: the model's metadata when done within a second, else the job to follow.
 #[utoipa::path(post, path = "/api/train", tag = "models", security(("bearer" = [])), request_body = TrainRequest,
-    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "unknown upload", body = ErrorBody)))]
+    responses(
+        (status = 200, description = "done: the job, its result the model's metadata", body = JobView),
+        (status = 202, description = "still running: follow the job", body = Accepted),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown upload", body = ErrorBody),
+        (status = 422, description = "the training failed (e.g. no usable window)", body = ErrorBody)))]
 /// `POST /api/train`: a job that extracts (from an upload) or reads the stored metrics, trains
 /// and saves the model.
 pub(crate) async fn train(
@@ -723,7 +757,7 @@ pub(crate) async fn train(
         };
         crate::work::train(&b.name, &records, &params, &data, h)
     });
-    Ok(accepted(&id))
+    answer(&state, &id).await
 }
 
 /// Body of `POST /api/anomalies/detect`.
@@ -739,11 +773,16 @@ pub(crate) struct DetectRequest {
     window: Option<String>,
 }
 
-/// Detects anomalies (a job) and appends them to the store.
+/// Detects anomalies and appends them to the store: the counts and incidents when done within
+/// a second, else the job to follow.
 #[utoipa::path(post, path = "/api/anomalies/detect", tag = "anomalies", security(("bearer" = [])),
     request_body = DetectRequest,
-    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "unknown model or upload", body = ErrorBody)))]
+    responses(
+        (status = 200, description = "done: the job, its result the windows, anomalies and incidents", body = JobView),
+        (status = 202, description = "still running: follow the job", body = Accepted),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "unknown model or upload", body = ErrorBody),
+        (status = 422, description = "the detection failed (e.g. a model of other features)", body = ErrorBody)))]
 /// `POST /api/anomalies/detect`: a job that scores an upload (or the stored metrics) with a
 /// model and appends the anomalies to the store.
 pub(crate) async fn detect(
@@ -769,7 +808,7 @@ pub(crate) async fn detect(
         };
         crate::work::detect_with(&records, &model, &data, &logs, h)
     });
-    Ok(accepted(&id))
+    answer(&state, &id).await
 }
 
 /// Every job of this run, oldest first.

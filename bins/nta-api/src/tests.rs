@@ -196,12 +196,19 @@ async fn uploads_are_streamed_validated_and_never_named_by_the_client() {
 
 /// A state over directories of its own (jobs write models and anomalies).
 fn own_state(token: Option<&str>) -> web::Data<AppState> {
+    own_state_waiting(token, crate::api::SYNC_WAIT)
+}
+
+/// [`own_state`] whose train and detect wait `sync_wait` for their job before answering 202.
+fn own_state_waiting(token: Option<&str>, sync_wait: std::time::Duration) -> web::Data<AppState> {
     let root = std::env::temp_dir().join(format!("nta-api-jobs-{}-{}", std::process::id(), crate::api::new_id()));
     let (data, logs) = (root.join("data"), root.join("logs"));
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&logs).unwrap();
     crate::process(&fixture(), &data, &logs).unwrap();
-    web::Data::new(AppState::new(data, logs, token.map(str::to_owned), 1 << 30, "idle".into()))
+    let mut st = AppState::new(data, logs, token.map(str::to_owned), 1 << 30, "idle".into());
+    st.sync_wait = sync_wait;
+    web::Data::new(st)
 }
 
 async fn call<S>(app: &S, req: actix_web::test::TestRequest) -> (u16, serde_json::Value)
@@ -237,26 +244,45 @@ async fn train_detect_and_jobs() {
     let (s, _) =
         call(&app, test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "m2"}))).await;
     assert_eq!(s, 401, "no token");
+    // Quick work answers directly: the job, done, with the model's metadata.
     let req = test::TestRequest::post()
         .uri("/api/train")
         .insert_header(auth)
         .set_json(serde_json::json!({"name": "m2", "seed": 3, "contamination": "0.1"}));
-    let (s, b) = call(&app, req).await;
-    assert_eq!(s, 202, "{b}");
-    let j = wait_job(&app, b["job"].as_str().unwrap()).await;
-    assert_eq!(j["state"], "done", "{j}");
+    let (s, j) = call(&app, req).await;
+    assert_eq!((s, j["state"].as_str()), (200, Some("done")), "{j}");
     assert_eq!(j["result"]["rows"], 180);
+    assert_eq!(j["result"]["name"], "m2");
     assert!(st.data_dir.join("models/m2.json").is_file());
     // Detect with it.
     let req = test::TestRequest::post()
         .uri("/api/anomalies/detect")
         .insert_header(auth)
         .set_json(serde_json::json!({"model": "m2"}));
-    let (s, b) = call(&app, req).await;
-    assert_eq!(s, 202, "{b}");
-    let j = wait_job(&app, b["job"].as_str().unwrap()).await;
-    assert_eq!(j["state"], "done", "{j}");
+    let (s, j) = call(&app, req).await;
+    assert_eq!((s, j["state"].as_str()), (200, Some("done")), "{j}");
     assert!(j["result"]["anomalies"].as_u64().unwrap() > 10);
+    // A model of other features: the job fails, and the answer says why.
+    let csv = st.data_dir.join("other.csv");
+    std::fs::write(&csv, (0..20).fold("a,b\n".to_owned(), |t, i| format!("{t}{i},{}\n", i % 3))).unwrap();
+    let (names, x) = nta_ml::read_csv(&csv).unwrap();
+    let source = nta_ml::TrainingSource {
+        kind: "table".into(),
+        files: vec![],
+        window_ns: None,
+        first_window_ns: None,
+        last_window_ns: None,
+    };
+    let other = nta_ml::train("other", "", &x, names, &nta_ml::ForestParams::default(), source, 0, &Default::default())
+        .unwrap();
+    other.save(&st.data_dir.join("models")).unwrap();
+    let req = test::TestRequest::post()
+        .uri("/api/anomalies/detect")
+        .insert_header(auth)
+        .set_json(serde_json::json!({"model": "other"}));
+    let (s, e) = call(&app, req).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("job_failed")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("feature mismatch"), "{e}");
     // Errors.
     for (body, status, code) in [
         (serde_json::json!({"model": "nope"}), 404, "unknown_model"),
@@ -290,7 +316,25 @@ async fn train_detect_and_jobs() {
     let (s, _) = call(&app, test::TestRequest::get().uri("/api/jobs/0000000000000000")).await;
     assert_eq!(s, 404);
     let (s, all) = call(&app, test::TestRequest::get().uri("/api/jobs")).await;
-    assert_eq!((s, all.as_array().unwrap().len()), (200, 2));
+    assert_eq!((s, all.as_array().unwrap().len()), (200, 3));
+}
+
+#[actix_web::test]
+async fn work_longer_than_the_wait_becomes_a_job() {
+    let st = own_state_waiting(None, std::time::Duration::ZERO);
+    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let req = test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "later"}));
+    let (s, b) = call(&app, req).await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["job"].as_str().unwrap();
+    assert_eq!(b["href"], format!("/api/jobs/{id}"));
+    let j = wait_job(&app, id).await;
+    assert_eq!((j["state"].as_str(), j["result"]["name"].as_str()), (Some("done"), Some("later")));
+    let req = test::TestRequest::post().uri("/api/anomalies/detect").set_json(serde_json::json!({"model": "later"}));
+    let (s, b) = call(&app, req).await;
+    assert_eq!(s, 202, "{b}");
+    let j = wait_job(&app, b["job"].as_str().unwrap()).await;
+    assert_eq!(j["state"], "done", "{j}");
 }
 
 #[actix_web::test]

@@ -102,6 +102,15 @@ fn wait_job(port: u16, id: &str) -> serde_json::Value {
     panic!("job {id} did not finish");
 }
 
+/// The finished job behind a train or detect answer: 200 carries it, 202 says where to wait.
+fn finished(port: u16, status: u16, answer: serde_json::Value) -> serde_json::Value {
+    match status {
+        200 => answer,
+        202 => wait_job(port, answer["job"].as_str().unwrap()),
+        _ => panic!("{status}: {answer}"),
+    }
+}
+
 #[test]
 fn upload_train_detect_list_over_real_http() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -146,13 +155,11 @@ fn upload_train_detect_list_over_real_http() {
 
     // Train on it, then detect with the model.
     let (s, j) = json(port, "POST", "/api/train", Some(serde_json::json!({"name": "e2e", "upload_id": id})));
-    assert_eq!(s, 202, "{j}");
-    let done = wait_job(port, j["job"].as_str().unwrap());
-    assert_eq!(done["state"], "done", "{done}");
+    let done = finished(port, s, j);
+    assert_eq!((done["state"].as_str(), done["result"]["name"].as_str()), (Some("done"), Some("e2e")), "{done}");
     let (s, j) =
         json(port, "POST", "/api/anomalies/detect", Some(serde_json::json!({"model": "e2e", "upload_id": id})));
-    assert_eq!(s, 202, "{j}");
-    let done = wait_job(port, j["job"].as_str().unwrap());
+    let done = finished(port, s, j);
     assert_eq!(done["state"], "done", "{done}");
     let found = done["result"]["anomalies"].as_u64().unwrap();
     assert!(found > 30);
