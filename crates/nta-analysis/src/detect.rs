@@ -274,14 +274,14 @@ pub fn incidents<'a>(
     window_ns: i64,
     gap_windows: i64,
 ) -> Vec<Incident> {
-    let top3 = |a: &Anomaly| -> Vec<Metric> { a.explanation.iter().take(3).map(|c| c.metric).collect() };
+    let shares_top3 = |a: &Anomaly, b: &Anomaly| {
+        a.explanation.iter().take(3).any(|c| b.explanation.iter().take(3).any(|d| d.metric == c.metric))
+    };
     let mut groups: Vec<Vec<&Anomaly>> = Vec::new();
     for a in anomalies {
         let joins = groups.last().and_then(|g| g.last()).is_some_and(|last| {
             let close = a.window_start_ns - last.window_end_ns <= gap_windows.max(0) * window_ns;
-            let same_source = a.source == last.source;
-            let (ta, tl) = (top3(a), top3(last));
-            close && same_source && ta.iter().any(|m| tl.contains(m))
+            close && a.source == last.source && shares_top3(a, last)
         });
         match groups.last_mut() {
             Some(g) if joins => g.push(a),
@@ -304,10 +304,9 @@ pub fn incidents<'a>(
             }
             let mut top: Vec<(Metric, usize)> = counts.into_iter().collect();
             top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let detectors: Vec<Detector> = g.iter().map(|a| a.detector).collect();
-            let detector = if detectors.iter().all(|d| *d == Detector::Model) {
+            let detector = if g.iter().all(|a| a.detector == Detector::Model) {
                 Detector::Model
-            } else if detectors.iter().all(|d| *d == Detector::Baseline) {
+            } else if g.iter().all(|a| a.detector == Detector::Baseline) {
                 Detector::Baseline
             } else {
                 Detector::Both
