@@ -8,8 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use nta_analysis::{
-    Anomaly, AnomalyStore, Detector, Filter, Incident, Page, Severity, Snapshot, StoreIndex, Summary, incidents,
-    summarize,
+    Anomaly, AnomalyStore, Detector, Filter, Incident, Page, Severity, Snapshot, StoreIndex, Summary, incident,
+    incident_groups, summarize,
 };
 use nta_capture::CaptureReader;
 use nta_metrics::WindowRecord;
@@ -389,11 +389,13 @@ pub(crate) async fn anomaly_summary(
         let filter = &key.0;
         let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
         let window = items.first().map_or(1, |a| a.window_end_ns - a.window_start_ns);
-        let all = incidents(items.iter().copied(), window, 1);
+        // Only the page's incidents are built.
+        let groups = incident_groups(&items, window, 1);
+        let page = groups.iter().skip(offset).take(limit);
         let body = SummaryBody {
-            summary: summarize(items),
-            incidents_total: all.len(),
-            incidents: all.into_iter().skip(offset).take(limit).collect(),
+            summary: summarize(items.iter().copied()),
+            incidents_total: groups.len(),
+            incidents: page.filter_map(|r| incident(items.get(r.clone())?)).collect(),
         };
         let body = web::Bytes::from(serde_json::to_vec(&body).map_err(|e| e.to_string())?);
         state.summary.put(snapshot.clone(), key, body.clone());

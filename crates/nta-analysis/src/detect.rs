@@ -274,58 +274,65 @@ pub fn incidents<'a>(
     window_ns: i64,
     gap_windows: i64,
 ) -> Vec<Incident> {
+    let all: Vec<&Anomaly> = anomalies.into_iter().collect();
+    incident_groups(&all, window_ns, gap_windows).into_iter().filter_map(|r| incident(all.get(r)?)).collect()
+}
+
+/// The incidents of `anomalies` (in time order) as index ranges, without building them: a
+/// caller that shows a page of incidents builds only those with [`incident`].
+pub fn incident_groups(anomalies: &[&Anomaly], window_ns: i64, gap_windows: i64) -> Vec<std::ops::Range<usize>> {
     let shares_top3 = |a: &Anomaly, b: &Anomaly| {
         a.explanation.iter().take(3).any(|c| b.explanation.iter().take(3).any(|d| d.metric == c.metric))
     };
-    let mut groups: Vec<Vec<&Anomaly>> = Vec::new();
-    for a in anomalies {
-        let joins = groups.last().and_then(|g| g.last()).is_some_and(|last| {
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, a) in anomalies.iter().enumerate() {
+        let joins = i.checked_sub(1).and_then(|j| anomalies.get(j)).is_some_and(|last| {
             let close = a.window_start_ns - last.window_end_ns <= gap_windows.max(0) * window_ns;
             close && a.source == last.source && shares_top3(a, last)
         });
         match groups.last_mut() {
-            Some(g) if joins => g.push(a),
-            _ => groups.push(vec![a]),
+            Some(g) if joins => g.end = i + 1,
+            _ => groups.push(i..i + 1),
         }
     }
     groups
-        .into_iter()
-        .filter_map(|g| {
-            let first = g.first()?;
-            let last = g.last()?;
-            let peak = g.iter().max_by(|a, b| {
-                a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
-            })?;
-            let mut counts: BTreeMap<Metric, usize> = BTreeMap::new();
-            for a in &g {
-                for c in a.explanation.iter().take(3) {
-                    *counts.entry(c.metric).or_insert(0) += 1;
-                }
-            }
-            let mut top: Vec<(Metric, usize)> = counts.into_iter().collect();
-            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let detector = if g.iter().all(|a| a.detector == Detector::Model) {
-                Detector::Model
-            } else if g.iter().all(|a| a.detector == Detector::Baseline) {
-                Detector::Baseline
-            } else {
-                Detector::Both
-            };
-            Some(Incident {
-                id: stable_id(&[b"incident", first.id.as_bytes()]),
-                start: first.window_start.clone(),
-                end: last.window_end.clone(),
-                start_ns: first.window_start_ns,
-                end_ns: last.window_end_ns,
-                windows: g.len(),
-                peak_score: g.iter().filter_map(|a| a.score).max_by(f64::total_cmp),
-                peak_abs_z: g.iter().filter_map(|a| a.max_abs_z).max_by(f64::total_cmp),
-                severity: g.iter().map(|a| a.severity).max().unwrap_or(Severity::Low),
-                detector,
-                top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
-                summary: peak.summary.clone(),
-                anomalies: g.iter().map(|a| a.id.clone()).collect(),
-            })
-        })
-        .collect()
+}
+
+/// The incident made of the anomalies `g` (one group of [`incident_groups`]); `None` if empty.
+pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
+    let first = g.first()?;
+    let last = g.last()?;
+    let peak = g
+        .iter()
+        .max_by(|a, b| a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0))))?;
+    let mut counts: BTreeMap<Metric, usize> = BTreeMap::new();
+    for a in g {
+        for c in a.explanation.iter().take(3) {
+            *counts.entry(c.metric).or_insert(0) += 1;
+        }
+    }
+    let mut top: Vec<(Metric, usize)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let detector = if g.iter().all(|a| a.detector == Detector::Model) {
+        Detector::Model
+    } else if g.iter().all(|a| a.detector == Detector::Baseline) {
+        Detector::Baseline
+    } else {
+        Detector::Both
+    };
+    Some(Incident {
+        id: stable_id(&[b"incident", first.id.as_bytes()]),
+        start: first.window_start.clone(),
+        end: last.window_end.clone(),
+        start_ns: first.window_start_ns,
+        end_ns: last.window_end_ns,
+        windows: g.len(),
+        peak_score: g.iter().filter_map(|a| a.score).max_by(f64::total_cmp),
+        peak_abs_z: g.iter().filter_map(|a| a.max_abs_z).max_by(f64::total_cmp),
+        severity: g.iter().map(|a| a.severity).max().unwrap_or(Severity::Low),
+        detector,
+        top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
+        summary: peak.summary.clone(),
+        anomalies: g.iter().map(|a| a.id.clone()).collect(),
+    })
 }

@@ -44,7 +44,7 @@ pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
     carve::{CarveSpec, CarveStats, carve},
     config::HostPattern,
-    detect::{DetectConfig, Detection, Incident, detect, incidents},
+    detect::{DetectConfig, Detection, Incident, detect, incident, incident_groups, incidents},
     error::Error,
     evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},
     pipeline::{Analysis, AnalyzeOptions, analyze},
