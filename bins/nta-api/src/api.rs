@@ -771,7 +771,7 @@ pub(crate) struct DetectRequest {
     model: String,
     /// Score this upload (extracted first); without it, `logs/metrics.jsonl`.
     upload_id: Option<String>,
-    /// Window length when extracting an upload (default `10s`; use the model's).
+    /// Window length when extracting an upload (default: the model's, else `10s`).
     window: Option<String>,
 }
 
@@ -800,10 +800,12 @@ pub(crate) async fn detect(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_model", format!("no model {}", b.model)));
     }
     let source = b.upload_id.as_deref().map(|id| upload_path(&state, id)).transpose()?;
-    let window = window_of(b.window.as_deref())?;
+    let window = b.window.as_deref().map(|w| window_of(Some(w))).transpose()?;
     let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
     let id = state.jobs.spawn("detect", move |h| {
         let model = nta_ml::Model::load(&path).map_err(|e| JobError::Failed(e.to_string()))?;
+        // The model's own window unless one is given.
+        let window = window.or(model.source.window_ns).unwrap_or(10_000_000_000);
         let records = match &source {
             Some(p) => crate::work::extract(p, window, h)?,
             None => crate::work::stored_metrics(&logs)?,

@@ -627,3 +627,24 @@ async fn the_openapi_document_matches_the_routes_and_the_responses() {
     one["undocumented"] = 1.into();
     assert!(conforms(&doc, schema, &one, "x").is_err());
 }
+
+#[actix_web::test]
+async fn detect_extracts_an_upload_with_the_models_window() {
+    let st = own_state(None);
+    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let (ct, body) = multipart("x.pcapng", &std::fs::read(fixture()).unwrap());
+    let req = test::TestRequest::post().uri("/api/upload").insert_header(("content-type", ct)).set_payload(body);
+    let (s, up) = call(&app, req).await;
+    assert_eq!(s, 201, "{up}");
+    let id = up["id"].as_str().unwrap();
+    let train = serde_json::json!({"name": "w30", "upload_id": id, "window": "30s"});
+    let (s, j) = call(&app, test::TestRequest::post().uri("/api/train").set_json(train)).await;
+    assert_eq!((s, j["result"]["rows"].as_u64()), (200, Some(60)), "{j}");
+    // No window given: the model's 30 s, so 60 windows; a window given is used as is.
+    let detect = serde_json::json!({"model": "w30", "upload_id": id});
+    let (s, j) = call(&app, test::TestRequest::post().uri("/api/anomalies/detect").set_json(detect)).await;
+    assert_eq!((s, j["result"]["windows"].as_u64()), (200, Some(60)), "{j}");
+    let detect = serde_json::json!({"model": "w30", "upload_id": id, "window": "1m"});
+    let (s, j) = call(&app, test::TestRequest::post().uri("/api/anomalies/detect").set_json(detect)).await;
+    assert_eq!((s, j["result"]["windows"].as_u64()), (200, Some(30)), "{j}");
+}

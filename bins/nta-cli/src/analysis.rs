@@ -55,9 +55,9 @@ pub(crate) struct DetectArgs {
     /// Window metrics instead
     #[arg(long = "metrics", value_name = "FILE")]
     metrics: Vec<PathBuf>,
-    /// Window length when extracting from --pcap
-    #[arg(long, default_value = "10s", value_parser = parse_duration_ns)]
-    window: i64,
+    /// Window length when extracting from --pcap [default: the model's, else 10s]
+    #[arg(long, value_parser = parse_duration_ns)]
+    window: Option<i64>,
     /// Model (name in --models-dir or a file)
     #[arg(long)]
     model: Option<String>,
@@ -342,13 +342,14 @@ pub(crate) fn detect_cmd(args: &DetectArgs) -> Result<ExitCode> {
         }
     };
     cfg.min_severity = cfg.min_severity.max(args.min_severity);
+    let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
-        return detect_stream(args, p, model.as_ref(), baseline.as_ref(), &cfg);
+        return detect_stream(args, p, window, model.as_ref(), baseline.as_ref(), &cfg);
     }
     let records = match &args.pcap {
         Some(p) => {
             let mut out = Vec::new();
-            let s = extract_files(std::slice::from_ref(p), &ExtractConfig::new(args.window), &|_| {}, &mut |r| {
+            let s = extract_files(std::slice::from_ref(p), &ExtractConfig::new(window), &|_| {}, &mut |r| {
                 out.push(r);
                 Ok(())
             })?;
@@ -366,12 +367,32 @@ pub(crate) fn detect_cmd(args: &DetectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The window to extract with: the one given, else the model's (or the baseline's), else 10 s.
+/// A window other than the model's is allowed but said: its features would not compare.
+fn detect_window(given: Option<i64>, model: Option<&nta_ml::Model>, baseline: Option<&Baseline>) -> i64 {
+    let learnt = model.and_then(|m| m.source.window_ns).or_else(|| baseline.map(|b| b.window_ns).filter(|w| *w > 0));
+    match (given, learnt) {
+        (Some(w), Some(l)) if w != l => {
+            eprintln!(
+                "warning: --window {} s differs from the {} s windows the model/baseline learnt from",
+                w as f64 / 1e9,
+                l as f64 / 1e9
+            );
+            w
+        }
+        (Some(w), _) => w,
+        (None, Some(l)) => l,
+        (None, None) => 10_000_000_000,
+    }
+}
+
 /// `detect --pcap -`: each window is scored as soon as it closes (detection is per window
 /// with a fixed model and baseline, so this finds what a run over the whole capture finds);
 /// its anomalies are appended to the store and printed at once, the incidents at the end.
 fn detect_stream(
     args: &DetectArgs,
     input: &std::path::Path,
+    window: i64,
     model: Option<&nta_ml::Model>,
     baseline: Option<&Baseline>,
     cfg: &DetectConfig,
@@ -380,7 +401,7 @@ fn detect_stream(
     let mut found = Vec::new();
     let (mut windows, mut appended) = (0, 0);
     let mut stdout = std::io::stdout();
-    let summary = extract_files(&[input.to_owned()], &ExtractConfig::new(args.window), &|_| {}, &mut |r| {
+    let summary = extract_files(&[input.to_owned()], &ExtractConfig::new(window), &|_| {}, &mut |r| {
         let d = detect(std::slice::from_ref(&r), model, baseline, cfg).map_err(std::io::Error::other)?;
         windows += d.windows;
         if !d.anomalies.is_empty() {
@@ -397,10 +418,10 @@ fn detect_stream(
     if summary.had_errors() {
         eprintln!("warning: the stream could not be read to its end (the packets before the error were used)");
     }
-    let incidents = nta_analysis::incidents(&found, args.window, cfg.incident_gap_windows);
+    let incidents = nta_analysis::incidents(&found, window, cfg.incident_gap_windows);
     let d = Detection { windows, anomalies: found, incidents };
     writeln!(stdout)?;
-    print_report(&mut stdout.lock(), &d, args.window)?;
+    print_report(&mut stdout.lock(), &d, window)?;
     eprintln!("{appended} new anomalies appended to {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -460,3 +460,43 @@ fn detect_on_a_stream_finds_what_the_file_run_finds() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(text.ends_with(report.as_ref()), "{text}\n---\n{report}");
 }
+
+/// `detect --pcap` extracts with the model's window unless told otherwise, and says so when
+/// told a different one.
+#[test]
+fn detect_uses_the_models_window() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let metrics = tmp("w30.jsonl");
+    let out =
+        nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", metrics.to_str().unwrap(), "--window", "30s"]);
+    assert!(out.status.success());
+    let md = tmp("w30-models");
+    let out =
+        nta(&["train", "--metrics", metrics.to_str().unwrap(), "--name", "w30", "--models-dir", md.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = tmp("w30-store.jsonl");
+    let detect = |extra: &[&str]| {
+        let mut a = vec!["detect", "--pcap", fixture.to_str().unwrap(), "--model", "w30", "--models-dir"];
+        a.extend([md.to_str().unwrap(), "--out", store.to_str().unwrap()]);
+        a.extend(extra);
+        nta(&a)
+    };
+    let out = detect(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("differs"));
+    let found = json_lines_without(&std::fs::read_to_string(&store).unwrap(), &[]);
+    assert!(!found.is_empty());
+    assert!(
+        found
+            .iter()
+            .all(|a| a["window_end_ns"].as_i64().unwrap() - a["window_start_ns"].as_i64().unwrap() == 30_000_000_000)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("60 windows of 30 s"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = detect(&["--window", "10s"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--window 10 s differs from the 30 s windows"));
+}
