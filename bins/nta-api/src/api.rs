@@ -520,6 +520,9 @@ pub(crate) struct UploadForm {
 }
 
 /// Uploads a capture, streamed to `data/uploads/` and validated.
+///
+/// The first multipart part with a file name is streamed to disk (never held in memory),
+/// checked by magic number and read through once; a bad upload leaves nothing behind.
 #[utoipa::path(post, path = "/api/upload", tag = "captures", security(("bearer" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
@@ -528,8 +531,6 @@ pub(crate) struct UploadForm {
         (status = 401, body = ErrorBody),
         (status = 413, description = "over the size limit (from Content-Length when given)", body = ErrorBody),
         (status = 415, description = "not a pcap or pcapng file", body = ErrorBody)))]
-/// `POST /api/upload` (multipart; the first file part): streamed to `data/uploads/`, checked
-/// by magic number and read through once; a bad upload leaves nothing behind.
 pub(crate) async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -718,6 +719,8 @@ pub(crate) struct TrainRequest {
 }
 
 /// Trains a model: the model's metadata when done within a second, else the job to follow.
+///
+/// The job extracts the upload (or reads the stored metrics), trains and saves the model.
 #[utoipa::path(post, path = "/api/train", tag = "models", security(("bearer" = [])), request_body = TrainRequest,
     responses(
         (status = 200, description = "done: the job, its result the model's metadata", body = JobView),
@@ -725,8 +728,6 @@ pub(crate) struct TrainRequest {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, description = "unknown upload", body = ErrorBody),
         (status = 422, description = "the training failed (e.g. no usable window)", body = ErrorBody)))]
-/// `POST /api/train`: a job that extracts (from an upload) or reads the stored metrics, trains
-/// and saves the model.
 pub(crate) async fn train(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -785,8 +786,6 @@ pub(crate) struct DetectRequest {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, description = "unknown model or upload", body = ErrorBody),
         (status = 422, description = "the detection failed (e.g. a model of other features)", body = ErrorBody)))]
-/// `POST /api/anomalies/detect`: a job that scores an upload (or the stored metrics) with a
-/// model and appends the anomalies to the store.
 pub(crate) async fn detect(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -870,12 +869,12 @@ pub(crate) struct ControlState {
 }
 
 /// Processes a capture (extract → baseline → train → detect) as the server's current work.
+///
+/// One at a time: 409 while the control job runs. Always a job (202).
 #[utoipa::path(post, path = "/api/control/start", tag = "control", security(("bearer" = [])),
     request_body = StartRequest,
     responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "a control job is running", body = ErrorBody)))]
-/// `POST /api/control/start`: process a capture (extract → baseline → train → detect) as the
-/// server's current work; one at a time.
 pub(crate) async fn control_start(
     req: HttpRequest,
     state: web::Data<AppState>,
