@@ -99,7 +99,8 @@ pub fn parse_timestamp_ns(s: &str) -> Result<i64, TimeParseError> {
     if at != b.len() {
         return Err(err("unexpected text after the time"));
     }
-    secs.checked_mul(1_000_000_000).and_then(|n| n.checked_add(nanos)).ok_or_else(|| err("out of range"))
+    // In i128: the earliest instants (1677) need secs · 10⁹ below i64::MIN before the fraction.
+    i64::try_from(i128::from(secs) * 1_000_000_000 + i128::from(nanos)).map_err(|_| err("out of range"))
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {

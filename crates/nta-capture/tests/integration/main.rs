@@ -3,3 +3,4 @@
 mod common;
 mod manifest;
 mod synthetic;
+mod time;
