@@ -306,3 +306,40 @@ fn the_store_index_follows_appends_torn_lines_and_replacement() {
     assert!(index.snapshot().unwrap().anomalies.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// However the store's bytes arrive (any chunking, lines cut anywhere), after each chunk
+    /// the index holds exactly the complete lines so far, sorted as a full listing is.
+    #[test]
+    fn the_store_index_sees_complete_lines_whatever_the_chunking(
+        cuts in proptest::collection::vec(1usize..4000, 1..40),
+        take in 5usize..40,
+    ) {
+        use std::io::Write;
+        let (anomalies, _, _) = fixture_analysis();
+        let text: String = anomalies.iter().take(take).map(|a| serde_json::to_string(a).unwrap() + "\n").collect();
+        let dir = std::env::temp_dir().join(format!("nta-index-prop-{}-{}", std::process::id(), cuts.len() * 1000 + take));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let index = nta_analysis::StoreIndex::new(AnomalyStore::new(&path));
+        let mut written = 0;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        for cut in cuts.iter().cycle() {
+            if written >= text.len() {
+                break;
+            }
+            let end = (written + cut).min(text.len());
+            file.write_all(&text.as_bytes()[written..end]).unwrap();
+            written = end;
+            let complete = text[..written].matches('\n').count();
+            let snap = index.snapshot().unwrap();
+            let mut expected: Vec<Anomaly> = anomalies.iter().take(complete).cloned().collect();
+            expected.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
+            proptest::prop_assert_eq!(&snap.anomalies, &expected);
+            proptest::prop_assert_eq!(snap.bad_lines, 0);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
