@@ -664,13 +664,16 @@ fn accepted(id: &str) -> HttpResponse {
 }
 
 /// How long train and detect wait for their job before answering 202.
-pub(crate) const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The answer to work started as job `id`: when it ends within `state.sync_wait`, 200 with
 /// the job (its `result` is the model's metadata or the detection's counts), or 422
 /// `job_failed` with the reason; longer work answers 202 with where to follow it. The wait
 /// sleeps on the executor's timer, never blocking it.
 async fn answer(state: &AppState, id: &str) -> ApiResult<HttpResponse> {
+    if state.sync_wait.is_zero() {
+        return Ok(accepted(id));
+    }
     let deadline = Instant::now() + state.sync_wait;
     loop {
         if let Some(j) = state.jobs.get(id).filter(|j| j.state != State::Running) {

@@ -194,9 +194,11 @@ async fn uploads_are_streamed_validated_and_never_named_by_the_client() {
     assert_eq!(resp.status().as_u16(), 400);
 }
 
-/// A state over directories of its own (jobs write models and anomalies).
+/// A state over directories of its own (jobs write models and anomalies). Train and detect
+/// wait up to a minute for their job (the server waits a second), so that answering directly
+/// does not depend on how loaded the test machine is.
 fn own_state(token: Option<&str>) -> web::Data<AppState> {
-    own_state_waiting(token, crate::api::SYNC_WAIT)
+    own_state_waiting(token, std::time::Duration::from_secs(60))
 }
 
 /// [`own_state`] whose train and detect wait `sync_wait` for their job before answering 202.
