@@ -268,13 +268,7 @@ async fn train_detect_and_jobs() {
     let csv = st.data_dir.join("other.csv");
     std::fs::write(&csv, (0..20).fold("a,b\n".to_owned(), |t, i| format!("{t}{i},{}\n", i % 3))).unwrap();
     let (names, x) = nta_ml::read_csv(&csv).unwrap();
-    let source = nta_ml::TrainingSource {
-        kind: "table".into(),
-        files: vec![],
-        window_ns: None,
-        first_window_ns: None,
-        last_window_ns: None,
-    };
+    let source = nta_ml::TrainingSource::table(vec![]);
     let other = nta_ml::train("other", "", &x, names, &nta_ml::ForestParams::default(), source, 0, &Default::default())
         .unwrap();
     other.save(&st.data_dir.join("models")).unwrap();

@@ -103,13 +103,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<ExitCode> {
     let model = match &args.csv {
         Some(csv) => {
             let (names, x) = read_csv(csv)?;
-            let source = TrainingSource {
-                kind: "csv".into(),
-                files: vec![csv.display().to_string()],
-                window_ns: None,
-                first_window_ns: None,
-                last_window_ns: None,
-            };
+            let source = TrainingSource::table(vec![csv.display().to_string()]);
             nta_ml::train(&args.name, &created, &x, names, &params, source, 0, &Default::default())?
         }
         None => {

@@ -41,6 +41,13 @@ pub struct TrainingSource {
     pub last_window_ns: Option<i64>,
 }
 
+impl TrainingSource {
+    /// A numeric table (`kind` `csv`) read from `files`: no windows.
+    pub fn table(files: Vec<String>) -> TrainingSource {
+        TrainingSource { kind: "csv".into(), files, window_ns: None, first_window_ns: None, last_window_ns: None }
+    }
+}
+
 /// What the model was trained on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingStats {

@@ -299,13 +299,7 @@ fn a_stop_flag_cancels_fitting_scoring_and_training() {
     assert!(matches!(IsolationForest::fit_until(&x, &params, &stop), Err(nta_ml::Error::Cancelled)));
     assert!(matches!(f.score_samples_until(&x, &stop), Err(nta_ml::Error::Cancelled)));
     let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-    let source = nta_ml::TrainingSource {
-        kind: "table".into(),
-        files: vec![],
-        window_ns: None,
-        first_window_ns: None,
-        last_window_ns: None,
-    };
+    let source = nta_ml::TrainingSource::table(vec![]);
     let trained = nta_ml::train("m", "", &x, names, &params, source, 0, &stop);
     assert!(matches!(trained, Err(nta_ml::Error::Cancelled)));
     // Set from another thread while a forest of many trees is being fitted on a big matrix:
