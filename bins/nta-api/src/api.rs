@@ -693,8 +693,11 @@ async fn answer(state: &AppState, id: &str) -> ApiResult<HttpResponse> {
     }
 }
 
-fn window_of(w: Option<&str>) -> ApiResult<i64> {
-    let Some(w) = w else { return Ok(10_000_000_000) };
+/// Window length used when nothing says otherwise.
+const DEFAULT_WINDOW_NS: i64 = 10_000_000_000;
+
+/// A window length such as `10s`, `1m`.
+fn window_of(w: &str) -> ApiResult<i64> {
     let d = humantime::parse_duration(w).map_err(|e| bad("bad_request", format!("window {w:?}: {e}")))?;
     i64::try_from(d.as_nanos()).ok().filter(|n| *n > 0).ok_or_else(|| bad("bad_request", format!("window {w:?}")))
 }
@@ -754,13 +757,10 @@ pub(crate) async fn train(
         return Err(bad("bad_request", "n_estimators must be at least 1"));
     }
     let source = b.upload_id.as_deref().map(|id| upload_path(&state, id)).transpose()?;
-    let window = window_of(b.window.as_deref())?;
+    let window = b.window.as_deref().map(window_of).transpose()?.unwrap_or(DEFAULT_WINDOW_NS);
     let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
     let id = state.jobs.spawn("train", move |h| {
-        let records = match &source {
-            Some(p) => crate::work::extract(p, window, h)?,
-            None => crate::work::stored_metrics(&logs)?,
-        };
+        let records = crate::work::records(source.as_deref(), window, &logs, h)?;
         crate::work::train(&b.name, &records, &params, &data, h)
     });
     answer(&state, &id).await
@@ -802,16 +802,13 @@ pub(crate) async fn detect(
         return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_model", format!("no model {}", b.model)));
     }
     let source = b.upload_id.as_deref().map(|id| upload_path(&state, id)).transpose()?;
-    let window = b.window.as_deref().map(|w| window_of(Some(w))).transpose()?;
+    let window = b.window.as_deref().map(window_of).transpose()?;
     let (data, logs) = (state.data_dir.clone(), state.logs_dir.clone());
     let id = state.jobs.spawn("detect", move |h| {
         let model = nta_ml::Model::load(&path).map_err(|e| JobError::Failed(e.to_string()))?;
         // The model's own window unless one is given.
-        let window = window.or(model.source.window_ns).unwrap_or(10_000_000_000);
-        let records = match &source {
-            Some(p) => crate::work::extract(p, window, h)?,
-            None => crate::work::stored_metrics(&logs)?,
-        };
+        let window = window.or(model.source.window_ns).unwrap_or(DEFAULT_WINDOW_NS);
+        let records = crate::work::records(source.as_deref(), window, &logs, h)?;
         crate::work::detect_with(&records, &model, &data, &logs, h)
     });
     answer(&state, &id).await

@@ -56,6 +56,19 @@ pub(crate) fn extract(pcap: &Path, window_ns: i64, h: &Handle) -> Result<Vec<Win
     Ok(records)
 }
 
+/// The records to work on: those of `upload` extracted with `window_ns`, else the stored ones.
+pub(crate) fn records(
+    upload: Option<&Path>,
+    window_ns: i64,
+    logs: &Path,
+    h: &Handle,
+) -> Result<Vec<WindowRecord>, JobError> {
+    match upload {
+        Some(p) => extract(p, window_ns, h),
+        None => stored_metrics(logs),
+    }
+}
+
 /// The records stored in `logs/metrics.jsonl`.
 pub(crate) fn stored_metrics(logs: &Path) -> Result<Vec<WindowRecord>, JobError> {
     Ok(nta_metrics::read_jsonl(&logs.join("metrics.jsonl")).map_err(failed)?.records)
@@ -125,12 +138,8 @@ fn store_detection(d: &nta_analysis::Detection, logs: &Path) -> Result<serde_jso
 /// `data/baselines/<stem>.json`, `logs/anomalies.jsonl`.
 pub(crate) fn analyze_into(pcap: &Path, data: &Path, logs: &Path, h: &Handle) -> Result<serde_json::Value, JobError> {
     let name = pcap.file_stem().map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
-    let opts = AnalyzeOptions {
-        extract: ExtractConfig::new(10_000_000_000),
-        name: name.clone(),
-        created_at: now_rfc3339(),
-        ..AnalyzeOptions::default()
-    };
+    // AnalyzeOptions' defaults: 10 s windows.
+    let opts = AnalyzeOptions { name: name.clone(), created_at: now_rfc3339(), ..AnalyzeOptions::default() };
     let a = match analyze(&[pcap.to_owned()], &opts, &progress(h), &h.cancel) {
         Err(nta_analysis::Error::Cancelled) => return Err(JobError::Cancelled),
         other => other.map_err(failed)?,
