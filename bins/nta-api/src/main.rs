@@ -1,26 +1,21 @@
-//! `nta-api`: the REST backend. `main` reads the settings, refuses unsafe ones, starts the
-//! startup job (processing `--pcap`) on a thread of its own and serves the routes of `api`.
-
-mod api;
-mod jobs;
-mod openapi;
-mod work;
+//! `nta-api`: reads the settings, refuses unsafe ones, binds, then starts the startup job
+//! (processing `--pcap`) and serves [`nta_api::create_app`].
 
 use anyhow::{Context, Result, bail};
-use api::AppState;
 use clap::Parser;
+use nta_api::{Auth, JobLimits, Limits, Services, create_app};
+use nta_store::Layout;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::time::Duration;
 
 /// nta-api — the REST backend of nta
 #[derive(Debug, Parser)]
 #[command(name = "nta-api", version, about)]
 struct Args {
-    /// Settings file (TOML: bind, data_dir, logs_dir, pcap, max_upload, cors_origins); flags and
-    /// NTA_* variables override it
+    /// Settings file (TOML: bind, data_dir, logs_dir, pcap, max_upload, cors_origins,
+    /// upload_idle_timeout, job_workers, job_queue, jobs_kept); flags and NTA_* variables override it
     #[arg(long, env = "NTA_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on (beyond loopback only with NTA_API_TOKEN set) [default: 127.0.0.1:8080]
@@ -41,6 +36,18 @@ struct Args {
     /// Origins allowed by CORS, comma-separated ("*" for any) [default: none, same origin only]
     #[arg(long, env = "NTA_CORS_ORIGINS", value_delimiter = ',')]
     cors_origin: Vec<String>,
+    /// An upload whose body sends nothing for this long is dropped [default: 30s]
+    #[arg(long, env = "NTA_UPLOAD_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
+    upload_idle_timeout: Option<Duration>,
+    /// Job worker threads [default: 2]
+    #[arg(long, env = "NTA_JOB_WORKERS")]
+    job_workers: Option<usize>,
+    /// Jobs waiting for a worker, at most; beyond, new jobs get 503 [default: 16]
+    #[arg(long, env = "NTA_JOB_QUEUE")]
+    job_queue: Option<usize>,
+    /// Finished jobs kept for /api/jobs [default: 100]
+    #[arg(long, env = "NTA_JOBS_KEPT")]
+    jobs_kept: Option<usize>,
 }
 
 /// The settings file; every key optional.
@@ -53,6 +60,21 @@ struct FileSettings {
     pcap: Option<PathBuf>,
     max_upload: Option<u64>,
     cors_origins: Option<Vec<String>>,
+    #[serde(default, with = "humantime_serde_opt")]
+    upload_idle_timeout: Option<Duration>,
+    job_workers: Option<usize>,
+    job_queue: Option<usize>,
+    jobs_kept: Option<usize>,
+}
+
+/// `upload_idle_timeout = "30s"` in the settings file.
+mod humantime_serde_opt {
+    use serde::Deserialize;
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// What the server runs with, after flags, environment, file and defaults.
@@ -62,7 +84,8 @@ struct Settings {
     data_dir: PathBuf,
     logs_dir: PathBuf,
     pcap: Option<PathBuf>,
-    max_upload: u64,
+    limits: Limits,
+    jobs: JobLimits,
     cors_origins: Vec<String>,
 }
 
@@ -75,45 +98,28 @@ fn settings(args: Args) -> Result<Settings> {
         None => FileSettings::default(),
     };
     let default_bind = SocketAddr::from(([127, 0, 0, 1], 8080));
+    let (dl, dj) = (Limits::default(), JobLimits::default());
     Ok(Settings {
         bind: args.bind.or(file.bind).unwrap_or(default_bind),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| "data".into()),
         logs_dir: args.logs_dir.or(file.logs_dir).unwrap_or_else(|| "logs".into()),
         pcap: args.pcap.or(file.pcap),
-        max_upload: args.max_upload.or(file.max_upload).unwrap_or(2 << 30),
+        limits: Limits {
+            max_upload: args.max_upload.or(file.max_upload).unwrap_or(dl.max_upload),
+            upload_idle: args.upload_idle_timeout.or(file.upload_idle_timeout).unwrap_or(dl.upload_idle),
+            sync_wait: dl.sync_wait,
+        },
+        jobs: JobLimits {
+            workers: args.job_workers.or(file.job_workers).unwrap_or(dj.workers).max(1),
+            queue: args.job_queue.or(file.job_queue).unwrap_or(dj.queue).max(1),
+            keep: args.jobs_kept.or(file.jobs_kept).unwrap_or(dj.keep),
+        },
         cors_origins: if args.cors_origin.is_empty() {
             file.cors_origins.unwrap_or_default()
         } else {
             args.cors_origin
         },
     })
-}
-
-/// One JSON line per request, to stdout and `logs/app.log`.
-fn log_line(file: &Mutex<std::fs::File>, line: &serde_json::Value) {
-    use std::io::Write;
-    let text = format!("{line}\n");
-    let _ = std::io::stdout().write_all(text.as_bytes());
-    if let Ok(mut f) = file.lock() {
-        let _ = f.write_all(text.as_bytes());
-    }
-}
-
-fn cors(origins: &[String]) -> actix_cors::Cors {
-    let mut c = actix_cors::Cors::default()
-        .allowed_methods(["GET", "POST", "DELETE"])
-        .allowed_headers(["authorization", "content-type"])
-        .max_age(3600);
-    for o in origins {
-        c = if o == "*" { c.allow_any_origin() } else { c.allowed_origin(o) };
-    }
-    c
-}
-
-/// Extract → baseline → train → detect on `pcap`, written where the endpoints read.
-#[cfg(test)]
-fn process(pcap: &std::path::Path, data: &std::path::Path, logs: &std::path::Path) -> Result<serde_json::Value> {
-    work::analyze_into(pcap, data, logs, &jobs::Handle::detached()).map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 fn main() -> ExitCode {
@@ -132,78 +138,29 @@ fn run() -> Result<()> {
     if !args.bind.ip().is_loopback() && token.is_none() {
         bail!("refusing to listen on {} without NTA_API_TOKEN: set a token, or bind to 127.0.0.1", args.bind);
     }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    std::fs::create_dir_all(&args.logs_dir).with_context(|| format!("creating {}", args.logs_dir.display()))?;
+    let layout = Layout::new(&args.data_dir, &args.logs_dir);
+    let mut services = Services::new(layout.clone(), Auth { token }, args.limits, args.jobs)?.with_request_log()?;
+    services.cors_origins = std::sync::Arc::new(args.cors_origins.clone());
     let pcap = args.pcap.clone().or_else(|| {
         let sample = PathBuf::from("fixtures/test_net_traffic.pcapng");
         sample.is_file().then_some(sample)
     });
-    let mode = pcap.as_ref().map_or_else(|| "idle".to_owned(), |p| format!("pcap {}", p.display()));
-    let state = actix_web::web::Data::new(AppState::new(
-        args.data_dir.clone(),
-        args.logs_dir.clone(),
-        token,
-        args.max_upload,
-        mode,
-    ));
-    if let Some(pcap) = pcap {
-        let (data, logs) = (args.data_dir.clone(), args.logs_dir.clone());
-        let id = state.jobs.spawn("startup", move |h| work::analyze_into(&pcap, &data, &logs, h));
-        if let Ok(mut c) = state.control.lock() {
-            *c = Some(id.clone());
-        }
-        println!("startup job {id}: processing the capture");
-    }
-    let log = std::sync::Arc::new(Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(args.logs_dir.join("app.log"))
-            .context("opening logs/app.log")?,
-    ));
-    println!("nta-api listening on http://{}", args.bind);
     let bind = args.bind;
-    let origins = args.cors_origins.clone();
-    let jobs = state.jobs.clone();
+    let jobs = services.jobs.clone();
     let served = actix_web::rt::System::new().block_on(async move {
-        actix_web::HttpServer::new(move || {
-            let log = log.clone();
-            actix_web::App::new()
-                .app_data(state.clone())
-                .wrap(cors(&origins))
-                .wrap_fn(move |req, srv| {
-                    use actix_web::dev::Service;
-                    let started = Instant::now();
-                    let (method, path) = (req.method().to_string(), req.path().to_owned());
-                    let log = log.clone();
-                    let fut = srv.call(req);
-                    async move {
-                        let res = fut.await?;
-                        log_line(
-                            &log,
-                            &serde_json::json!({
-                                "ts": nta_capture::format_rfc3339_ns(
-                                    std::time::SystemTime::now()
-                                        .duration_since(std::time::UNIX_EPOCH)
-                                        .map_or(0, |d| d.as_nanos() as i64)
-                                ),
-                                "method": method,
-                                "path": path,
-                                "status": res.status().as_u16(),
-                                "ms": started.elapsed().as_secs_f64() * 1e3,
-                            }),
-                        );
-                        Ok(res)
-                    }
-                })
-                .configure(api::configure)
-        })
-        .shutdown_timeout(10)
-        .bind(bind)
-        .with_context(|| format!("binding {bind}"))?
-        .run()
-        .await
-        .context("serving")
+        let app_services = services.clone();
+        // Bind first: a taken port fails here, before anything is announced or started.
+        let server = actix_web::HttpServer::new(move || create_app(app_services.clone()))
+            .shutdown_timeout(10)
+            .bind(bind)
+            .with_context(|| format!("binding {bind}"))?;
+        if let Some(pcap) = pcap {
+            let id =
+                services.control.start(&services.jobs, &layout, "startup", pcap).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("startup job {id}: processing the capture");
+        }
+        println!("nta-api listening on http://{bind}");
+        server.run().await.context("serving")
     });
     // Graceful shutdown (SIGINT/SIGTERM): requests in flight were given 10 s; running jobs are
     // cancelled, which makes them stop before writing anything.
@@ -215,4 +172,29 @@ fn run() -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_file_flags_and_defaults() {
+        use clap::Parser;
+        let dir = std::env::temp_dir().join(format!("nta-api-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("api.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9999\"\ndata_dir = \"d1\"\ncors_origins = [\"http://a.example\"]\n")
+            .unwrap();
+        let args = Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap(), "--data-dir", "d2"]).unwrap();
+        let s = settings(args).unwrap();
+        assert_eq!(s.bind.port(), 9999, "from the file");
+        assert_eq!(s.data_dir, PathBuf::from("d2"), "the flag wins");
+        assert_eq!(s.logs_dir, PathBuf::from("logs"), "default");
+        assert_eq!(s.cors_origins, vec!["http://a.example".to_owned()]);
+        assert_eq!(s.limits.max_upload, 2 << 30);
+        assert_eq!(s.jobs, JobLimits::default());
+        std::fs::write(&file, "bnid = \"127.0.0.1:1\"\n").unwrap();
+        let args = Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap()]).unwrap();
+        let err = format!("{:#}", settings(args).unwrap_err());
+        assert!(err.contains("bnid"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

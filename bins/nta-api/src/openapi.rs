@@ -1,9 +1,9 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.1 document, generated from the handlers'
 //! `#[utoipa::path]` attributes and the `ToSchema` derives of the types they exchange (the
 //! library crates' records derive it under their `openapi` feature). A test checks that every
-//! route of `api::configure` is documented and every documented operation is routed.
+//! route of `routes::configure` is documented and every documented operation is routed.
 
-use crate::api;
+use crate::routes::{anomalies, control, jobs, metrics, models, server, uploads};
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,22 +20,22 @@ use utoipa::{Modify, OpenApi};
                        server has a token."
     ),
     paths(
-        api::health,
-        api::status,
-        api::anomalies,
-        api::anomaly_summary,
-        api::anomaly,
-        api::metrics,
-        api::models,
-        api::upload,
-        api::train,
-        api::detect,
-        api::jobs,
-        api::job,
-        api::cancel_job,
-        api::control_start,
-        api::control_stop,
-        api::control_state,
+        server::health,
+        server::status,
+        anomalies::anomalies,
+        anomalies::anomaly_summary,
+        anomalies::anomaly,
+        metrics::metrics,
+        models::models,
+        uploads::upload,
+        models::train,
+        anomalies::detect,
+        jobs::jobs,
+        jobs::job,
+        jobs::cancel_job,
+        control::control_start,
+        control::control_stop,
+        control::control_state,
         document,
     ),
     modifiers(&Bearer),

@@ -1,7 +1,8 @@
 //! In-process tests of every endpoint and error path (actix_web::test).
 
-use crate::api::{AppState, configure};
-use actix_web::{App, test, web};
+use crate::{Auth, JobLimits, Limits, Services, create_app};
+use actix_web::test;
+use nta_store::Layout;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -20,18 +21,28 @@ fn processed() -> &'static (PathBuf, PathBuf) {
         let (data, logs) = (root.join("data"), root.join("logs"));
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&logs).unwrap();
-        crate::process(&fixture(), &data, &logs).unwrap();
+        process(&fixture(), &data, &logs);
         (data, logs)
     })
 }
 
-fn state(token: Option<&str>, max_upload: u64) -> web::Data<AppState> {
+/// Extract → baseline → train → detect on `pcap`, written where the endpoints read.
+fn process(pcap: &std::path::Path, data: &std::path::Path, logs: &std::path::Path) {
+    let opts = nta_analysis::AnalyzeOptions { name: nta_store::name_for_capture(pcap), ..Default::default() };
+    nta_store::analyze_into(&Layout::new(data, logs), &[pcap.to_owned()], opts, &|_| {}, &Default::default()).unwrap();
+}
+
+fn services_over(data: PathBuf, logs: PathBuf, token: Option<&str>, limits: Limits, jobs: JobLimits) -> Services {
+    Services::new(Layout::new(data, logs), Auth { token: token.map(str::to_owned) }, limits, jobs).unwrap()
+}
+
+fn state(token: Option<&str>, max_upload: u64) -> Services {
     let (data, logs) = processed().clone();
-    web::Data::new(AppState::new(data, logs, token.map(str::to_owned), max_upload, "test".into()))
+    services_over(data, logs, token, Limits { max_upload, ..Limits::default() }, JobLimits::default())
 }
 
 async fn get(path: &str) -> (u16, serde_json::Value) {
-    let app = test::init_service(App::new().app_data(state(None, 1 << 30)).configure(configure)).await;
+    let app = test::init_service(create_app(state(None, 1 << 30))).await;
     let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
     let status = resp.status().as_u16();
     let body: serde_json::Value = test::read_body_json(resp).await;
@@ -62,7 +73,7 @@ async fn upload(
     name: &str,
     content: &[u8],
 ) -> (u16, serde_json::Value) {
-    let app = test::init_service(App::new().app_data(state(token, max)).configure(configure)).await;
+    let app = test::init_service(create_app(state(token, max))).await;
     let (ct, body) = multipart(name, content);
     let mut req = test::TestRequest::post().uri("/api/upload").insert_header(("content-type", ct));
     if let Some(a) = auth {
@@ -182,7 +193,7 @@ async fn uploads_are_streamed_validated_and_never_named_by_the_client() {
     let (s, _) = upload(Some("s3cret"), Some("s3cret"), 1 << 30, "x.pcapng", &sample).await;
     assert_eq!(s, 201);
     // No file part at all.
-    let app = test::init_service(App::new().app_data(state(None, 1 << 30)).configure(configure)).await;
+    let app = test::init_service(create_app(state(None, 1 << 30))).await;
     let boundary = "B0";
     let body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{boundary}--\r\n");
     let req = test::TestRequest::post()
@@ -197,39 +208,39 @@ async fn uploads_are_streamed_validated_and_never_named_by_the_client() {
 /// A state over directories of its own (jobs write models and anomalies). Train and detect
 /// wait up to a minute for their job (the server waits a second), so that answering directly
 /// does not depend on how loaded the test machine is.
-fn own_state(token: Option<&str>) -> web::Data<AppState> {
+fn own_state(token: Option<&str>) -> Services {
     own_state_waiting(token, std::time::Duration::from_secs(60))
 }
 
 /// [`own_state`] whose train and detect wait `sync_wait` for their job before answering 202.
-fn own_state_waiting(token: Option<&str>, sync_wait: std::time::Duration) -> web::Data<AppState> {
-    let root = std::env::temp_dir().join(format!("nta-api-jobs-{}-{}", std::process::id(), crate::api::new_id()));
+fn own_state_waiting(token: Option<&str>, sync_wait: std::time::Duration) -> Services {
+    let root = std::env::temp_dir().join(format!("nta-api-jobs-{}-{}", std::process::id(), nta_store::new_id()));
     let (data, logs) = (root.join("data"), root.join("logs"));
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&logs).unwrap();
-    crate::process(&fixture(), &data, &logs).unwrap();
-    let mut st = AppState::new(data, logs, token.map(str::to_owned), 1 << 30, "idle".into());
-    st.sync_wait = sync_wait;
-    web::Data::new(st)
+    process(&fixture(), &data, &logs);
+    services_over(data, logs, token, Limits { sync_wait, ..Limits::default() }, JobLimits::default())
 }
 
-async fn call<S>(app: &S, req: actix_web::test::TestRequest) -> (u16, serde_json::Value)
+async fn call<S, B>(app: &S, req: actix_web::test::TestRequest) -> (u16, serde_json::Value)
 where
-    S: actix_web::dev::Service<Req, Response = actix_web::dev::ServiceResponse, Error = actix_web::Error>,
+    S: actix_web::dev::Service<Req, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
 {
     let resp = test::call_service(app, req.to_request()).await;
     let status = resp.status().as_u16();
     (status, test::read_body_json(resp).await)
 }
 
-async fn wait_job<S>(app: &S, id: &str) -> serde_json::Value
+async fn wait_job<S, B>(app: &S, id: &str) -> serde_json::Value
 where
-    S: actix_web::dev::Service<Req, Response = actix_web::dev::ServiceResponse, Error = actix_web::Error>,
+    S: actix_web::dev::Service<Req, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
 {
     for _ in 0..600 {
         let (s, j) = call(app, test::TestRequest::get().uri(&format!("/api/jobs/{id}"))).await;
         assert_eq!(s, 200);
-        if j["state"] != "running" {
+        if j["state"] != "running" && j["state"] != "queued" {
             return j;
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -240,7 +251,7 @@ where
 #[actix_web::test]
 async fn train_detect_and_jobs() {
     let st = own_state(Some("tok"));
-    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let app = test::init_service(create_app(st.clone())).await;
     let auth = ("authorization", "Bearer tok");
     // Train on the stored metrics.
     let (s, _) =
@@ -255,7 +266,7 @@ async fn train_detect_and_jobs() {
     assert_eq!((s, j["state"].as_str()), (200, Some("done")), "{j}");
     assert_eq!(j["result"]["rows"], 180);
     assert_eq!(j["result"]["name"], "m2");
-    assert!(st.data_dir.join("models/m2.json").is_file());
+    assert!(st.store.layout().data_dir().join("models/m2.json").is_file());
     // Detect with it.
     let req = test::TestRequest::post()
         .uri("/api/anomalies/detect")
@@ -265,13 +276,13 @@ async fn train_detect_and_jobs() {
     assert_eq!((s, j["state"].as_str()), (200, Some("done")), "{j}");
     assert!(j["result"]["anomalies"].as_u64().unwrap() > 10);
     // A model of other features: the job fails, and the answer says why.
-    let csv = st.data_dir.join("other.csv");
+    let csv = st.store.layout().data_dir().join("other.csv");
     std::fs::write(&csv, (0..20).fold("a,b\n".to_owned(), |t, i| format!("{t}{i},{}\n", i % 3))).unwrap();
     let (names, x) = nta_ml::read_csv(&csv).unwrap();
     let source = nta_ml::TrainingSource::table(vec![]);
     let other = nta_ml::train("other", "", &x, names, &nta_ml::ForestParams::default(), source, 0, &Default::default())
         .unwrap();
-    other.save(&st.data_dir.join("models")).unwrap();
+    nta_store::save_model(st.store.layout(), &other).unwrap();
     let req = test::TestRequest::post()
         .uri("/api/anomalies/detect")
         .insert_header(auth)
@@ -318,7 +329,7 @@ async fn train_detect_and_jobs() {
 #[actix_web::test]
 async fn work_longer_than_the_wait_becomes_a_job() {
     let st = own_state_waiting(None, std::time::Duration::ZERO);
-    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let app = test::init_service(create_app(st.clone())).await;
     let req = test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "later"}));
     let (s, b) = call(&app, req).await;
     assert_eq!(s, 202, "{b}");
@@ -336,8 +347,8 @@ async fn work_longer_than_the_wait_becomes_a_job() {
 #[actix_web::test]
 async fn control_start_state_stop() {
     let st = own_state(None);
-    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
-    std::fs::copy(fixture(), st.data_dir.join("sample.pcapng")).unwrap();
+    let app = test::init_service(create_app(st.clone())).await;
+    std::fs::copy(fixture(), st.store.layout().data_dir().join("sample.pcapng")).unwrap();
     let (s, b) = call(
         &app,
         test::TestRequest::post().uri("/api/control/start").set_json(serde_json::json!({"path": "../../etc/passwd"})),
@@ -371,66 +382,44 @@ async fn control_start_state_stop() {
 }
 
 #[core::prelude::v1::test]
-fn settings_file_flags_and_defaults() {
-    use clap::Parser;
-    let dir = std::env::temp_dir().join(format!("nta-api-settings-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("api.toml");
-    std::fs::write(&file, "bind = \"127.0.0.1:9999\"\ndata_dir = \"d1\"\ncors_origins = [\"http://a.example\"]\n")
-        .unwrap();
-    let args =
-        crate::Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap(), "--data-dir", "d2"]).unwrap();
-    let s = crate::settings(args).unwrap();
-    assert_eq!(s.bind.port(), 9999, "from the file");
-    assert_eq!(s.data_dir, PathBuf::from("d2"), "the flag wins");
-    assert_eq!(s.logs_dir, PathBuf::from("logs"), "default");
-    assert_eq!(s.cors_origins, vec!["http://a.example".to_owned()]);
-    assert_eq!(s.max_upload, 2 << 30);
-    std::fs::write(&file, "bnid = \"127.0.0.1:1\"\n").unwrap();
-    let args = crate::Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap()]).unwrap();
-    let err = format!("{:#}", crate::settings(args).unwrap_err());
-    assert!(err.contains("bnid"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[core::prelude::v1::test]
 fn cancelled_work_writes_nothing() {
     let st = own_state(None);
-    let h = crate::jobs::Handle::detached();
-    h.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-    let records = crate::work::stored_metrics(&st.logs_dir).unwrap();
+    let layout = st.store.layout();
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let records = nta_metrics::read_jsonl(layout.metrics_path()).unwrap().records;
     assert!(!records.is_empty());
     // Training sees the flag inside the forest and saves no model.
-    let r = crate::work::train("cancelled", &records, &nta_ml::ForestParams::default(), &st.data_dir, &h);
-    assert!(matches!(r, Err(crate::jobs::JobError::Cancelled)), "{r:?}");
-    assert!(!st.data_dir.join("models/cancelled.json").exists());
+    let r = nta_store::train(layout, "cancelled", &records, &nta_ml::ForestParams::default(), &stop);
+    assert!(matches!(r, Err(nta_store::Error::Cancelled)), "{r:?}");
+    assert!(!layout.model_path("cancelled").unwrap().exists());
     // The whole analysis stops in extraction and leaves the stores as they were.
-    let store = st.logs_dir.join("anomalies.jsonl");
+    let store = st.store.layout().logs_dir().join("anomalies.jsonl");
     let before = std::fs::read(&store).unwrap();
-    let metrics = std::fs::read(st.logs_dir.join("metrics.jsonl")).unwrap();
-    let model = std::fs::read(st.data_dir.join("models/test_net_traffic.json")).unwrap();
-    let r = crate::work::analyze_into(&fixture(), &st.data_dir, &st.logs_dir, &h);
-    assert!(matches!(r, Err(crate::jobs::JobError::Cancelled)), "{r:?}");
+    let metrics = std::fs::read(st.store.layout().logs_dir().join("metrics.jsonl")).unwrap();
+    let model = std::fs::read(st.store.layout().data_dir().join("models/test_net_traffic.json")).unwrap();
+    let opts = nta_analysis::AnalyzeOptions { name: "test_net_traffic".into(), ..Default::default() };
+    let r = nta_store::analyze_into(layout, &[fixture()], opts, &|_| {}, &stop);
+    assert!(matches!(r, Err(nta_store::Error::Cancelled)), "{:?}", r.err());
     assert_eq!(std::fs::read(&store).unwrap(), before);
-    assert_eq!(std::fs::read(st.logs_dir.join("metrics.jsonl")).unwrap(), metrics);
+    assert_eq!(std::fs::read(st.store.layout().logs_dir().join("metrics.jsonl")).unwrap(), metrics);
     // A rewrite would carry a new created_at.
-    assert_eq!(std::fs::read(st.data_dir.join("models/test_net_traffic.json")).unwrap(), model);
+    assert_eq!(std::fs::read(st.store.layout().data_dir().join("models/test_net_traffic.json")).unwrap(), model);
 }
 
 #[actix_web::test]
 async fn listings_follow_the_files() {
     let st = own_state(None);
-    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let app = test::init_service(create_app(st.clone())).await;
     let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1")).await;
     assert_eq!(m["total"], 180);
     let (_, a) = call(&app, test::TestRequest::get().uri("/api/anomalies?limit=1")).await;
     let n = a["total"].as_u64().unwrap();
     assert!(n > 10);
     // metrics.jsonl replaced (as extraction does: a new file renamed over it).
-    let path = st.logs_dir.join("metrics.jsonl");
+    let path = st.store.layout().logs_dir().join("metrics.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     let head: String = text.lines().take(7).map(|l| format!("{l}\n")).collect();
-    nta_metrics::write_atomic(&path, head.as_bytes()).unwrap();
+    nta_store::write_atomic(&path, head.as_bytes()).unwrap();
     let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1")).await;
     assert_eq!(m["total"], 7);
     let (_, s) = call(&app, test::TestRequest::get().uri("/api/status")).await;
@@ -442,7 +431,7 @@ async fn listings_follow_the_files() {
     assert_eq!((s0["summary"]["total"].as_u64(), &s0), (Some(n), &s1));
     let mut extra: nta_analysis::Anomaly = serde_json::from_value(a["items"][0].clone()).unwrap();
     extra.id = "00000000000000ff".into();
-    nta_analysis::AnomalyStore::new(st.logs_dir.join("anomalies.jsonl")).append(&[extra]).unwrap();
+    nta_store::AnomalyStore::new(st.store.layout().anomalies_path()).append(&[extra]).unwrap();
     let (_, a) = call(&app, test::TestRequest::get().uri("/api/anomalies?limit=1")).await;
     assert_eq!(a["total"].as_u64(), Some(n + 1));
     let (_, s) = call(&app, test::TestRequest::get().uri("/api/anomalies/summary")).await;
@@ -455,12 +444,12 @@ async fn listings_follow_the_files() {
     };
     let (_, before) = call(&app, test::TestRequest::get().uri("/api/models")).await;
     assert_eq!(names(&before), ["test_net_traffic"]);
-    let models = st.data_dir.join("models");
+    let models = st.store.layout().data_dir().join("models");
     std::fs::copy(models.join("test_net_traffic.json"), models.join("a-copy.json")).unwrap();
     let (_, after) = call(&app, test::TestRequest::get().uri("/api/models")).await;
     assert_eq!(names(&after), ["a-copy", "test_net_traffic"]);
     assert!(after[0]["error"].is_null() && after[0]["n_estimators"] == 100);
-    nta_metrics::write_atomic(&models.join("a-copy.json"), b"{\"not\": \"a model\"}").unwrap();
+    nta_store::write_atomic(&models.join("a-copy.json"), b"{\"not\": \"a model\"}").unwrap();
     let (_, damaged) = call(&app, test::TestRequest::get().uri("/api/models")).await;
     assert!(damaged[0]["error"].is_string() && damaged[0]["n_estimators"].is_null(), "{damaged}");
     std::fs::remove_file(models.join("a-copy.json")).unwrap();
@@ -561,7 +550,7 @@ fn conforms(
 #[actix_web::test]
 async fn the_openapi_document_matches_the_routes_and_the_responses() {
     let st = state(Some("tok"), 1 << 30);
-    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let app = test::init_service(create_app(st.clone())).await;
     let (s, doc) = call(&app, test::TestRequest::get().uri("/api/openapi.json")).await;
     assert_eq!(s, 200);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -575,7 +564,7 @@ async fn the_openapi_document_matches_the_routes_and_the_responses() {
     }
     documented.sort();
     let mut routed: Vec<(String, String)> =
-        crate::api::ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        crate::routes::all_routes().iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
     routed.sort();
     assert_eq!(documented, routed);
     // Mutating operations name the bearer scheme, and it exists; read-only ones do not.
@@ -627,7 +616,7 @@ async fn the_openapi_document_matches_the_routes_and_the_responses() {
 #[actix_web::test]
 async fn detect_extracts_an_upload_with_the_models_window() {
     let st = own_state(None);
-    let app = test::init_service(App::new().app_data(st.clone()).configure(configure)).await;
+    let app = test::init_service(create_app(st.clone())).await;
     let (ct, body) = multipart("x.pcapng", &std::fs::read(fixture()).unwrap());
     let req = test::TestRequest::post().uri("/api/upload").insert_header(("content-type", ct)).set_payload(body);
     let (s, up) = call(&app, req).await;

@@ -1,12 +1,13 @@
 //! `nta-cli baselines` (build) and `nta-cli baselines score`.
 
-use crate::ml::read_metrics;
-use crate::util::{AtomicFile, now_rfc3339};
+use crate::config::DirArgs;
+use crate::metrics_files::read_metrics;
 use anyhow::{Context, Result, bail};
 use nta_baselines::{Baseline, BuildOptions, Seasonality, Thresholds, read_labels};
 use nta_metrics::Metric;
+use nta_store::{AtomicFile, now_rfc3339};
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -45,9 +46,11 @@ struct BuildArgs {
 
 #[derive(Debug, clap::Args)]
 struct ScoreArgs {
-    /// Baseline: a file, or a name in data/baselines
+    /// Baseline: a file, or a name in <data-dir>/baselines
     #[arg(long)]
     baseline: String,
+    #[command(flatten)]
+    dirs: DirArgs,
     /// Window metrics to score; repeatable
     #[arg(long = "metrics", value_name = "FILE", required = true)]
     metrics: Vec<PathBuf>,
@@ -68,11 +71,12 @@ struct ScoreArgs {
     top: usize,
 }
 
-fn baseline_path(spec: &str) -> PathBuf {
-    if spec.ends_with(".json") || spec.contains('/') {
-        PathBuf::from(spec)
+/// A baseline given as a file, or as a name in the data directory's baselines.
+fn baseline_path(spec: &str, dirs: &DirArgs) -> Result<PathBuf> {
+    if spec.ends_with(".json") || spec.contains(std::path::MAIN_SEPARATOR) {
+        Ok(PathBuf::from(spec))
     } else {
-        Path::new("data/baselines").join(format!("{spec}.json"))
+        Ok(dirs.layout().baseline_path(spec)?)
     }
 }
 
@@ -100,7 +104,7 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
     let name = args.out.file_stem().map_or_else(|| "baseline".into(), |s| s.to_string_lossy().into_owned());
     let sources = args.metrics.iter().map(|p| p.display().to_string()).collect();
     let b = Baseline::build(&name, &now_rfc3339(), &records, sources, &exclude, options)?;
-    b.save(&args.out)?;
+    nta_store::write_atomic(&args.out, &b.to_json()?)?;
     eprintln!(
         "baseline {} from {} windows of {} s ({} excluded by labels, {} late skipped), {} .. {}{} -> {}",
         b.name,
@@ -125,7 +129,7 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
 }
 
 fn score(args: &ScoreArgs) -> Result<ExitCode> {
-    let path = baseline_path(&args.baseline);
+    let path = baseline_path(&args.baseline, &args.dirs)?;
     let baseline = Baseline::load(&path).with_context(|| format!("loading baseline {}", path.display()))?;
     let records = read_metrics(&args.metrics)?;
     if let Some(r) = records.iter().find(|r| r.window_ns != baseline.window_ns) {

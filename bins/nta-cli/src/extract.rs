@@ -1,8 +1,9 @@
 //! `nta-cli extract`: captures → per-window metrics, JSON lines.
 
-use crate::util::{AtomicFile, parse_duration_ns};
+use crate::config::parse_duration_ns;
 use anyhow::{Context, Result, bail};
 use nta_metrics::{ExtractConfig, Progress, extract_files, write_jsonl_record};
+use nta_store::AtomicFile;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,14 +1,23 @@
-//! `nta-cli`: the command-line front end. `main` parses, dispatches and maps exit codes;
-//! the work is done by the library crates.
+//! `nta-cli`: the command-line front end. `main` parses, dispatches and maps exit codes; each
+//! command is a module of its own, `config` turns flags into library configs, and the library
+//! crates (nta-store for everything on disk) do the work.
 
-mod analysis;
+mod analyze;
+mod anomalies;
 mod baselines;
+mod carve;
+mod config;
+mod detect;
+mod evaluate;
 mod extract;
 mod inspect;
-mod ml;
+mod metrics_files;
+mod models;
 mod plot;
+mod report;
+mod score;
 mod synth;
-mod util;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,18 +33,18 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The main job: extract → baseline → train → detect, and a readable report [default capture: the bundled sample]
-    Analyze(analysis::AnalyzeArgs),
+    Analyze(analyze::Args),
     /// Detect abnormal windows with a model and/or a baseline; append them to the anomaly store
-    Detect(analysis::DetectArgs),
+    Detect(detect::Args),
     /// Read the anomaly store
     #[command(subcommand)]
-    Anomalies(analysis::AnomaliesCmd),
+    Anomalies(anomalies::AnomaliesCmd),
     /// Window-level precision and recall of stored anomalies against attack labels
-    Evaluate(analysis::EvaluateArgs),
+    Evaluate(evaluate::EvaluateArgs),
     /// Draw a timeline of traffic, anomalies, incidents and (optionally) true attacks, as SVG
     Plot(plot::Args),
     /// Copy the packets of a time range (and host) to a new capture, for Wireshark
-    Carve(analysis::CarveArgs),
+    Carve(carve::CarveArgs),
     /// Describe captures: format, link types, packets, time span, protocol census, errors
     Inspect(inspect::Args),
     /// Per-window traffic metrics of captures, as JSON lines
@@ -43,11 +52,11 @@ enum Command {
     /// Learn what normal traffic looks like from window metrics (or `baselines score`)
     Baselines(baselines::Args),
     /// Train an Isolation Forest on window metrics (or any numeric CSV table)
-    Train(ml::TrainArgs),
+    Train(train::Args),
     /// Score window metrics (or a CSV table) with a model
-    Score(ml::ScoreArgs),
+    Score(score::Args),
     /// List the models
-    Models(ml::ModelsArgs),
+    Models(models::Args),
     /// Write a synthetic capture with labelled attacks (and its labels file)
     Synth(synth::Args),
 }
@@ -57,18 +66,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
-        Command::Analyze(args) => analysis::analyze_cmd(&args),
-        Command::Detect(args) => analysis::detect_cmd(&args),
-        Command::Anomalies(cmd) => analysis::anomalies_cmd(&cmd),
-        Command::Evaluate(args) => analysis::evaluate_cmd(&args),
-        Command::Carve(args) => analysis::carve_cmd(&args),
+        Command::Analyze(args) => analyze::run(&args),
+        Command::Detect(args) => detect::run(&args),
+        Command::Anomalies(cmd) => anomalies::run(&cmd),
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Carve(args) => carve::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
         Command::Baselines(args) => baselines::run(&args),
-        Command::Train(args) => ml::train(&args),
-        Command::Score(args) => ml::score(&args),
-        Command::Models(args) => ml::models(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Score(args) => score::run(&args),
+        Command::Models(args) => models::run(&args),
     };
     match result {
         Ok(code) => code,

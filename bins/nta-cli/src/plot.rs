@@ -1,8 +1,9 @@
 //! `nta-cli plot`: a timeline of traffic and anomalies (SVG, plotters).
 
-use crate::ml::read_metrics;
+use crate::metrics_files::read_metrics;
 use anyhow::{Context, Result, anyhow};
-use nta_analysis::{AnomalyStore, Severity, incidents, read_labels};
+use nta_analysis::{Severity, incidents, read_labels};
+use nta_store::AnomalyStore;
 use plotters::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,7 +54,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         store.read()?.anomalies.into_iter().filter(|a| a.window_end_ns > t0 && a.window_start_ns < t_end).collect();
     anomalies.sort_by_key(|a| a.window_start_ns);
     let window_ns = records.first().map_or(1, |r| r.window_ns);
-    let groups = incidents(&anomalies, window_ns, 1);
+    let groups = incidents(&anomalies);
     let labels = args.labels.as_deref().map(read_labels).transpose()?.unwrap_or_default();
     let x_max = minutes(t_end).max(1e-6);
     let pps_max = records.iter().map(|r| r.packets_per_s).fold(1.0, f64::max) * 1.1;

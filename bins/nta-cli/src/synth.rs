@@ -1,8 +1,9 @@
 //! `nta-cli synth`: write a synthetic capture and its attack labels.
 
-use crate::util::{AtomicFile, parse_duration_ns, parse_size};
+use crate::config::{parse_duration_ns, parse_size};
 use anyhow::{Context, Result, bail};
 use nta_capture::{CaptureWriter, WriteFormat, format_rfc3339_ns};
+use nta_store::AtomicFile;
 use nta_synth::{AttackKind, AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, synthesize};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -3,8 +3,15 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The binary, with its data and logs directories in a temporary folder of this test run.
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nta-cli"));
+    c.env("NTA_DATA_DIR", tmp("data")).env("NTA_LOGS_DIR", tmp("logs"));
+    c
+}
+
 fn nta(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nta-cli")).args(args).output().unwrap()
+    cli().args(args).output().unwrap()
 }
 
 /// The JSON lines of `text`, without the keys `drop` (fields that name the input, say).
@@ -197,11 +204,7 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let store = tmp("an/anomalies.jsonl");
     // The README's first command, from the repository root, with no capture argument.
-    let out = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
-        .current_dir(&root)
-        .args(["analyze", "--anomalies", store.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = cli().current_dir(&root).args(["analyze", "--anomalies", store.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = String::from_utf8(out.stdout).unwrap();
     assert!(report.contains("fixtures/test_net_traffic.pcapng"));
@@ -210,11 +213,7 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let n = std::fs::read_to_string(&store).unwrap().lines().count();
     assert!(n > 30);
     // Again: nothing duplicated.
-    let out = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
-        .current_dir(&root)
-        .args(["analyze", "--anomalies", store.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = cli().current_dir(&root).args(["analyze", "--anomalies", store.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success());
     assert_eq!(std::fs::read_to_string(&store).unwrap().lines().count(), n);
     let s = store.to_str().unwrap();
@@ -363,7 +362,7 @@ fn extract_streams_from_standard_input() {
         }
     }
     let link = frames[0].0;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+    let mut child = cli()
         .args(["extract", "--pcap", "-", "--out", "-", "--window", "1s", "--reorder", "1s"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -406,7 +405,7 @@ fn extract_streams_from_standard_input() {
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
     let records = |out: &[u8]| json_lines_without(&String::from_utf8_lossy(out), &["source"]);
     let from_file = nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", "-", "--window", "10s"]);
-    let piped = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
+    let piped = cli()
         .args(["extract", "--pcap", "-", "--out", "-", "--window", "10s"])
         .stdin(std::fs::File::open(&fixture).unwrap())
         .output()
@@ -443,11 +442,7 @@ fn detect_on_a_stream_finds_what_the_file_run_finds() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut b = vec!["detect", "--pcap", "-", "--out", stream_store.to_str().unwrap()];
     b.extend(common);
-    let streamed = Command::new(env!("CARGO_BIN_EXE_nta-cli"))
-        .args(&b)
-        .stdin(std::fs::File::open(&fixture).unwrap())
-        .output()
-        .unwrap();
+    let streamed = cli().args(&b).stdin(std::fs::File::open(&fixture).unwrap()).output().unwrap();
     assert!(streamed.status.success(), "{}", String::from_utf8_lossy(&streamed.stderr));
     let read = |p: &PathBuf| json_lines_without(&std::fs::read_to_string(p).unwrap(), &["id", "source"]);
     let (from_file, from_stream) = (read(&file_store), read(&stream_store));

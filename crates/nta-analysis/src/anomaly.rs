@@ -162,6 +162,12 @@ pub struct Anomaly {
     pub max_abs_z: Option<f64>,
     /// The baseline threshold on |z|.
     pub z_threshold: Option<f64>,
+    /// The detection's `incident_gap_windows`: this window joins the incident of the
+    /// anomaly before it when the gap between them is at most this many windows. Stored with
+    /// each record so that every reader groups incidents as detection did (records written
+    /// before it existed read as 1, the default then).
+    #[serde(default = "default_gap_windows")]
+    pub incident_gap_windows: i64,
     /// Severity.
     pub severity: Severity,
     /// The top contributing metrics.
@@ -172,6 +178,10 @@ pub struct Anomaly {
     pub top_dst_ports: Vec<TopPort>,
     /// One line for people.
     pub summary: String,
+}
+
+fn default_gap_windows() -> i64 {
+    1
 }
 
 /// FNV-1a 64 of the parts, as 16 hex digits.

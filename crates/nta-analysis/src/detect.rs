@@ -255,6 +255,7 @@ pub fn detect(
             score_threshold,
             max_abs_z,
             z_threshold: baseline.map(|_| cfg.thresholds.default),
+            incident_gap_windows: cfg.incident_gap_windows.max(0),
             severity,
             explanation,
             top_sources: r.top_src_by_bytes.clone(),
@@ -263,31 +264,31 @@ pub fn detect(
         });
     }
     anomalies.sort_by_key(|a| a.window_start_ns);
-    let incidents = incidents(&anomalies, records.first().map_or(1, |r| r.window_ns), cfg.incident_gap_windows);
+    let incidents = incidents(&anomalies);
     Ok(Detection { windows: usable.len(), anomalies, incidents })
 }
 
-/// Groups anomalies whose windows follow each other (gaps under `gap_windows` windows) and
-/// share a top-3 metric.
-pub fn incidents<'a>(
-    anomalies: impl IntoIterator<Item = &'a Anomaly>,
-    window_ns: i64,
-    gap_windows: i64,
-) -> Vec<Incident> {
+/// Groups anomalies (in time order) whose windows follow each other and share a top-3
+/// metric. The one rule for incidents, used by detection and by every reader of the store:
+/// an anomaly joins the one before it when the gap between them is at most its
+/// `incident_gap_windows` windows of its own length (both stored in the record).
+pub fn incidents<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> Vec<Incident> {
     let all: Vec<&Anomaly> = anomalies.into_iter().collect();
-    incident_groups(&all, window_ns, gap_windows).into_iter().filter_map(|r| incident(all.get(r)?)).collect()
+    incident_groups(&all).into_iter().filter_map(|r| incident(all.get(r)?)).collect()
 }
 
 /// The incidents of `anomalies` (in time order) as index ranges, without building them: a
 /// caller that shows a page of incidents builds only those with [`incident`].
-pub fn incident_groups(anomalies: &[&Anomaly], window_ns: i64, gap_windows: i64) -> Vec<std::ops::Range<usize>> {
+pub fn incident_groups(anomalies: &[&Anomaly]) -> Vec<std::ops::Range<usize>> {
     let shares_top3 = |a: &Anomaly, b: &Anomaly| {
         a.explanation.iter().take(3).any(|c| b.explanation.iter().take(3).any(|d| d.metric == c.metric))
     };
     let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, a) in anomalies.iter().enumerate() {
         let joins = i.checked_sub(1).and_then(|j| anomalies.get(j)).is_some_and(|last| {
-            let close = a.window_start_ns - last.window_end_ns <= gap_windows.max(0) * window_ns;
+            let window_ns = a.window_end_ns.saturating_sub(a.window_start_ns).max(1);
+            let gap = a.window_start_ns.saturating_sub(last.window_end_ns);
+            let close = gap <= a.incident_gap_windows.max(0).saturating_mul(window_ns);
             close && a.source == last.source && shares_top3(a, last)
         });
         match groups.last_mut() {

@@ -11,10 +11,9 @@
 //! - [`DetectConfig::from_toml`] — detection settings and suppression (allow-listed hosts and
 //!   subnets, ignored metrics, detector switches, minimum severity) from a TOML file.
 //! - [`analyze`] — a capture in, a [`Detection`] out: extract, baseline, train, detect.
-//! - [`AnomalyStore`] — the append-only `anomalies.jsonl`: torn-line tolerant reads,
-//!   de-duplicated appends, [`Filter`]ed listing with pagination, [`Summary`]; and
-//!   [`StoreIndex`], the store kept in memory for a server (each call parses only the lines
-//!   appended since the last) handing out immutable [`Snapshot`]s.
+//! - [`incidents`] — the one rule that groups anomalies into [`Incident`]s, from what each
+//!   record stores (its window and the detection's gap), and [`summarize`] → [`Summary`].
+//!   The anomaly store itself lives in `nta-store`, the crate that owns the directories.
 //! - [`carve`] — the packets of an incident as a capture (optionally moved in time).
 //! - [`evaluate`] — window-level precision and recall against attack [`Label`]s.
 //!
@@ -38,7 +37,7 @@ mod detect;
 mod error;
 mod evaluate;
 mod pipeline;
-mod store;
+mod summary;
 
 pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
@@ -48,5 +47,5 @@ pub use crate::{
     error::Error,
     evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},
     pipeline::{Analysis, AnalyzeOptions, analyze},
-    store::{AnomalyStore, Filter, Page, Snapshot, StoreIndex, StoreRead, Summary, summarize},
+    summary::{Summary, summarize},
 };

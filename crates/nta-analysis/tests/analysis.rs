@@ -1,9 +1,7 @@
 //! Detection on the synthetic fixture and on a fresh synthetic capture, explanations,
 //! incidents, ids, and the anomaly store.
 
-use nta_analysis::{
-    AnalyzeOptions, Anomaly, AnomalyStore, Detector, Filter, Label, Severity, analyze, evaluate, read_labels,
-};
+use nta_analysis::{AnalyzeOptions, Anomaly, Detector, Label, Severity, analyze, evaluate, read_labels};
 use nta_capture::{CaptureWriter, WriteFormat};
 use nta_metrics::Metric;
 use nta_synth::{AttackKind, AttackSpec, LINK_TYPE, NS, SNAPLEN, SynthConfig, synthesize};
@@ -67,51 +65,11 @@ fn explanations_name_the_metrics_the_attack_moved() {
 }
 
 #[test]
-fn ids_are_stable_and_the_store_does_not_duplicate() {
+fn ids_are_stable() {
     let (anomalies, _, _) = fixture_analysis();
     let again =
         analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap().detection.anomalies;
     assert_eq!(anomalies.iter().map(|a| &a.id).collect::<Vec<_>>(), again.iter().map(|a| &a.id).collect::<Vec<_>>());
-    let dir = std::env::temp_dir().join(format!("nta-analysis-store-{}", std::process::id()));
-    let store = AnomalyStore::new(dir.join("anomalies.jsonl"));
-    assert_eq!(store.append(anomalies).unwrap(), anomalies.len());
-    assert_eq!(store.append(&again).unwrap(), 0, "re-running appends nothing");
-    assert_eq!(store.read().unwrap().anomalies.len(), anomalies.len());
-    // A writer killed mid-line: the torn line is skipped and reported, and the next append
-    // starts on a fresh line.
-    let mut bytes = std::fs::read(store.path()).unwrap();
-    bytes.extend_from_slice(b"{\"id\":\"dead");
-    std::fs::write(store.path(), &bytes).unwrap();
-    let read = store.read().unwrap();
-    assert!(read.torn_last_line);
-    assert_eq!(read.anomalies.len(), anomalies.len());
-    let mut extra = anomalies[0].clone();
-    extra.id = "0000000000000001".into();
-    assert_eq!(store.append(&[extra]).unwrap(), 1);
-    let read = store.read().unwrap();
-    assert_eq!((read.anomalies.len(), read.bad_lines, read.torn_last_line), (anomalies.len() + 1, 1, false));
-    // Filters and pages.
-    let all = store.list(&Filter::default(), 0, 1000).unwrap();
-    assert_eq!(all.total, anomalies.len() + 1);
-    assert!(all.items.windows(2).all(|w| w[0].window_start_ns <= w[1].window_start_ns));
-    let page = store.list(&Filter::default(), 5, 10).unwrap();
-    assert_eq!(page.items.len(), 10);
-    assert_eq!(page.items[0].id, all.items[5].id);
-    let crit = Filter { min_severity: Some(Severity::Critical), ..Filter::default() };
-    let c = store.list(&crit, 0, 1000).unwrap();
-    assert!(c.total > 0 && c.items.iter().all(|a| a.severity == Severity::Critical));
-    let since = anomalies.iter().find(|a| a.window_start.contains("T09:20")).unwrap().window_start_ns;
-    let late = store.list(&Filter { since_ns: Some(since), ..Filter::default() }, 0, 1000).unwrap();
-    assert!(late.items.iter().all(|a| a.window_end_ns > since) && late.total < all.total);
-    let model_only = store
-        .list(&Filter { detector: Some(Detector::Model), min_score: Some(0.5), ..Filter::default() }, 0, 1000)
-        .unwrap();
-    assert!(model_only.items.iter().all(|a| a.detector == Detector::Model && a.score.unwrap() >= 0.5));
-    let s = store.summary(&Filter::default()).unwrap();
-    assert_eq!(s.total, anomalies.len() + 1);
-    assert_eq!(s.by_severity.values().sum::<usize>(), s.total);
-    assert!(s.top_metrics[0].1 >= s.top_metrics[1].1);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -257,90 +215,4 @@ fn a_stop_flag_cancels_analysis_and_an_empty_capture_is_an_error() {
         other => panic!("{other:?}"),
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn the_store_index_follows_appends_torn_lines_and_replacement() {
-    use nta_analysis::StoreIndex;
-    use std::io::Write;
-    let (anomalies, _, _) = fixture_analysis();
-    assert!(anomalies.len() > 20);
-    let dir = std::env::temp_dir().join(format!("nta-store-index-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("anomalies.jsonl");
-    let store = AnomalyStore::new(&path);
-    let index = StoreIndex::new(AnomalyStore::new(&path));
-    // No file: empty.
-    assert!(index.snapshot().unwrap().anomalies.is_empty());
-    let (first, rest) = anomalies.split_at(10);
-    store.append(first).unwrap();
-    let s1 = index.snapshot().unwrap();
-    assert_eq!(s1.anomalies.len(), 10);
-    // Unchanged file: the very same snapshot, nothing re-read.
-    assert!(std::sync::Arc::ptr_eq(&s1, &index.snapshot().unwrap()));
-    // A writer in the middle of a line: the index waits for its end.
-    let line = serde_json::to_string(&rest[0]).unwrap();
-    let (head, tail) = line.split_at(line.len() / 2);
-    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(head.as_bytes()).unwrap();
-    assert_eq!(index.snapshot().unwrap().anomalies.len(), 10);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-    f.write_all(tail.as_bytes()).unwrap();
-    f.write_all(b"\n").unwrap();
-    assert_eq!(index.snapshot().unwrap().anomalies.len(), 11);
-    store.append(&rest[1..]).unwrap();
-    let all = index.snapshot().unwrap();
-    // The same records, in the same order, as a full read and list.
-    let listed = store.list(&Filter::default(), 0, usize::MAX).unwrap();
-    assert_eq!(all.anomalies, listed.items);
-    assert_eq!(all.anomalies.len(), anomalies.len());
-    let f = Filter { min_severity: Some(Severity::High), ..Filter::default() };
-    assert_eq!(all.list(&f, 2, 5), store.list(&f, 2, 5).unwrap());
-    assert_eq!(all.get(&anomalies[3].id), Some(&anomalies[3]));
-    assert_eq!(all.bad_lines, 0);
-    // Replaced by a smaller file (a new inode): read afresh.
-    let other = dir.join("other.jsonl");
-    AnomalyStore::new(&other).append(&anomalies[..3]).unwrap();
-    std::fs::rename(&other, &path).unwrap();
-    assert_eq!(index.snapshot().unwrap().anomalies.len(), 3);
-    std::fs::remove_file(&path).unwrap();
-    assert!(index.snapshot().unwrap().anomalies.is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
-    /// However the store's bytes arrive (any chunking, lines cut anywhere), after each chunk
-    /// the index holds exactly the complete lines so far, sorted as a full listing is.
-    #[test]
-    fn the_store_index_sees_complete_lines_whatever_the_chunking(
-        cuts in proptest::collection::vec(1usize..4000, 1..40),
-        take in 5usize..40,
-    ) {
-        use std::io::Write;
-        let (anomalies, _, _) = fixture_analysis();
-        let text: String = anomalies.iter().take(take).map(|a| serde_json::to_string(a).unwrap() + "\n").collect();
-        let dir = std::env::temp_dir().join(format!("nta-index-prop-{}-{}", std::process::id(), cuts.len() * 1000 + take));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.jsonl");
-        let _ = std::fs::remove_file(&path);
-        let index = nta_analysis::StoreIndex::new(AnomalyStore::new(&path));
-        let mut written = 0;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
-        for cut in cuts.iter().cycle() {
-            if written >= text.len() {
-                break;
-            }
-            let end = (written + cut).min(text.len());
-            file.write_all(&text.as_bytes()[written..end]).unwrap();
-            written = end;
-            // Bytes, not chars: a cut may fall inside a multi-byte character (× in reasons).
-            let complete = text.as_bytes()[..written].iter().filter(|b| **b == b'\n').count();
-            let snap = index.snapshot().unwrap();
-            let mut expected: Vec<Anomaly> = anomalies.iter().take(complete).cloned().collect();
-            expected.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
-            proptest::prop_assert_eq!(&snap.anomalies, &expected);
-            proptest::prop_assert_eq!(snap.bad_lines, 0);
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -4,7 +4,7 @@
 use crate::Error;
 use crate::stats::Stats;
 use nta_capture::format_rfc3339_ns;
-use nta_metrics::{Metric, WindowRecord, write_atomic};
+use nta_metrics::{Metric, WindowRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -243,11 +243,11 @@ impl Baseline {
         (&self.global, None)
     }
 
-    /// Saves atomically (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Format { path: path.to_owned(), reason: e.to_string() })?;
-        write_atomic(path, &json).map_err(|source| Error::Io { path: path.to_owned(), source })
+    /// The baseline file's bytes (pretty JSON, what [`Baseline::load`] reads back). Where it
+    /// is written, and how atomically, is the caller's business (nta-store).
+    pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Format { path: std::path::PathBuf::new(), reason: e.to_string() })
     }
 
     /// Loads a baseline file, refusing another schema version.

@@ -42,7 +42,7 @@ pub use crate::{
     error::Error,
     extractor::{ExtractConfig, ExtractCounts, Extractor},
     flows::FlowConfig,
-    jsonl::{JsonlRead, read_jsonl, write_atomic, write_jsonl_record},
+    jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files},
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

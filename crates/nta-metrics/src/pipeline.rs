@@ -10,7 +10,7 @@
 use crate::extractor::{ExtractConfig, ExtractCounts, Extractor};
 use crate::{Error, WindowRecord};
 use nta_capture::{CaptureReader, LinkType, Packet};
-use nta_parsing::{PacketSummary, decode};
+use nta_parsing::{Census, PacketSummary, decode};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,9 @@ pub struct ExtractSummary {
     pub files: Vec<FileSummary>,
     /// Per extraction.
     pub counts: ExtractCounts,
+    /// Protocol census of the packets processed (after sampling), counted while decoding:
+    /// a report needs no second read of the captures.
+    pub census: Census,
     /// Worker threads used.
     pub threads: usize,
 }
@@ -93,6 +96,8 @@ struct Batch {
     data: Vec<u8>,
     meta: Vec<Meta>,
     summaries: Vec<(PacketSummary, u32)>,
+    /// Census of `summaries`, counted on the decoding side.
+    census: Census,
 }
 
 impl Batch {
@@ -119,8 +124,16 @@ impl Batch {
         self.data.len() >= BATCH_BYTES || self.meta.len() >= BATCH_PACKETS
     }
 
-    /// Decodes every packet, in parallel, keeping the order.
+    /// Decodes every packet, in parallel, keeping the order, and counts their census.
     fn decode(&mut self) {
+        self.decode_summaries();
+        self.census = Census::default();
+        for (s, _) in &self.summaries {
+            self.census.add(s);
+        }
+    }
+
+    fn decode_summaries(&mut self) {
         let data = &self.data;
         self.meta
             .par_iter()
@@ -359,12 +372,14 @@ fn run(
     };
 
     let (mut ready, mut next) = (Batch::default(), Batch::default());
+    let mut census = Census::default();
     source.fill(&mut ready);
     ready.decode();
     while !ready.meta.is_empty() {
         // Accumulate `ready` here while the next batch is read and decoded beside it.
         // Records are delivered as soon as they are complete, not after the read beside
         // (which, from a stream, may wait for the next packets).
+        census.merge(&ready.census);
         rayon::join(
             || {
                 for (s, src) in &ready.summaries {
@@ -393,5 +408,5 @@ fn run(
         i.close(None);
         i.summary
     });
-    Ok(ExtractSummary { files: files.collect(), counts, threads })
+    Ok(ExtractSummary { files: files.collect(), counts, census, threads })
 }

@@ -4,7 +4,6 @@
 
 use crate::forest::IsolationForest;
 use crate::{Error, ForestParams};
-use nta_metrics::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -122,18 +121,10 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 }
 
 impl Model {
-    /// The file of model `name` in `dir`.
-    pub fn path_in(dir: &Path, name: &str) -> Result<PathBuf, Error> {
-        check_name(name)?;
-        Ok(dir.join(format!("{name}.json")))
-    }
-
-    /// Saves to `dir/NAME.json` atomically; returns the path.
-    pub fn save(&self, dir: &Path) -> Result<PathBuf, Error> {
-        let path = Model::path_in(dir, &self.name)?;
-        let json = serde_json::to_vec(self).map_err(|e| Error::Model { reason: e.to_string() })?;
-        write_atomic(&path, &json).map_err(|source| Error::Io { path: path.clone(), source })?;
-        Ok(path)
+    /// The model file's bytes (what [`Model::load`] reads back, floats bit for bit). Where
+    /// it is written, and how atomically, is the caller's business (nta-store).
+    pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(self).map_err(|e| Error::Model { reason: e.to_string() })
     }
 
     /// Loads and checks a model file: schema version, feature list, tree structure.

@@ -1,0 +1,84 @@
+//! `GET /health`, `GET /api/status` and `GET /api/openapi.json`.
+
+use crate::error::ApiResult;
+use crate::jobs::{JobCounts, JobView, Jobs};
+use crate::routes::control::Control;
+use actix_web::{HttpResponse, web};
+use nta_store::FileStore;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+routes! {
+    get "/health" => health,
+    get "/api/status" => status,
+    get "/api/openapi.json" => crate::openapi::document,
+}
+
+/// Body of `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Liveness (no authentication, no disk access).
+#[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Body of `GET /api/status`: small whatever the history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusBody {
+    version: &'static str,
+    /// Seconds since the server started.
+    uptime_s: f64,
+    /// `idle` or `pcap <path>` (the capture being or last processed).
+    mode: String,
+    data_dir: String,
+    logs_dir: String,
+    /// Uploaded captures.
+    captures: usize,
+    /// Records in `logs/metrics.jsonl`.
+    metrics_windows: usize,
+    /// Model files.
+    models: usize,
+    /// The most recently created model.
+    active_model: Option<String>,
+    /// Records in the anomaly store.
+    anomalies: usize,
+    /// Jobs queued or running.
+    running_jobs: usize,
+    /// Jobs by state (finished ones: of those kept).
+    job_counts: JobCounts,
+    /// The current work: jobs queued or running, without results.
+    jobs: Vec<JobView>,
+}
+
+/// Version, uptime, mode, directories, counts of everything stored and the current work.
+#[utoipa::path(get, path = "/api/status", tag = "server", responses((status = 200, body = StatusBody)))]
+pub async fn status(
+    store: web::Data<FileStore>,
+    jobs: web::Data<Jobs>,
+    control: web::Data<Control>,
+) -> ApiResult<HttpResponse> {
+    let layout = store.layout();
+    let (data_dir, logs_dir) = (layout.data_dir().display().to_string(), layout.logs_dir().display().to_string());
+    let counts = web::block(move || store.counts()).await?;
+    let body = StatusBody {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: control.started.elapsed().as_secs_f64(),
+        mode: control.mode(),
+        data_dir,
+        logs_dir,
+        captures: counts.captures,
+        metrics_windows: counts.metrics_windows,
+        models: counts.models,
+        active_model: counts.active_model,
+        anomalies: counts.anomalies,
+        running_jobs: jobs.running(),
+        job_counts: jobs.counts(),
+        jobs: jobs.active(),
+    };
+    Ok(HttpResponse::Ok().json(body))
+}

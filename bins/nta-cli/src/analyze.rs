@@ -1,0 +1,100 @@
+//! `nta-cli analyze`: the main job — extract, learn a baseline, train a model, detect — with
+//! every output written where the other commands look (through nta-store), and a report.
+
+use crate::config::{DetectFlags, DirArgs, parse_duration_ns};
+use crate::report::{print_census, print_report};
+use anyhow::{Result, bail};
+use nta_analysis::{AnalyzeOptions, evaluate, read_labels};
+use nta_metrics::ExtractConfig;
+use nta_store::{analyze_into, name_for_capture};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const DEFAULT_CAPTURE: &str = "fixtures/test_net_traffic.pcapng";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Captures to analyse, merged into one time line [default: the bundled fixtures/test_net_traffic.pcapng]
+    files: Vec<PathBuf>,
+    /// Window length
+    #[arg(long, default_value = "10s", value_parser = parse_duration_ns)]
+    window: i64,
+    #[command(flatten)]
+    dirs: DirArgs,
+    /// Append the anomalies to this store [default: <logs-dir>/anomalies.jsonl]
+    #[arg(long)]
+    anomalies: Option<PathBuf>,
+    /// Attack labels: evaluate the detection against them (and print precision and recall)
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Seed of the forest
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    detect: DetectFlags,
+    /// Print the detection (anomalies and incidents) as JSON on stdout instead of the report
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let files = if args.files.is_empty() { vec![PathBuf::from(DEFAULT_CAPTURE)] } else { args.files.clone() };
+    for file in &files {
+        if !file.is_file() {
+            bail!(
+                "{}: not a file{}",
+                file.display(),
+                if args.files.is_empty() { " (run from the repository root, or give a capture)" } else { "" }
+            );
+        }
+    }
+    let mut layout = args.dirs.layout();
+    if let Some(a) = &args.anomalies {
+        layout = layout.with_anomalies(a);
+    }
+    let mut opts = AnalyzeOptions {
+        extract: ExtractConfig::new(args.window),
+        name: name_for_capture(files.first().map_or(std::path::Path::new("analysis"), PathBuf::as_path)),
+        detect: args.detect.detect_config()?,
+        ..AnalyzeOptions::default()
+    };
+    opts.forest.random_state = args.seed;
+    let (analysis, outcome) = analyze_into(&layout, &files, opts, &|_| {}, &Default::default())?;
+    let d = &analysis.detection;
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(d)?)?;
+    } else {
+        print_census(&mut out, &outcome.capture, &analysis.extract)?;
+        writeln!(out)?;
+        print_report(&mut out, d, args.window)?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} new anomalies appended to {} (model {}: {} trees on {} features; baseline of {} windows; metrics in {})",
+            outcome.new,
+            layout.anomalies_path().display(),
+            outcome.model,
+            analysis.model.forest.trees.len(),
+            analysis.model.features.len(),
+            analysis.baseline.windows,
+            layout.metrics_path().display(),
+        )?;
+        for w in &outcome.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+    }
+    if let Some(labels) = &args.labels {
+        let labels = read_labels(labels)?;
+        let e = evaluate(&d.anomalies, &labels, args.window);
+        eprintln!("evaluation: precision {:.3}, recall {:.3}", e.precision, e.recall);
+        for k in &e.per_kind {
+            eprintln!("  {:<16} recall {:.3} ({}/{})", k.kind, k.recall, k.detected, k.windows);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+//! `nta-cli anomalies list|summary`: read the anomaly store.
+
+use anyhow::Result;
+use nta_analysis::{Detector, Severity, incidents, summarize};
+use nta_capture::format_rfc3339_ns;
+use nta_store::{AnomalyStore, Filter};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AnomaliesCmd {
+    /// List stored anomalies (filters, pagination)
+    List(ListArgs),
+    /// Counts by severity and detector, time range, top metrics, incidents
+    Summary(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListArgs {
+    /// The store
+    #[arg(long, default_value = "logs/anomalies.jsonl")]
+    store: PathBuf,
+    /// Windows ending after this (RFC 3339)
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
+    since: Option<i64>,
+    /// Windows starting before this (RFC 3339)
+    #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
+    until: Option<i64>,
+    /// At least this severity
+    #[arg(long)]
+    severity: Option<Severity>,
+    /// Only this detector (model, baseline, both)
+    #[arg(long)]
+    detector: Option<Detector>,
+    /// Source containing this text
+    #[arg(long)]
+    source: Option<String>,
+    /// Model score at least this
+    #[arg(long)]
+    min_score: Option<f64>,
+    /// Skip this many
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// At most this many
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// JSON output
+    #[arg(long)]
+    json: bool,
+}
+
+fn filter_of(a: &ListArgs) -> Filter {
+    Filter {
+        since_ns: a.since,
+        until_ns: a.until,
+        min_severity: a.severity,
+        detector: a.detector,
+        source: a.source.clone(),
+        min_score: a.min_score,
+    }
+}
+
+pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        AnomaliesCmd::List(a) => {
+            let store = AnomalyStore::new(&a.store);
+            let page = store.list(&filter_of(a), a.offset, a.limit)?;
+            if a.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&page)?)?;
+            } else {
+                for x in &page.items {
+                    writeln!(out, "{}  {}  {:<8} {:<8} {}", x.id, x.window_start, x.severity, x.detector, x.summary)?;
+                }
+                eprintln!("{} of {} matching (offset {})", page.items.len(), page.total, page.offset);
+            }
+        }
+        AnomaliesCmd::Summary(a) => {
+            let store = AnomalyStore::new(&a.store);
+            let mut read = store.read()?;
+            read.anomalies.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
+            if read.torn_last_line {
+                eprintln!("warning: {}: an incomplete last line was skipped", a.store.display());
+            }
+            let f = filter_of(a);
+            let items: Vec<_> = read.anomalies.into_iter().filter(|x| f.matches(x)).collect();
+            let s = summarize(&items);
+            let incidents = incidents(&items);
+            if a.json {
+                writeln!(out, "{}", serde_json::json!({ "summary": s, "incidents": incidents }))?;
+            } else {
+                writeln!(out, "{} anomalies, {} incidents", s.total, incidents.len())?;
+                writeln!(out, "  by severity: {:?}", s.by_severity)?;
+                writeln!(out, "  by detector: {:?}", s.by_detector)?;
+                if let (Some(f), Some(l)) = (s.first_ns, s.last_ns) {
+                    writeln!(out, "  from {} to {}", format_rfc3339_ns(f), format_rfc3339_ns(l))?;
+                }
+                let top: Vec<String> = s.top_metrics.iter().map(|(m, n)| format!("{m} ({n})")).collect();
+                writeln!(out, "  top metrics: {}", top.join(", "))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

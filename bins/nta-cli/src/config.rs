@@ -1,0 +1,108 @@
+//! The one place that turns flags into library configs: directories into a [`Layout`],
+//! detection flags into a [`DetectConfig`], durations and sizes into numbers.
+
+use anyhow::Result;
+use nta_analysis::{DetectConfig, Severity};
+use nta_store::Layout;
+use std::path::PathBuf;
+
+/// Where the data and logs directories are.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DirArgs {
+    /// Data directory (models, baselines)
+    #[arg(long, env = "NTA_DATA_DIR", default_value = "data")]
+    pub(crate) data_dir: PathBuf,
+    /// Logs directory (metrics.jsonl, anomalies.jsonl)
+    #[arg(long, env = "NTA_LOGS_DIR", default_value = "logs")]
+    pub(crate) logs_dir: PathBuf,
+}
+
+impl DirArgs {
+    pub(crate) fn layout(&self) -> Layout {
+        Layout::new(&self.data_dir, &self.logs_dir)
+    }
+}
+
+/// Detection settings shared by `analyze` and `detect`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DetectFlags {
+    /// Baseline threshold on |z| [default: 5, or the config file's]
+    #[arg(long)]
+    pub(crate) threshold: Option<f64>,
+    /// Drop anomalies below this severity (low, medium, high, critical)
+    #[arg(long, default_value = "low")]
+    pub(crate) min_severity: Severity,
+    /// Detection settings and suppression (TOML; see docs/ANALYSIS.md)
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl DetectFlags {
+    /// The config file's settings (or the defaults), with the flags on top.
+    pub(crate) fn detect_config(&self) -> Result<DetectConfig> {
+        let mut cfg = match &self.config {
+            Some(c) => DetectConfig::load(c)?,
+            None => DetectConfig::default(),
+        };
+        cfg.min_severity = cfg.min_severity.max(self.min_severity);
+        if let Some(t) = self.threshold {
+            cfg.thresholds.default = t;
+        }
+        Ok(cfg)
+    }
+}
+
+/// `10m`, `1s`, `100ms`, `1h 30m` into nanoseconds.
+pub(crate) fn parse_duration_ns(s: &str) -> Result<i64, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 100ms, 1s, 10m, 2h)"))?;
+    let ns = i64::try_from(d.as_nanos()).map_err(|_| "too long".to_owned())?;
+    if ns == 0 {
+        return Err("must be positive".into());
+    }
+    Ok(ns)
+}
+
+/// `1500`, `64KB`, `500MB`, `1GiB`, `2G` into bytes (K/M/G are powers of 1000, Ki/Mi/Gi of 1024).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?}: expected a number with an optional unit (KB, MB, GiB...)"))?;
+    let mult = match unit.trim().to_ascii_lowercase().trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        "ki" => 1024.0,
+        "mi" => 1024.0 * 1024.0,
+        "gi" => 1024.0 * 1024.0 * 1024.0,
+        "ti" => 1024.0f64.powi(4),
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}")),
+    };
+    let bytes = n * mult;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("{s:?}: must be at least 1 byte"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64KB"), Ok(64_000));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2G"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1.5MB"), Ok(1_500_000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert_eq!(parse_duration_ns("100ms"), Ok(100_000_000));
+        assert_eq!(parse_duration_ns("10m"), Ok(600_000_000_000));
+        assert!(parse_duration_ns("0s").is_err());
+        assert!(parse_duration_ns("soon").is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! `nta-cli detect`: abnormal windows of a capture, a capture stream or window metrics, with a
+//! model and/or a baseline, appended to the anomaly store.
+
+use crate::config::{DetectFlags, DirArgs, parse_duration_ns};
+use crate::metrics_files::read_metrics;
+use crate::report::print_report;
+use anyhow::{Context, Result, bail};
+use nta_analysis::{DetectConfig, Detection, detect};
+use nta_baselines::Baseline;
+use nta_metrics::{ExtractConfig, extract_files};
+use nta_store::{AnomalyStore, Layout, load_model};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A capture to extract windows from (10 s unless --window); `-` reads a capture stream
+    /// from standard input and reports each abnormal window as soon as it closes
+    #[arg(long, conflicts_with = "metrics", required_unless_present = "metrics")]
+    pcap: Option<PathBuf>,
+    /// Window metrics instead
+    #[arg(long = "metrics", value_name = "FILE")]
+    metrics: Vec<PathBuf>,
+    /// Window length when extracting from --pcap [default: the model's, else 10s]
+    #[arg(long, value_parser = parse_duration_ns)]
+    window: Option<i64>,
+    /// Model (a name in --models-dir, or a file)
+    #[arg(long)]
+    model: Option<String>,
+    #[command(flatten)]
+    dirs: DirArgs,
+    /// Directory of models [default: <data-dir>/models]
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// Baseline file
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Anomaly store to append to [default: <logs-dir>/anomalies.jsonl]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    detect: DetectFlags,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let mut layout = args.dirs.layout();
+    if let Some(d) = &args.models_dir {
+        layout = layout.with_models_dir(d);
+    }
+    if let Some(o) = &args.out {
+        layout = layout.with_anomalies(o);
+    }
+    let model = args.model.as_deref().map(|m| load_model(&layout, m)).transpose()?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|b| Baseline::load(b).with_context(|| format!("loading baseline {}", b.display())))
+        .transpose()?;
+    if model.is_none() && baseline.is_none() {
+        bail!("give --model NAME and/or --baseline FILE");
+    }
+    let cfg = args.detect.detect_config()?;
+    let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
+    if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
+        return detect_stream(&layout, p, window, model.as_ref(), baseline.as_ref(), &cfg);
+    }
+    let records = match &args.pcap {
+        Some(p) => {
+            let mut out = Vec::new();
+            let s = extract_files(std::slice::from_ref(p), &ExtractConfig::new(window), &|_| {}, &mut |r| {
+                out.push(r);
+                Ok(())
+            })?;
+            if s.had_errors() {
+                eprintln!("warning: {} could not be read to its end", p.display());
+            }
+            out
+        }
+        None => read_metrics(&args.metrics)?,
+    };
+    let d = detect(&records, model.as_ref(), baseline.as_ref(), &cfg)?;
+    let appended = AnomalyStore::new(layout.anomalies_path()).append(&d.anomalies)?;
+    print_report(&mut std::io::stdout().lock(), &d, records.first().map_or(0, |r| r.window_ns))?;
+    eprintln!("{appended} new anomalies appended to {}", layout.anomalies_path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The window to extract with: the one given, else the model's (or the baseline's), else 10 s.
+/// A window other than the model's is allowed but said: its features would not compare.
+fn detect_window(given: Option<i64>, model: Option<&nta_ml::Model>, baseline: Option<&Baseline>) -> i64 {
+    let learnt = model.and_then(|m| m.source.window_ns).or_else(|| baseline.map(|b| b.window_ns).filter(|w| *w > 0));
+    match (given, learnt) {
+        (Some(w), Some(l)) if w != l => {
+            eprintln!(
+                "warning: --window {} s differs from the {} s windows the model/baseline learnt from",
+                w as f64 / 1e9,
+                l as f64 / 1e9
+            );
+            w
+        }
+        (Some(w), _) => w,
+        (None, Some(l)) => l,
+        (None, None) => 10_000_000_000,
+    }
+}
+
+/// `detect --pcap -`: each window is scored as soon as it closes (detection is per window
+/// with a fixed model and baseline, so this finds what a run over the whole capture finds);
+/// its anomalies are appended to the store and printed at once, the incidents at the end.
+fn detect_stream(
+    layout: &Layout,
+    input: &std::path::Path,
+    window: i64,
+    model: Option<&nta_ml::Model>,
+    baseline: Option<&Baseline>,
+    cfg: &DetectConfig,
+) -> Result<ExitCode> {
+    let store = AnomalyStore::new(layout.anomalies_path());
+    let mut found = Vec::new();
+    let (mut windows, mut appended) = (0, 0);
+    let mut stdout = std::io::stdout();
+    let summary = extract_files(&[input.to_owned()], &ExtractConfig::new(window), &|_| {}, &mut |r| {
+        let d = detect(std::slice::from_ref(&r), model, baseline, cfg).map_err(std::io::Error::other)?;
+        windows += d.windows;
+        if !d.anomalies.is_empty() {
+            appended += store.append(&d.anomalies).map_err(std::io::Error::other)?;
+            for a in &d.anomalies {
+                writeln!(stdout, "{}  {:<8}  {}", a.window_start, a.severity.name().to_uppercase(), a.summary)?;
+            }
+            stdout.flush()?;
+            found.extend(d.anomalies);
+        }
+        Ok(())
+    })
+    .context("detecting on the stream")?;
+    if summary.had_errors() {
+        eprintln!("warning: the stream could not be read to its end (the packets before the error were used)");
+    }
+    let incidents = nta_analysis::incidents(&found);
+    let d = Detection { windows, anomalies: found, incidents };
+    writeln!(stdout)?;
+    print_report(&mut stdout.lock(), &d, window)?;
+    eprintln!("{appended} new anomalies appended to {}", layout.anomalies_path().display());
+    Ok(ExitCode::SUCCESS)
+}

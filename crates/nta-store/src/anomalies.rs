@@ -1,0 +1,190 @@
+//! [`AnomalyStore`]: the append-only anomaly log (`logs/anomalies.jsonl`, one JSON record a
+//! line), safe for several writers at once and against crashes and full disks.
+//!
+//! An append takes an exclusive advisory lock on the file (`flock`), reads the ids stored,
+//! writes every new record in one `write`, syncs, and releases the lock: two processes
+//! appending at once never duplicate an id or interleave lines. If the write or the sync
+//! fails (a full disk), the file is cut back to its length before the append, so it holds
+//! exactly what it held, and the error is returned. A crash (kill -9) can leave at most a
+//! torn last line: readers skip and report it, and the next append starts on a fresh line.
+
+use crate::Error;
+use nta_analysis::{Anomaly, Detector, Severity};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The append-only anomaly log.
+#[derive(Clone, Debug)]
+pub struct AnomalyStore {
+    path: PathBuf,
+}
+
+/// What a read found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreRead {
+    /// Records, in file order.
+    pub anomalies: Vec<Anomaly>,
+    /// The last line was incomplete (a writer was interrupted) and was skipped.
+    pub torn_last_line: bool,
+    /// Lines that did not parse (other than a torn last line), skipped.
+    pub bad_lines: usize,
+}
+
+/// Filters of a listing; every field optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Windows ending after this (ns).
+    pub since_ns: Option<i64>,
+    /// Windows starting before this (ns).
+    pub until_ns: Option<i64>,
+    /// At least this severity.
+    pub min_severity: Option<Severity>,
+    /// This detector.
+    pub detector: Option<Detector>,
+    /// Source containing this text.
+    pub source: Option<String>,
+    /// Model score at least this.
+    pub min_score: Option<f64>,
+}
+
+impl Filter {
+    /// Whether `a` passes.
+    pub fn matches(&self, a: &Anomaly) -> bool {
+        self.since_ns.is_none_or(|t| a.window_end_ns > t)
+            && self.until_ns.is_none_or(|t| a.window_start_ns < t)
+            && self.min_severity.is_none_or(|s| a.severity >= s)
+            && self.detector.is_none_or(|d| a.detector == d)
+            && self.source.as_deref().is_none_or(|s| a.source.contains(s))
+            && self.min_score.is_none_or(|m| a.score.is_some_and(|s| s >= m))
+    }
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page {
+    /// Matching records in total.
+    pub total: usize,
+    /// Offset of the first item.
+    pub offset: usize,
+    /// The items (time order).
+    pub items: Vec<Anomaly>,
+}
+
+/// Only the id of a stored record (the rest is skipped, not built).
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+impl AnomalyStore {
+    /// The store at `path` (created on first append).
+    pub fn new(path: impl Into<PathBuf>) -> AnomalyStore {
+        AnomalyStore { path: path.into() }
+    }
+
+    /// Its file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the records whose id is not stored yet; returns how many were appended.
+    /// On error nothing was appended.
+    pub fn append(&self, anomalies: &[Anomaly]) -> Result<usize, Error> {
+        let io = Error::io(&self.path);
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        let mut file = std::fs::OpenOptions::new().read(true).append(true).create(true).open(&self.path).map_err(io)?;
+        // Released when `file` is closed, on every path out of here.
+        file.lock().map_err(Error::io(&self.path))?;
+        let (mut seen, ends_clean) = stored_ids(&file).map_err(Error::io(&self.path))?;
+        let mut lines = Vec::new();
+        if !ends_clean {
+            lines.push(b'\n'); // a torn last line from an earlier crash: start afresh
+        }
+        let mut n = 0;
+        for a in anomalies {
+            if !seen.insert(a.id.clone()) {
+                continue;
+            }
+            serde_json::to_writer(&mut lines, a).map_err(|e| Error::io(&self.path)(e.into()))?;
+            lines.push(b'\n');
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        let before = file.metadata().map_err(Error::io(&self.path))?.len();
+        let written = file.write_all(&lines).and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            // Cut back whatever part was written: the store is exactly as it was.
+            let _ = file.set_len(before).and_then(|()| file.sync_data());
+            return Err(Error::io(&self.path)(e));
+        }
+        Ok(n)
+    }
+
+    /// Every record; a missing file is an empty store.
+    pub fn read(&self) -> Result<StoreRead, Error> {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreRead::default()),
+            Err(source) => return Err(Error::Io { path: self.path.clone(), source }),
+        };
+        let mut out = StoreRead::default();
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader.read_line(&mut line).map_err(Error::io(&self.path))?;
+            if n == 0 {
+                return Ok(out);
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Anomaly>(line.trim()) {
+                Ok(a) => out.anomalies.push(a),
+                Err(_) if !line.ends_with('\n') => out.torn_last_line = true,
+                Err(_) => out.bad_lines += 1,
+            }
+        }
+    }
+
+    /// The matching records in time order, `limit` of them from `offset`.
+    pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error> {
+        let mut all: Vec<Anomaly> = self.read()?.anomalies.into_iter().filter(|a| filter.matches(a)).collect();
+        sort_anomalies(&mut all);
+        let total = all.len();
+        let items = all.into_iter().skip(offset).take(limit).collect();
+        Ok(Page { total, offset, items })
+    }
+}
+
+/// The ids in the (locked) file, and whether it ends with a newline (or is empty).
+fn stored_ids(file: &File) -> std::io::Result<(HashSet<String>, bool)> {
+    let mut reader = BufReader::new(file);
+    reader.seek(SeekFrom::Start(0))?;
+    let mut ids = HashSet::new();
+    let mut line = Vec::new();
+    let mut ends_clean = true;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok((ids, ends_clean));
+        }
+        ends_clean = line.last() == Some(&b'\n');
+        if let Ok(r) = serde_json::from_slice::<IdOnly>(&line) {
+            ids.insert(r.id);
+        }
+    }
+}
+
+/// Time order: window start, then id.
+pub(crate) fn sort_anomalies(v: &mut [Anomaly]) {
+    v.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
+}

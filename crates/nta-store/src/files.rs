@@ -1,0 +1,167 @@
+//! [`FileStore`]: what a reader (the API) sees of the directories — the anomaly store
+//! followed in memory, the window metrics, the models — each read again only when its file
+//! changed, and summaries cached per snapshot.
+
+use crate::Error;
+use crate::anomalies::AnomalyStore;
+use crate::anomalies::Filter;
+use crate::cache::{MetricsCache, ModelsCache};
+use crate::index::{Snapshot, StoreIndex};
+use crate::layout::Layout;
+use nta_analysis::{Anomaly, Incident, Summary, incident, incident_groups, summarize};
+use nta_metrics::WindowRecord;
+use nta_ml::ModelInfo;
+use serde::Serialize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The directories of one [`Layout`], read through caches; shareable between threads.
+#[derive(Debug)]
+pub struct FileStore {
+    layout: Layout,
+    index: StoreIndex,
+    metrics: MetricsCache,
+    models: ModelsCache,
+    summary: Mutex<Option<CachedSummary>>,
+}
+
+type SummaryKey = (Filter, usize, usize);
+
+/// The last summary answered, with the snapshot and the question it answered.
+type CachedSummary = (Arc<Snapshot>, SummaryKey, Arc<SummaryPage>);
+
+/// The summary of the matching anomalies and one page of their incidents.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SummaryPage {
+    /// Counts by severity and detector, time range, top metrics.
+    pub summary: Summary,
+    /// Incidents of the matching anomalies in all.
+    pub incidents_total: usize,
+    /// Consecutive anomalies of one source explained by the same metrics, in time order:
+    /// one page of them.
+    pub incidents: Vec<Incident>,
+}
+
+/// One page of window records.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetricsPage {
+    /// Matching windows in total.
+    pub total: usize,
+    /// Offset of the first item.
+    pub offset: usize,
+    /// The items, in file order.
+    pub items: Vec<WindowRecord>,
+}
+
+/// How much the directories hold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoreCounts {
+    /// Uploaded captures.
+    pub captures: usize,
+    /// Records in the metrics file.
+    pub metrics_windows: usize,
+    /// Model files.
+    pub models: usize,
+    /// The most recently created model.
+    pub active_model: Option<String>,
+    /// Records in the anomaly store.
+    pub anomalies: usize,
+}
+
+impl FileStore {
+    /// A store over `layout` (nothing is read until asked).
+    pub fn new(layout: Layout) -> FileStore {
+        FileStore {
+            index: StoreIndex::new(AnomalyStore::new(layout.anomalies_path())),
+            layout,
+            metrics: MetricsCache::default(),
+            models: ModelsCache::default(),
+            summary: Mutex::default(),
+        }
+    }
+
+    /// Where everything lives.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The anomaly store as its file holds it now.
+    pub fn anomalies(&self) -> Result<Arc<Snapshot>, Error> {
+        self.index.snapshot()
+    }
+
+    /// One anomaly.
+    pub fn anomaly(&self, id: &str) -> Result<Option<Anomaly>, Error> {
+        Ok(self.anomalies()?.get(id).cloned())
+    }
+
+    /// The summary of the anomalies matching `filter` and `limit` of their incidents from
+    /// `offset`; the last answer is kept until the store or the question changes.
+    pub fn summary(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Arc<SummaryPage>, Error> {
+        let snapshot = self.anomalies()?;
+        let key = (filter.clone(), offset, limit);
+        if let Some((s, k, page)) = self.summary.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
+            && Arc::ptr_eq(s, &snapshot)
+            && *k == key
+        {
+            return Ok(page.clone());
+        }
+        let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
+        // Only the page's incidents are built.
+        let groups = incident_groups(&items);
+        let page = Arc::new(SummaryPage {
+            summary: summarize(items.iter().copied()),
+            incidents_total: groups.len(),
+            incidents: groups.iter().skip(offset).take(limit).filter_map(|r| incident(items.get(r.clone())?)).collect(),
+        });
+        *self.summary.lock().unwrap_or_else(PoisonError::into_inner) = Some((snapshot, key, page.clone()));
+        Ok(page)
+    }
+
+    /// The window records of the metrics file (none when it does not exist).
+    pub fn metrics(&self) -> Result<Arc<Vec<WindowRecord>>, Error> {
+        self.metrics.records(self.layout.metrics_path())
+    }
+
+    /// The window records overlapping `(since, until)`, `limit` of them from `offset`.
+    pub fn metrics_page(
+        &self,
+        since_ns: Option<i64>,
+        until_ns: Option<i64>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<MetricsPage, Error> {
+        let records = self.metrics()?;
+        let mut total = 0;
+        let mut items = Vec::new();
+        let matching = records.iter().filter(|r| {
+            since_ns.is_none_or(|t| r.window_end_ns() > t) && until_ns.is_none_or(|t| r.window_start_ns < t)
+        });
+        for r in matching {
+            if total >= offset && items.len() < limit {
+                items.push(r.clone());
+            }
+            total += 1;
+        }
+        Ok(MetricsPage { total, offset, items })
+    }
+
+    /// The models, sorted by name (unreadable ones with their error).
+    pub fn models(&self) -> Result<Vec<ModelInfo>, Error> {
+        self.models.list(self.layout.models_dir())
+    }
+
+    /// How much the directories hold (what cannot be read counts as nothing).
+    pub fn counts(&self) -> StoreCounts {
+        let models = self.models().unwrap_or_default();
+        StoreCounts {
+            captures: self.layout.uploads(),
+            metrics_windows: self.metrics().map_or(0, |r| r.len()),
+            models: models.len(),
+            active_model: models.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)).map(|m| m.name.clone()),
+            anomalies: self.anomalies().map_or(0, |s| s.anomalies.len()),
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The data and logs directories of nta, and everything that writes there. Both binaries
+//! go through this crate; neither knows the directory layout.
+//!
+//! The principal types:
+//! - [`Layout`] — where models, baselines, uploads, the window metrics and the anomaly store
+//!   live, and the rules for their names.
+//! - [`write_atomic`] and [`AtomicFile`] — the one way files are written: a unique temporary
+//!   file, fsync, rename, fsync of the directory.
+//! - [`AnomalyStore`] — the append-only anomaly log: appends under an advisory lock (no
+//!   duplicate ids, no interleaved lines between processes), cut back on a failed write (a
+//!   full disk leaves it exactly as it was), torn last lines skipped and reported.
+//! - [`StoreIndex`] and [`FileStore`] — the store followed in memory ([`Snapshot`]s), the
+//!   window metrics and the models, each read again only when its [`FileKey`] changes.
+//! - [`analyze_into`], [`train`], [`detect`], [`extract`] — the long operations, with a stop
+//!   flag and a progress callback, returning typed outcomes ([`AnalyzeOutcome`],
+//!   [`TrainOutcome`], [`DetectOutcome`]).
+//!
+//! ```
+//! use nta_store::{Layout, analyze_into, name_for_capture};
+//! # let root = std::env::temp_dir().join(format!("nta-store-doc-{}", std::process::id()));
+//! let layout = Layout::new(root.join("data"), root.join("logs"));
+//! let pcap = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+//! let opts = nta_analysis::AnalyzeOptions { name: name_for_capture(&pcap), ..Default::default() };
+//! let (_, outcome) = analyze_into(&layout, &[pcap], opts, &|_| {}, &Default::default())?;
+//! assert!(outcome.new > 0 && layout.model_path("test_net_traffic")?.is_file());
+//! # std::fs::remove_dir_all(&root).ok();
+//! # Ok::<(), nta_store::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod anomalies;
+mod atomic;
+mod cache;
+mod error;
+mod files;
+mod identity;
+mod index;
+mod layout;
+mod ops;
+
+pub use crate::{
+    anomalies::{AnomalyStore, Filter, Page, StoreRead},
+    atomic::{AtomicFile, write_atomic},
+    error::Error,
+    files::{FileStore, MetricsPage, StoreCounts, SummaryPage},
+    identity::{FileKey, now_rfc3339},
+    index::{Snapshot, StoreIndex},
+    layout::{Layout, name_for_capture, new_id},
+    ops::{
+        AnalyzeOutcome, DetectOutcome, Extracted, TrainOutcome, analyze_into, detect, extract, load_model,
+        read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection, train,
+    },
+};

@@ -1,0 +1,201 @@
+//! The anomaly store: de-duplicated, torn-line tolerant appends, listing, the in-memory
+//! index, and what happens when several writers append at once.
+
+use nta_analysis::{AnalyzeOptions, Anomaly, Detector, Severity, analyze};
+use nta_store::{AnomalyStore, Filter, StoreIndex};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng")
+}
+
+fn fixture_anomalies() -> &'static Vec<Anomaly> {
+    static A: OnceLock<Vec<Anomaly>> = OnceLock::new();
+    A.get_or_init(|| {
+        analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap().detection.anomalies
+    })
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nta-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_store_does_not_duplicate_and_survives_a_torn_line() {
+    let anomalies = fixture_anomalies();
+    let again = anomalies.clone();
+    let dir = std::env::temp_dir().join(format!("nta-store-append-{}", std::process::id()));
+    let store = AnomalyStore::new(dir.join("anomalies.jsonl"));
+    assert_eq!(store.append(anomalies).unwrap(), anomalies.len());
+    assert_eq!(store.append(&again).unwrap(), 0, "re-running appends nothing");
+    assert_eq!(store.read().unwrap().anomalies.len(), anomalies.len());
+    // A writer killed mid-line: the torn line is skipped and reported, and the next append
+    // starts on a fresh line.
+    let mut bytes = std::fs::read(store.path()).unwrap();
+    bytes.extend_from_slice(b"{\"id\":\"dead");
+    std::fs::write(store.path(), &bytes).unwrap();
+    let read = store.read().unwrap();
+    assert!(read.torn_last_line);
+    assert_eq!(read.anomalies.len(), anomalies.len());
+    let mut extra = anomalies[0].clone();
+    extra.id = "0000000000000001".into();
+    assert_eq!(store.append(&[extra]).unwrap(), 1);
+    let read = store.read().unwrap();
+    assert_eq!((read.anomalies.len(), read.bad_lines, read.torn_last_line), (anomalies.len() + 1, 1, false));
+    // Filters and pages.
+    let all = store.list(&Filter::default(), 0, 1000).unwrap();
+    assert_eq!(all.total, anomalies.len() + 1);
+    assert!(all.items.windows(2).all(|w| w[0].window_start_ns <= w[1].window_start_ns));
+    let page = store.list(&Filter::default(), 5, 10).unwrap();
+    assert_eq!(page.items.len(), 10);
+    assert_eq!(page.items[0].id, all.items[5].id);
+    let crit = Filter { min_severity: Some(Severity::Critical), ..Filter::default() };
+    let c = store.list(&crit, 0, 1000).unwrap();
+    assert!(c.total > 0 && c.items.iter().all(|a| a.severity == Severity::Critical));
+    let since = anomalies.iter().find(|a| a.window_start.contains("T09:20")).unwrap().window_start_ns;
+    let late = store.list(&Filter { since_ns: Some(since), ..Filter::default() }, 0, 1000).unwrap();
+    assert!(late.items.iter().all(|a| a.window_end_ns > since) && late.total < all.total);
+    let model_only = store
+        .list(&Filter { detector: Some(Detector::Model), min_score: Some(0.5), ..Filter::default() }, 0, 1000)
+        .unwrap();
+    assert!(model_only.items.iter().all(|a| a.detector == Detector::Model && a.score.unwrap() >= 0.5));
+    let s = nta_analysis::summarize(&store.read().unwrap().anomalies);
+    assert_eq!(s.total, anomalies.len() + 1);
+    assert_eq!(s.by_severity.values().sum::<usize>(), s.total);
+    assert!(s.top_metrics[0].1 >= s.top_metrics[1].1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_store_index_follows_appends_torn_lines_and_replacement() {
+    use std::io::Write;
+    let anomalies = fixture_anomalies();
+    assert!(anomalies.len() > 20);
+    let dir = std::env::temp_dir().join(format!("nta-store-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("anomalies.jsonl");
+    let store = AnomalyStore::new(&path);
+    let index = StoreIndex::new(AnomalyStore::new(&path));
+    // No file: empty.
+    assert!(index.snapshot().unwrap().anomalies.is_empty());
+    let (first, rest) = anomalies.split_at(10);
+    store.append(first).unwrap();
+    let s1 = index.snapshot().unwrap();
+    assert_eq!(s1.anomalies.len(), 10);
+    // Unchanged file: the very same snapshot, nothing re-read.
+    assert!(std::sync::Arc::ptr_eq(&s1, &index.snapshot().unwrap()));
+    // A writer in the middle of a line: the index waits for its end.
+    let line = serde_json::to_string(&rest[0]).unwrap();
+    let (head, tail) = line.split_at(line.len() / 2);
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(head.as_bytes()).unwrap();
+    assert_eq!(index.snapshot().unwrap().anomalies.len(), 10);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(tail.as_bytes()).unwrap();
+    f.write_all(b"\n").unwrap();
+    assert_eq!(index.snapshot().unwrap().anomalies.len(), 11);
+    store.append(&rest[1..]).unwrap();
+    let all = index.snapshot().unwrap();
+    // The same records, in the same order, as a full read and list.
+    let listed = store.list(&Filter::default(), 0, usize::MAX).unwrap();
+    assert_eq!(all.anomalies, listed.items);
+    assert_eq!(all.anomalies.len(), anomalies.len());
+    let f = Filter { min_severity: Some(Severity::High), ..Filter::default() };
+    assert_eq!(all.list(&f, 2, 5), store.list(&f, 2, 5).unwrap());
+    assert_eq!(all.get(&anomalies[3].id), Some(&anomalies[3]));
+    assert_eq!(all.bad_lines, 0);
+    // Replaced by a smaller file (a new inode): read afresh.
+    let other = dir.join("other.jsonl");
+    AnomalyStore::new(&other).append(&anomalies[..3]).unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    assert_eq!(index.snapshot().unwrap().anomalies.len(), 3);
+    std::fs::remove_file(&path).unwrap();
+    assert!(index.snapshot().unwrap().anomalies.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// However the store's bytes arrive (any chunking, lines cut anywhere), after each chunk
+    /// the index holds exactly the complete lines so far, sorted as a full listing is.
+    #[test]
+    fn the_store_index_sees_complete_lines_whatever_the_chunking(
+        cuts in proptest::collection::vec(1usize..4000, 1..40),
+        take in 5usize..40,
+    ) {
+        use std::io::Write;
+        let anomalies = fixture_anomalies();
+        let text: String = anomalies.iter().take(take).map(|a| serde_json::to_string(a).unwrap() + "\n").collect();
+        let dir = std::env::temp_dir().join(format!("nta-index-prop-{}-{}", std::process::id(), cuts.len() * 1000 + take));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let index = StoreIndex::new(AnomalyStore::new(&path));
+        let mut written = 0;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        for cut in cuts.iter().cycle() {
+            if written >= text.len() {
+                break;
+            }
+            let end = (written + cut).min(text.len());
+            file.write_all(&text.as_bytes()[written..end]).unwrap();
+            written = end;
+            // Bytes, not chars: a cut may fall inside a multi-byte character (× in reasons).
+            let complete = text.as_bytes()[..written].iter().filter(|b| **b == b'\n').count();
+            let snap = index.snapshot().unwrap();
+            let mut expected: Vec<Anomaly> = anomalies.iter().take(complete).cloned().collect();
+            expected.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
+            proptest::prop_assert_eq!(&snap.anomalies, &expected);
+            proptest::prop_assert_eq!(snap.bad_lines, 0);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// Many writers (each with its own open file, as separate processes have) append the same
+/// records at once, each in its own order and batch size: every id is stored exactly once,
+/// every line is whole, nothing is lost.
+#[test]
+fn concurrent_appends_never_duplicate_interleave_or_lose() {
+    let base = fixture_anomalies();
+    let all: Vec<Anomaly> = (0..1500usize)
+        .map(|i| {
+            let mut a = base[i % base.len()].clone();
+            a.id = format!("{i:016x}");
+            a
+        })
+        .collect();
+    let dir = temp_dir("concurrent");
+    let path = dir.join("anomalies.jsonl");
+    let writers = 6usize;
+    let appended: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let (path, all) = (&path, &all);
+                s.spawn(move || {
+                    let store = AnomalyStore::new(path);
+                    let mut mine = all.clone();
+                    mine.rotate_left(w * all.len() / writers);
+                    mine.chunks(w * 5 + 3).map(|c| store.append(c).unwrap()).sum::<usize>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'));
+    assert!(!text.lines().any(|l| l.trim().is_empty()), "no blank line");
+    let read = AnomalyStore::new(&path).read().unwrap();
+    assert_eq!((read.bad_lines, read.torn_last_line), (0, false), "every line whole");
+    let mut ids: Vec<&str> = read.anomalies.iter().map(|a| a.id.as_str()).collect();
+    let stored = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), stored, "no duplicate id");
+    assert_eq!(stored, all.len(), "nothing lost");
+    assert_eq!(appended, stored, "what the writers said they appended is what is stored");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
