@@ -633,3 +633,75 @@ async fn detect_extracts_an_upload_with_the_models_window() {
     let (s, j) = call(&app, test::TestRequest::post().uri("/api/anomalies/detect").set_json(detect)).await;
     assert_eq!((s, j["result"]["windows"].as_u64()), (200, Some(30)), "{j}");
 }
+
+/// Two trainings of one model name at once both succeed, and the file is one complete model.
+#[actix_web::test]
+async fn concurrent_trainings_of_one_name_both_succeed() {
+    let st = own_state(None);
+    let app = test::init_service(create_app(st.clone())).await;
+    for round in 0..3 {
+        let train = || test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "same"}));
+        let ((s1, j1), (s2, j2)) = futures_util::future::join(call(&app, train()), call(&app, train())).await;
+        assert_eq!((s1, s2), (200, 200), "round {round}: {j1} {j2}");
+        assert_eq!((j1["state"].as_str(), j2["state"].as_str()), (Some("done"), Some("done")));
+        let model = nta_ml::Model::load(&st.store.layout().model_path("same").unwrap()).unwrap();
+        assert_eq!(model.forest.trees.len(), 100);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(st.store.layout().models_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left: {leftovers:?}");
+}
+
+/// After a thousand jobs the registry, `/api/jobs` and `/api/status` stay small; a full queue
+/// refuses new work with a JSON 503 instead of starting threads.
+#[actix_web::test]
+async fn jobs_are_bounded_and_pruned() {
+    let (data, logs) = processed().clone();
+    let limits = JobLimits { workers: 1, queue: 4, keep: 20 };
+    let st = services_over(data, logs, None, Limits::default(), limits);
+    for _ in 0..1000 {
+        loop {
+            match st.jobs.spawn("test", |_| Err(crate::jobs::JobError::Failed("x".repeat(100)))) {
+                Ok(_) => break,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+    }
+    while st.jobs.running() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let app = test::init_service(create_app(st.clone())).await;
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/api/jobs").to_request()).await;
+    let body = test::read_body(resp).await;
+    let jobs: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 20, "only the last 20 finished jobs are kept");
+    assert!(body.len() < 8_000, "/api/jobs is {} bytes", body.len());
+    let resp = test::call_service(&app, test::TestRequest::get().uri("/api/status").to_request()).await;
+    let body = test::read_body(resp).await;
+    assert!(body.len() < 2_000, "/api/status is {} bytes", body.len());
+    let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status["job_counts"]["failed"], 20);
+    assert_eq!(status["job_counts"]["pruned"], 980);
+    // A worker held busy and a full queue: the next job is refused with 503 busy.
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let g = gate.clone();
+    st.jobs
+        .spawn("hold", move |_| {
+            g.wait();
+            Err(crate::jobs::JobError::Cancelled)
+        })
+        .unwrap();
+    while st.jobs.counts().running == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    for _ in 0..4 {
+        st.jobs.spawn("wait", |_| Err(crate::jobs::JobError::Cancelled)).unwrap();
+    }
+    let (s, b) =
+        call(&app, test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "refused"}))).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (503, Some("busy")), "{b}");
+    gate.wait();
+}

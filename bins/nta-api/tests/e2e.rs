@@ -94,7 +94,7 @@ fn wait_job(port: u16, id: &str) -> serde_json::Value {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(120) {
         let (_, j) = json(port, "GET", &format!("/api/jobs/{id}"), None);
-        if j["state"] != "running" {
+        if j["state"] != "running" && j["state"] != "queued" {
             return j;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -223,4 +223,69 @@ fn refuses_to_listen_beyond_loopback_without_a_token() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NTA_API_TOKEN"));
+}
+
+/// Uploads that stall (headers and a little body, then nothing) are dropped after the idle
+/// limit with their part files; part files a crash left behind are removed at start.
+#[test]
+fn stalled_uploads_are_dropped_and_leave_nothing() {
+    use std::io::{Read, Write};
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("nta-api-stall-{}", std::process::id()));
+    let uploads = dir.join("data/uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join(".0123456789abcdef.part"), b"left by a crash").unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_nta-api"))
+            .current_dir(&dir)
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir", "data", "--logs-dir", "logs"])
+            .args(["--upload-idle-timeout", "1s"])
+            .env_remove("NTA_API_TOKEN")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let parts = || {
+        std::fs::read_dir(&uploads)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .count()
+    };
+    assert_eq!(parts(), 0, "the crash's part file was removed at start");
+    let boundary = "stall";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.pcap\"\r\n\r\n\u{d4}\u{c3}"
+    );
+    let stalled: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(
+                s,
+                "POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 1000000\r\n\r\n{head}"
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(parts(), 20, "each stalled upload has its part file while it waits");
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(parts(), 0, "the idle limit removed every part file");
+    for mut s in stalled {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("upload_timeout"), "{text}");
+    }
+    let (s, _) = json(port, "GET", "/health", None);
+    assert_eq!(s, 200);
+    let _ = std::fs::remove_dir_all(&dir);
 }
