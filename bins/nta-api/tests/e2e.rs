@@ -111,16 +111,14 @@ fn finished(port: u16, status: u16, answer: serde_json::Value) -> serde_json::Va
     }
 }
 
-#[test]
-fn upload_train_detect_list_over_real_http() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("nta-api-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut server = Server(
+/// The real binary in `dir` on `port` (data and logs under `dir`, no token), once it accepts
+/// connections.
+fn start(dir: &std::path::Path, port: u16, extra: &[&str]) -> Server {
+    let server = Server(
         Command::new(env!("CARGO_BIN_EXE_nta-api"))
-            .current_dir(&dir) // no fixtures/ here: the server starts idle
+            .current_dir(dir)
             .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir", "data", "--logs-dir", "logs"])
-            .args(["--cors-origin", "http://ui.example"])
+            .args(extra)
             .env_remove("NTA_API_TOKEN")
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -131,6 +129,16 @@ fn upload_train_detect_list_over_real_http() {
         assert!(t.elapsed() < Duration::from_secs(30), "the server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    server
+}
+
+#[test]
+fn upload_train_detect_list_over_real_http() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("nta-api-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // No fixtures/ in `dir`: the server starts idle.
+    let mut server = start(&dir, port, &["--cors-origin", "http://ui.example"]);
     let (s, h) = json(port, "GET", "/health", None);
     assert_eq!((s, h["status"].as_str()), (200, Some("ok")));
     let (_, st) = json(port, "GET", "/api/status", None);
@@ -235,21 +243,7 @@ fn stalled_uploads_are_dropped_and_leave_nothing() {
     let uploads = dir.join("data/uploads");
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(uploads.join(".0123456789abcdef.part"), b"left by a crash").unwrap();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_nta-api"))
-            .current_dir(&dir)
-            .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir", "data", "--logs-dir", "logs"])
-            .args(["--upload-idle-timeout", "1s"])
-            .env_remove("NTA_API_TOKEN")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(30), "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _server = start(&dir, port, &["--upload-idle-timeout", "1s"]);
     let parts = || {
         std::fs::read_dir(&uploads)
             .unwrap()
