@@ -4,7 +4,8 @@
 use crate::config::{DetectFlags, DirArgs, parse_duration_ns};
 use crate::report::{print_census, print_report};
 use anyhow::{Result, bail};
-use nta_analysis::{AnalyzeOptions, evaluate, read_labels};
+use nta_analysis::{AnalyzeOptions, evaluate};
+use nta_capture::read_labels;
 use nta_metrics::ExtractConfig;
 use nta_store::{analyze_into, name_for_capture};
 use std::io::Write;

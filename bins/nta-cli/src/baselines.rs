@@ -3,7 +3,8 @@
 use crate::config::DirArgs;
 use crate::metrics_files::read_metrics;
 use anyhow::{Context, Result, bail};
-use nta_baselines::{Baseline, BuildOptions, Seasonality, Thresholds, read_labels};
+use nta_baselines::{Baseline, BuildOptions, Seasonality, Thresholds};
+use nta_capture::read_labels;
 use nta_metrics::Metric;
 use nta_store::{AtomicFile, now_rfc3339};
 use std::io::{BufWriter, Write};

@@ -1,7 +1,8 @@
 //! `nta-cli evaluate`: window-level precision and recall of stored anomalies against labels.
 
 use anyhow::Result;
-use nta_analysis::{evaluate, read_labels};
+use nta_analysis::evaluate;
+use nta_capture::read_labels;
 use nta_store::AnomalyStore;
 use std::io::Write;
 use std::path::PathBuf;

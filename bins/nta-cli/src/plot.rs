@@ -2,7 +2,8 @@
 
 use crate::metrics_files::read_metrics;
 use anyhow::{Context, Result, anyhow};
-use nta_analysis::{Severity, incidents, read_labels};
+use nta_analysis::{Severity, incidents};
+use nta_capture::read_labels;
 use nta_store::AnomalyStore;
 use plotters::prelude::*;
 use std::path::PathBuf;
@@ -98,7 +99,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
                 .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], RGBColor(158, 202, 225).filled()));
         }
         traffic
-            .draw_series(std::iter::once(Text::new(l.kind.clone(), (a, pps_max * 0.97), ("sans-serif", 12))))
+            .draw_series(std::iter::once(Text::new(l.kind.name(), (a, pps_max * 0.97), ("sans-serif", 12))))
             .map_err(|e| err(&e))?;
     }
     for (k, i) in groups.iter().enumerate() {

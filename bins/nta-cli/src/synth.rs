@@ -4,7 +4,7 @@ use crate::config::{parse_duration_ns, parse_size};
 use anyhow::{Context, Result, bail};
 use nta_capture::{CaptureWriter, WriteFormat, format_rfc3339_ns};
 use nta_store::AtomicFile;
-use nta_synth::{AttackKind, AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, synthesize};
+use nta_synth::{AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, synthesize};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,9 +80,9 @@ fn config(args: &Args) -> Result<SynthConfig> {
     let mut kinds = Vec::new();
     for name in args.attacks.iter().filter(|s| !s.is_empty()) {
         if name == "all" {
-            kinds.extend(AttackKind::ALL);
+            kinds.extend(SynthAttack::ALL);
         } else {
-            kinds.push(name.parse::<AttackKind>()?);
+            kinds.push(name.parse::<SynthAttack>()?);
         }
     }
     cfg.schedule_defaults(&kinds);
@@ -153,7 +153,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     for a in &report.attacks {
         eprintln!(
             "  {:<15} {} .. {}  {:>8} packets  {} {}",
-            a.kind.name(),
+            a.label.kind.name(),
             a.start,
             a.end,
             a.packets,

@@ -50,7 +50,7 @@ fn synth_then_extract() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let labels = std::fs::read_to_string(tmp("s.labels.jsonl")).unwrap();
     assert_eq!(labels.lines().count(), 2);
-    assert!(labels.contains("\"kind\":\"portscan\"") && labels.contains("\"kind\":\"synflood\""));
+    assert!(labels.contains("\"kind\":\"port_scan\"") && labels.contains("\"kind\":\"syn_flood\""));
 
     let inspect = nta(&["inspect", "--json", cap.to_str().unwrap()]);
     assert!(inspect.status.success());
@@ -303,7 +303,7 @@ fn plot_carve_and_config() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg") && text.contains("synflood") && text.contains("packets/s"));
+    assert!(text.starts_with("<svg") && text.contains("syn_flood") && text.contains("packets/s"));
     assert!(text.matches("<rect").count() > 50, "bars for anomalies, incidents and labels");
     // Carve the synflood's packets to the victim: exactly what the labels say the attack wrote.
     let ev = tmp("pc/ev.pcap");
@@ -325,7 +325,7 @@ fn plot_carve_and_config() {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|l| l["kind"] == "synflood")
+        .find(|l| l["kind"] == "syn_flood")
         .unwrap();
     let inspect: serde_json::Value =
         serde_json::from_slice(&nta(&["inspect", "--json", ev.to_str().unwrap()]).stdout).unwrap();

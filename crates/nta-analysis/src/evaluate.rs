@@ -1,40 +1,15 @@
 //! [`evaluate`]: window-level precision and recall of anomalies against attack labels.
 
-use crate::Error;
 use crate::anomaly::Anomaly;
-use serde::{Deserialize, Serialize};
+use nta_capture::{AttackKind, Label};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-
-/// An attack label: a kind and an interval `[start_ns, end_ns)` (what `nta-cli synth` writes).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Label {
-    /// Attack kind.
-    pub kind: String,
-    /// Start, ns.
-    pub start_ns: i64,
-    /// End (exclusive), ns.
-    pub end_ns: i64,
-}
-
-/// Reads labels (JSON lines with `kind`, `start_ns`, `end_ns`).
-pub fn read_labels(path: &Path) -> Result<Vec<Label>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::Format { path: path.to_owned(), reason: format!("line {}: {e}", i + 1) })
-        })
-        .collect()
-}
 
 /// Recall for one attack kind.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KindScore {
     /// Attack kind.
-    pub kind: String,
+    pub kind: AttackKind,
     /// Windows overlapping its labels.
     pub windows: usize,
     /// Of them, flagged.
@@ -71,9 +46,9 @@ pub struct Evaluation {
 pub fn evaluate(anomalies: &[Anomaly], labels: &[Label], window_ns: i64) -> Evaluation {
     let w = window_ns.max(1);
     let flagged: BTreeMap<i64, &Anomaly> = anomalies.iter().map(|a| (a.window_start_ns, a)).collect();
-    let mut attack: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    let mut attack: BTreeMap<AttackKind, BTreeSet<i64>> = BTreeMap::new();
     for l in labels {
-        let set = attack.entry(l.kind.clone()).or_default();
+        let set = attack.entry(l.kind).or_default();
         let mut k = l.start_ns.div_euclid(w);
         while k * w < l.end_ns {
             set.insert(k * w);
@@ -89,7 +64,7 @@ pub fn evaluate(anomalies: &[Anomaly], labels: &[Label], window_ns: i64) -> Eval
         .iter()
         .map(|(kind, set)| {
             let detected = set.iter().filter(|t| flagged.contains_key(t)).count();
-            KindScore { kind: kind.clone(), windows: set.len(), detected, recall: ratio(detected, set.len()) }
+            KindScore { kind: *kind, windows: set.len(), detected, recall: ratio(detected, set.len()) }
         })
         .collect();
     Evaluation {

@@ -15,7 +15,7 @@
 //!   record stores (its window and the detection's gap), and [`summarize`] → [`Summary`].
 //!   The anomaly store itself lives in `nta-store`, the crate that owns the directories.
 //! - [`carve`] — the packets of an incident as a capture (optionally moved in time).
-//! - [`evaluate`] — window-level precision and recall against attack [`Label`]s.
+//! - [`evaluate`] — window-level precision and recall against attack [`nta_capture::Label`]s.
 //!
 //! ```
 //! use nta_analysis::{AnalyzeOptions, analyze};
@@ -45,7 +45,7 @@ pub use crate::{
     config::HostPattern,
     detect::{DetectConfig, Detection, Incident, detect, incident, incident_groups, incidents},
     error::Error,
-    evaluate::{Evaluation, KindScore, Label, evaluate, read_labels},
+    evaluate::{Evaluation, KindScore, evaluate},
     pipeline::{Analysis, AnalyzeOptions, analyze},
     summary::{Summary, summarize},
 };

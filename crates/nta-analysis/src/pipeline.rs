@@ -3,7 +3,8 @@
 
 use crate::Error;
 use crate::detect::{DetectConfig, Detection, detect};
-use nta_baselines::{Baseline, BuildOptions, Interval};
+use nta_baselines::{Baseline, BuildOptions};
+use nta_capture::Label;
 use nta_metrics::{ExtractConfig, ExtractSummary, Progress, WindowRecord, extract_files};
 use nta_ml::{ForestParams, Model, train_on_records};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub struct AnalyzeOptions {
     /// Baseline options.
     pub baseline: BuildOptions,
     /// Intervals left out of the baseline (known attacks), usually none.
-    pub exclude: Vec<Interval>,
+    pub exclude: Vec<Label>,
     /// Detection.
     pub detect: DetectConfig,
     /// Name of the model and baseline made on the way.

@@ -1,10 +1,10 @@
 //! Detection on the synthetic fixture and on a fresh synthetic capture, explanations,
 //! incidents, ids, and the anomaly store.
 
-use nta_analysis::{AnalyzeOptions, Anomaly, Detector, Label, Severity, analyze, evaluate, read_labels};
-use nta_capture::{CaptureWriter, WriteFormat};
+use nta_analysis::{AnalyzeOptions, Anomaly, Detector, Severity, analyze, evaluate};
+use nta_capture::{AttackKind, CaptureWriter, Label, WriteFormat, read_labels};
 use nta_metrics::Metric;
-use nta_synth::{AttackKind, AttackSpec, LINK_TYPE, NS, SNAPLEN, SynthConfig, synthesize};
+use nta_synth::{AttackSpec, LINK_TYPE, NS, SNAPLEN, SynthAttack, SynthConfig, synthesize};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -28,7 +28,7 @@ fn the_fixture_meets_the_quality_targets() {
     // The fixture's SSH brute force (1 connection/s on a quiet network) is mostly missed: every
     // other attack is found in full (docs/ANALYSIS.md lists the figures).
     assert!(e.recall >= 0.8 && e.precision >= 0.8, "precision {} recall {} {:?}", e.precision, e.recall, e.per_kind);
-    for k in e.per_kind.iter().filter(|k| k.kind != "ssh_bruteforce") {
+    for k in e.per_kind.iter().filter(|k| k.kind != AttackKind::BruteForce) {
         assert_eq!(k.recall, 1.0, "{k:?}");
     }
     // One incident per attack at most a few windows apart, not one line per window.
@@ -92,23 +92,19 @@ fn a_fresh_capture_meets_the_quality_targets() {
     let spec =
         |kind, min: i64, secs: i64, rate: f64| AttackSpec { rate, ..AttackSpec::new(kind, min * 60 * NS, secs * NS) };
     cfg.attacks = vec![
-        spec(AttackKind::Portsweep, 3, 60, 30.0),
-        spec(AttackKind::Synflood, 7, 60, 300.0),
-        spec(AttackKind::DnsTunnel, 11, 90, 5.0),
-        spec(AttackKind::Exfil, 15, 90, 250_000.0),
-        spec(AttackKind::SshBruteforce, 19, 90, 2.0),
-        spec(AttackKind::Udpflood, 22, 60, 250.0),
+        spec(SynthAttack::Portsweep, 3, 60, 30.0),
+        spec(SynthAttack::Synflood, 7, 60, 300.0),
+        spec(SynthAttack::DnsTunnel, 11, 90, 5.0),
+        spec(SynthAttack::Exfil, 15, 90, 250_000.0),
+        spec(SynthAttack::SshBruteforce, 19, 90, 2.0),
+        spec(SynthAttack::Udpflood, 22, 60, 250.0),
     ];
     let file = std::fs::File::create(&path).unwrap();
     let mut w =
         CaptureWriter::new(std::io::BufWriter::new(file), WriteFormat::Pcapng, LINK_TYPE, SNAPLEN, "t").unwrap();
     let report = synthesize(&cfg, &mut w).unwrap();
     drop(w.into_inner().unwrap());
-    let labels: Vec<Label> = report
-        .attacks
-        .iter()
-        .map(|l| Label { kind: l.kind.name().to_owned(), start_ns: l.start_ns, end_ns: l.end_ns })
-        .collect();
+    let labels: Vec<Label> = report.attacks.iter().map(|l| l.label.clone()).collect();
     let a = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
     let e = evaluate(&a.detection.anomalies, &labels, 10 * NS);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -177,7 +173,7 @@ fn toml_config_and_suppression() {
     let exfil: serde_json::Value = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|l| l["kind"] == "exfil")
+        .find(|l| l["kind"] == "exfiltration")
         .unwrap();
     let client = exfil["attackers"][0].as_str().unwrap();
     let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();

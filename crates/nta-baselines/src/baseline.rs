@@ -3,7 +3,7 @@
 
 use crate::Error;
 use crate::stats::Stats;
-use nta_capture::format_rfc3339_ns;
+use nta_capture::{Label, format_rfc3339_ns};
 use nta_metrics::{Metric, WindowRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -75,15 +75,6 @@ impl Default for BuildOptions {
     fn default() -> BuildOptions {
         BuildOptions { by: Seasonality::None, min_slot_windows: 30, exclude_labels: Vec::new() }
     }
-}
-
-/// A time interval `[start_ns, end_ns)` known to be abnormal (an attack label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Interval {
-    /// Start, ns.
-    pub start_ns: i64,
-    /// End (exclusive), ns.
-    pub end_ns: i64,
 }
 
 /// Per-metric statistics of one group of windows.
@@ -169,13 +160,13 @@ fn profile(records: &[&WindowRecord]) -> Profile {
 
 impl Baseline {
     /// Learns a baseline from `records` (all of one window length), leaving out windows that
-    /// overlap an `exclude` interval and `late` supplements.
+    /// overlap an `exclude` label and `late` supplements.
     pub fn build(
         name: &str,
         created_at: &str,
         records: &[WindowRecord],
         sources: Vec<String>,
-        exclude: &[Interval],
+        exclude: &[Label],
         options: BuildOptions,
     ) -> Result<Baseline, Error> {
         let window_ns = records.first().map(|r| r.window_ns).ok_or(Error::NoData)?;
@@ -188,8 +179,7 @@ impl Baseline {
             });
         }
         let skipped_late = records.iter().filter(|r| r.late).count();
-        let overlaps =
-            |r: &WindowRecord| exclude.iter().any(|i| r.window_start_ns < i.end_ns && i.start_ns < r.window_end_ns());
+        let overlaps = |r: &WindowRecord| exclude.iter().any(|l| l.overlaps(r.window_start_ns, r.window_end_ns()));
         let usable: Vec<&WindowRecord> = records.iter().filter(|r| !r.late).collect();
         let used: Vec<&WindowRecord> = usable.iter().copied().filter(|r| !overlaps(r)).collect();
         if used.is_empty() {
@@ -263,23 +253,4 @@ impl Baseline {
         }
         serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
-}
-
-/// Reads label intervals from JSON lines with `start_ns` and `end_ns` (what `nta-cli synth`
-/// writes; other fields are ignored).
-pub fn read_labels(path: &Path) -> Result<Vec<Interval>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let iv: Interval = serde_json::from_str(line)
-            .map_err(|e| Error::Format { path: path.to_owned(), reason: format!("line {}: {e}", i + 1) })?;
-        if iv.end_ns < iv.start_ns {
-            return Err(Error::Format { path: path.to_owned(), reason: format!("line {}: end before start", i + 1) });
-        }
-        out.push(iv);
-    }
-    Ok(out)
 }

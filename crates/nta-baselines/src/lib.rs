@@ -4,8 +4,8 @@
 //! - [`Baseline`] — per-metric [`Stats`] (count, mean, std, median, MAD, min, max, 1st–99th
 //!   percentiles, computed exactly) of normal windows, globally and optionally per seasonal
 //!   slot ([`Seasonality`]: hour of day, day of week), with slots that have too few windows
-//!   falling back to the global profile; windows overlapping attack labels ([`Interval`],
-//!   [`read_labels`]) left out. Versioned JSON, written atomically.
+//!   falling back to the global profile; windows overlapping attack labels
+//!   ([`nta_capture::Label`]) left out. Versioned JSON (the data directory's owner writes it).
 //! - [`Baseline::score`] → [`WindowDeviation`] — each metric's robust z-score
 //!   `(x − median) / (1.4826 × MAD)` ([`Method`] says when MAD is 0 and another rule was
 //!   used), sorted by size, and whether any exceeds its [`Thresholds`]: the "why" of an
@@ -37,11 +37,8 @@ mod score;
 mod stats;
 
 pub use crate::{
-    baseline::{
-        Baseline, BuildOptions, Interval, Profile, SCHEMA_VERSION, Seasonal, Seasonality, SlotProfile, TimeRange,
-        read_labels,
-    },
+    baseline::{Baseline, BuildOptions, Profile, SCHEMA_VERSION, Seasonal, Seasonality, SlotProfile, TimeRange},
     error::Error,
     score::{Deviation, MAD_SCALE, Method, P10_P90_SCALE, Thresholds, WindowDeviation, deviation, deviation_of},
-    stats::{Stats, percentile_sorted},
+    stats::Stats,
 };

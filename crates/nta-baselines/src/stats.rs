@@ -1,5 +1,6 @@
 //! [`Stats`]: exact descriptive statistics of one metric.
 
+use nta_metrics::percentile_sorted;
 use serde::{Deserialize, Serialize};
 
 /// Count, moments, order statistics and MAD of a sample, computed exactly from the sorted
@@ -36,19 +37,6 @@ pub struct Stats {
     pub p95: f64,
     /// 99th percentile.
     pub p99: f64,
-}
-
-/// numpy's default percentile of sorted values: linear interpolation between closest ranks.
-pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = (sorted.len() - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let a = sorted.get(lo).copied().unwrap_or(f64::NAN);
-    let b = sorted.get(hi).copied().unwrap_or(f64::NAN);
-    a + (b - a) * (pos - lo as f64)
 }
 
 impl Stats {

@@ -2,9 +2,9 @@
 //! deviation rules, and the attacks of the synthetic fixture.
 
 use nta_baselines::{
-    Baseline, BuildOptions, Interval, MAD_SCALE, Method, P10_P90_SCALE, Seasonality, Stats, Thresholds, deviation,
-    read_labels,
+    Baseline, BuildOptions, MAD_SCALE, Method, P10_P90_SCALE, Seasonality, Stats, Thresholds, deviation,
 };
+use nta_capture::{AttackKind, Label, read_labels};
 use nta_metrics::{ExtractConfig, Metric, WindowRecord, extract_files};
 use std::path::PathBuf;
 
@@ -145,8 +145,8 @@ fn label_exclusion_save_load_and_versions() {
     let recs = synthetic_records(NINE, 60);
     // Two labels covering windows 10..=12 and 30 (a label inside a window excludes it).
     let exclude = [
-        Interval { start_ns: (NINE + 100) * 1_000_000_000, end_ns: (NINE + 125) * 1_000_000_000 },
-        Interval { start_ns: (NINE + 303) * 1_000_000_000, end_ns: (NINE + 304) * 1_000_000_000 },
+        Label::new(AttackKind::Unknown, (NINE + 100) * 1_000_000_000, (NINE + 125) * 1_000_000_000),
+        Label::new(AttackKind::PortScan, (NINE + 303) * 1_000_000_000, (NINE + 304) * 1_000_000_000),
     ];
     let b = Baseline::build("x", "t", &recs, vec!["m.jsonl".into()], &exclude, BuildOptions::default()).unwrap();
     assert_eq!((b.windows, b.excluded_windows), (56, 4));
@@ -163,7 +163,7 @@ fn label_exclusion_save_load_and_versions() {
     assert!(Baseline::load(&path).unwrap_err().to_string().contains("schema version"));
     std::fs::remove_dir_all(&dir).unwrap();
     // Everything excluded, or mixed window lengths: errors.
-    let all = [Interval { start_ns: 0, end_ns: i64::MAX }];
+    let all = [Label::new(AttackKind::Unknown, 0, i64::MAX)];
     assert!(Baseline::build("x", "t", &recs, vec![], &all, BuildOptions::default()).is_err());
     let mut mixed = recs.clone();
     mixed[3].window_ns = 1_000_000_000;
@@ -193,29 +193,25 @@ fn attacks_of_the_fixture_move_the_metrics_they_should() {
     let recs = fixture_records();
     let labels_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.labels.jsonl");
     let labels = read_labels(&labels_path).unwrap();
-    let text = std::fs::read_to_string(&labels_path).unwrap();
-    let kinds: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds: Vec<AttackKind> = labels.iter().map(|l| l.kind).collect();
     let b = Baseline::build("fx", "t", &recs, vec![], &labels, BuildOptions::default()).unwrap();
     assert_eq!(b.excluded_windows, 42);
     let scored: Vec<_> = recs.iter().map(|r| b.score(r, &Thresholds::default())).collect();
     let in_label = |i: usize, ws: i64| ws < labels[i].end_ns && labels[i].start_ns < ws + 10_000_000_000;
     // For each attack, the metric it should move deviates more inside it than in any normal window.
     let expect = [
-        ("portscan", Metric::TcpRst),
-        ("synflood", Metric::TcpSyn),
-        ("synflood", Metric::SrcIpEntropy),
-        ("synflood", Metric::HalfOpenFlows),
-        ("dns_tunnel", Metric::DnsQnameLenMean),
-        ("ssh_bruteforce", Metric::TcpSynack),
-        ("exfil", Metric::Bytes),
-        ("icmpflood", Metric::IcmpEchoRequests),
-        ("arp_spoof", Metric::ArpReplies),
+        (AttackKind::PortScan, Metric::TcpRst),
+        (AttackKind::SynFlood, Metric::TcpSyn),
+        (AttackKind::SynFlood, Metric::SrcIpEntropy),
+        (AttackKind::SynFlood, Metric::HalfOpenFlows),
+        (AttackKind::DnsTunnel, Metric::DnsQnameLenMean),
+        (AttackKind::BruteForce, Metric::TcpSynack),
+        (AttackKind::Exfiltration, Metric::Bytes),
+        (AttackKind::IcmpFlood, Metric::IcmpEchoRequests),
+        (AttackKind::ArpSpoof, Metric::ArpReplies),
     ];
     for (kind, metric) in expect {
-        let i = kinds.iter().position(|k| k == kind).unwrap();
+        let i = kinds.iter().position(|k| *k == kind).unwrap();
         let z_of = |w: &nta_baselines::WindowDeviation| {
             w.deviations.iter().find(|d| d.metric == metric).map_or(0.0, |d| d.z.abs())
         };

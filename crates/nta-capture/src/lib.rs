@@ -11,6 +11,9 @@
 //!   timestamps and every [`Warning`] (a file cut short, unknown interfaces, ...).
 //! - [`CaptureWriter`] — writes legacy pcap ([`PcapWriter`], micro- or nanoseconds) or pcapng
 //!   ([`PcapngWriter`]), as [`WriteFormat`] says: fixtures, evidence files, synthetic traffic.
+//! - [`Label`] and [`AttackKind`] — ground truth about a capture (an interval of capture time
+//!   and the kind of attack in it), read by [`read_labels`]: one type for the synthesizer that
+//!   writes labels, the baselines that leave labelled windows out and the evaluation.
 //!
 //! Block framing is done here (so a corrupt length is reported with its byte offset and a file
 //! cut short keeps every complete packet); headers, section and interface blocks are decoded by
@@ -36,6 +39,7 @@
 mod buffer;
 mod error;
 mod format;
+mod label;
 mod linktype;
 mod reader;
 mod stats;
@@ -45,6 +49,7 @@ mod writer;
 pub use crate::{
     error::{Error, Warning},
     format::{ByteOrder, CaptureFormat, Compression, TsPrecision},
+    label::{AttackKind, Label, LabelError, MAX_LABEL_LINE, MAX_LABELS, parse_labels, read_labels},
     linktype::LinkType,
     reader::{CaptureReader, Interface, Packet, TsResolution},
     stats::ReadStats,

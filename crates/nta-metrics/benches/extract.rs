@@ -6,7 +6,7 @@
 
 use nta_capture::{CaptureWriter, WriteFormat};
 use nta_metrics::{ExtractConfig, WindowRecord, extract_files};
-use nta_synth::{AttackKind, AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, synthesize};
+use nta_synth::{AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, synthesize};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,7 +24,7 @@ fn build(path: &PathBuf, mb: u64) -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = SynthConfig::new(1, 24 * 3600 * NS);
     cfg.profile = Profile::campus();
     cfg.max_bytes = Some(mb * 1_000_000);
-    for (i, kind) in AttackKind::ALL.into_iter().enumerate() {
+    for (i, kind) in SynthAttack::ALL.into_iter().enumerate() {
         cfg.attacks.push(AttackSpec::new(kind, (1 + 3 * i as i64) * NS, 2 * NS));
     }
     let tmp = path.with_extension("tmp");

@@ -34,6 +34,7 @@ mod error;
 mod extractor;
 mod flows;
 mod jsonl;
+mod percentile;
 mod pipeline;
 mod record;
 mod window;
@@ -43,6 +44,7 @@ pub use crate::{
     extractor::{ExtractConfig, ExtractCounts, Extractor},
     flows::FlowConfig,
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
+    percentile::{percentile, percentile_sorted},
     pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files},
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

@@ -5,7 +5,7 @@
 use nta_capture::{CaptureReader, CaptureWriter, LinkType, WriteFormat};
 use nta_metrics::{ExtractConfig, Extractor, Metric, WindowRecord, extract_files, read_jsonl, write_jsonl_record};
 use nta_parsing::{PacketSummary, decode_frame};
-use nta_synth::{AttackKind, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, synthesize};
+use nta_synth::{LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, synthesize};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
@@ -289,7 +289,7 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn synth_file(name: &str, seconds: i64, attacks: &[AttackKind]) -> PathBuf {
+fn synth_file(name: &str, seconds: i64, attacks: &[SynthAttack]) -> PathBuf {
     let path = tmp(name);
     let mut cfg = SynthConfig::new(17, seconds * NS);
     cfg.profile = Profile::office();
@@ -314,7 +314,7 @@ fn extract(paths: &[PathBuf], cfg: &ExtractConfig) -> Vec<WindowRecord> {
 
 #[test]
 fn thread_count_changes_nothing() {
-    let path = synth_file("threads.pcapng", 120, &[AttackKind::Synflood, AttackKind::Portscan]);
+    let path = synth_file("threads.pcapng", 120, &[SynthAttack::Synflood, SynthAttack::Portscan]);
     let mut cfg = ExtractConfig::new(NS);
     cfg.threads = 1;
     let one = extract(std::slice::from_ref(&path), &cfg);
@@ -351,7 +351,7 @@ mod split {
     fn capture() -> &'static (PathBuf, Frames) {
         static CAP: OnceLock<(PathBuf, Frames)> = OnceLock::new();
         CAP.get_or_init(|| {
-            let path = synth_file("split.pcapng", 90, &[AttackKind::DnsTunnel, AttackKind::SshBruteforce]);
+            let path = synth_file("split.pcapng", 90, &[SynthAttack::DnsTunnel, SynthAttack::SshBruteforce]);
             let pkts = all_packets(&path);
             (path, pkts)
         })
@@ -412,7 +412,7 @@ fn sources_are_named_and_overlapping_files_merge() {
 
 #[test]
 fn sampling_scales_counts_and_says_so() {
-    let path = synth_file("sample.pcapng", 60, &[AttackKind::Udpflood]);
+    let path = synth_file("sample.pcapng", 60, &[SynthAttack::Udpflood]);
     let mut cfg = ExtractConfig::new(10 * NS);
     let full = extract(std::slice::from_ref(&path), &cfg);
     cfg.sample = 10;

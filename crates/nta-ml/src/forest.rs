@@ -21,6 +21,7 @@
 //! forest is the same whatever the thread count.
 
 use crate::Error;
+use nta_metrics::percentile;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::matrix::DenseMatrix;
@@ -565,19 +566,6 @@ fn grow(
     }
     rows.clear();
     Tree { nodes }
-}
-
-/// numpy's default percentile (linear interpolation between closest ranks); `q` in [0, 100].
-pub fn percentile(values: &mut [f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let pos = (values.len() - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let (a, b) = (values.get(lo).copied().unwrap_or(f64::NAN), values.get(hi).copied().unwrap_or(f64::NAN));
-    a + (b - a) * (pos - lo as f64)
 }
 
 impl std::str::FromStr for MaxSamples {

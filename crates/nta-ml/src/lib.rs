@@ -42,7 +42,7 @@ mod train;
 pub use crate::{
     error::Error,
     features::{ExtractStats, FEATURES, Feature, FeatureExtractor},
-    forest::{Contamination, ForestParams, IsolationForest, MaxSamples, Node, Tree, average_path_length, percentile},
+    forest::{Contamination, ForestParams, IsolationForest, MaxSamples, Node, Tree, average_path_length},
     model::{
         FeatureStats, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name, list_models,
         model_files,

@@ -2,9 +2,9 @@
 
 use crate::Error;
 use crate::features::FeatureExtractor;
-use crate::forest::{ForestParams, IsolationForest, percentile};
+use crate::forest::{ForestParams, IsolationForest};
 use crate::model::{FeatureStats, Model, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name};
-use nta_metrics::WindowRecord;
+use nta_metrics::{WindowRecord, percentile};
 use serde::Serialize;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use std::sync::atomic::AtomicBool;

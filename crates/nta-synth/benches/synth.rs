@@ -4,7 +4,7 @@
 //! Reported: MB/s, packets/s and peak RSS (VmHWM).
 
 use nta_capture::{CaptureWriter, WriteFormat};
-use nta_synth::{AttackKind, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, synthesize};
+use nta_synth::{LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, synthesize};
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.profile = Profile::campus();
     cfg.max_bytes = Some(mb * 1_000_000);
     // Attacks in the first minutes, so they are inside whatever size is asked for.
-    for (i, kind) in AttackKind::ALL.into_iter().enumerate() {
+    for (i, kind) in SynthAttack::ALL.into_iter().enumerate() {
         let mut a = nta_synth::AttackSpec::new(kind, (1 + 3 * i as i64) * NS, 2 * NS);
         a.rate = kind.default_rate();
         cfg.attacks.push(a);

@@ -2,7 +2,7 @@
 //! one probe, flood packet or connection (and the victim's answers), all labelled with the
 //! attack's index.
 
-use crate::config::{AttackKind, AttackSpec, NS, SynthConfig};
+use crate::config::{AttackSpec, NS, SynthAttack, SynthConfig};
 use crate::engine::{Ctx, Flow, Setup, SynthError};
 use crate::flows::{Fate, Pkt, Script, TcpConv, Turn};
 use crate::frame::{BROADCAST, Built, Ep, flags};
@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr};
 #[derive(Debug)]
 struct Attack {
     index: usize,
-    kind: AttackKind,
+    kind: SynthAttack,
     next: i64,
     end: i64,
     /// Mean gap between ticks, ns.
@@ -76,7 +76,7 @@ pub(crate) fn setup(
     let end = (start + duration_ns).min(cfg.start_ns + cfg.duration_ns);
     let client = net.clients.get(rng.below(net.clients.len() as u64) as usize).unwrap_or(&net.gateway);
     let internal_attacker =
-        matches!(kind, AttackKind::Portsweep | AttackKind::DnsTunnel | AttackKind::Exfil | AttackKind::ArpSpoof);
+        matches!(kind, SynthAttack::Portsweep | SynthAttack::DnsTunnel | SynthAttack::Exfil | SynthAttack::ArpSpoof);
     let attacker_ip = match (attacker, internal_attacker) {
         (Some(ip), _) => ip,
         (None, true) => IpAddr::V4(client.v4),
@@ -85,18 +85,18 @@ pub(crate) fn setup(
     if internal_attacker && !matches!(attacker_ip, IpAddr::V4(_)) {
         return Err(SynthError::Config { reason: format!("attack {kind}: the attacker must be an IPv4 LAN host") });
     }
-    if matches!(kind, AttackKind::Portsweep | AttackKind::ArpSpoof) && net.host(attacker_ip).is_none() {
+    if matches!(kind, SynthAttack::Portsweep | SynthAttack::ArpSpoof) && net.host(attacker_ip).is_none() {
         return Err(SynthError::Config {
             reason: format!("attack {kind}: attacker {attacker_ip} is not on the LAN (10.20.0.0/16)"),
         });
     }
     let victim_ip = match kind {
-        AttackKind::Portscan | AttackKind::Synflood => v4_of(victim, net.intranet.v4),
-        AttackKind::Udpflood | AttackKind::Icmpflood => v4_of(victim, net.intranet.v4),
-        AttackKind::SshBruteforce => v4_of(victim, net.bastion.v4),
-        AttackKind::Exfil => v4_of(victim, public_v4(rng)),
-        AttackKind::DnsTunnel => v4_of(victim, net.resolvers.first().map_or(net.gateway.v4, |r| r.v4)),
-        AttackKind::Portsweep | AttackKind::ArpSpoof => v4_of(victim, net.gateway.v4),
+        SynthAttack::Portscan | SynthAttack::Synflood => v4_of(victim, net.intranet.v4),
+        SynthAttack::Udpflood | SynthAttack::Icmpflood => v4_of(victim, net.intranet.v4),
+        SynthAttack::SshBruteforce => v4_of(victim, net.bastion.v4),
+        SynthAttack::Exfil => v4_of(victim, public_v4(rng)),
+        SynthAttack::DnsTunnel => v4_of(victim, net.resolvers.first().map_or(net.gateway.v4, |r| r.v4)),
+        SynthAttack::Portsweep | SynthAttack::ArpSpoof => v4_of(victim, net.gateway.v4),
     };
     if attacker_ip.is_ipv6() != victim_ip.is_ipv6() {
         return Err(SynthError::Config {
@@ -128,14 +128,14 @@ pub(crate) fn setup(
     let mut attackers: BTreeSet<IpAddr> = [attacker_ip].into();
     let mut victims: BTreeSet<IpAddr> = [victim_ip].into();
     match kind {
-        AttackKind::Portscan => {
+        SynthAttack::Portscan => {
             let mut ports: Vec<u16> = (1..=1024).collect();
             for i in (1..ports.len()).rev() {
                 ports.swap(i, rng.below(i as u64 + 1) as usize);
             }
             atk.ports = ports;
         }
-        AttackKind::Portsweep => {
+        SynthAttack::Portsweep => {
             victims.clear();
             let IpAddr::V4(a) = attacker_ip else { return Ok(()) };
             let [o1, o2, _, _] = a.octets();
@@ -154,21 +154,21 @@ pub(crate) fn setup(
                 }
             }
         }
-        AttackKind::Synflood => {
+        SynthAttack::Synflood => {
             attackers.clear();
             atk.victims = vec![v_ep.with_port(80)];
         }
-        AttackKind::Icmpflood => {
+        SynthAttack::Icmpflood => {
             for _ in 0..3 {
                 let ip = IpAddr::V4(public_v4(rng));
                 attackers.insert(ip);
                 atk.others.push(net.ep(ip, 0));
             }
         }
-        AttackKind::DnsTunnel => {
+        SynthAttack::DnsTunnel => {
             atk.domain = format!("{}.{}", proto::base32(rng, 7), ["info", "xyz", "top", "net"][rng.below(4) as usize]);
         }
-        AttackKind::ArpSpoof => {
+        SynthAttack::ArpSpoof => {
             victims.clear();
             let mut chosen: Vec<&Host> = Vec::new();
             for _ in 0..4 {
@@ -183,7 +183,7 @@ pub(crate) fn setup(
             atk.victims = chosen.iter().map(|h| h.ep(false, 0)).collect();
             victims.extend(chosen.iter().map(|h| IpAddr::V4(h.v4)));
         }
-        AttackKind::Udpflood | AttackKind::Exfil | AttackKind::SshBruteforce => {}
+        SynthAttack::Udpflood | SynthAttack::Exfil | SynthAttack::SshBruteforce => {}
     }
     out.label(cfg, index, attackers, victims);
     out.flows.push(Box::new(atk));
@@ -205,7 +205,7 @@ impl Flow for Attack {
         let v = *self.victims.first()?;
         let mut items: Vec<(i64, Pkt)> = Vec::with_capacity(4);
         match self.kind {
-            AttackKind::Portscan => {
+            SynthAttack::Portscan => {
                 let n = self.ticks as usize;
                 let port = match self.ports.get(n) {
                     Some(p) => *p,
@@ -234,7 +234,7 @@ impl Flow for Attack {
                     ));
                 }
             }
-            AttackKind::Portsweep => {
+            SynthAttack::Portsweep => {
                 let (ip, host) = self.sweep_targets.get(self.ticks as usize % self.sweep_targets.len().max(1))?.clone();
                 let me = self.attacker;
                 let IpAddr::V4(my_v4) = me.ip else { return None };
@@ -273,7 +273,7 @@ impl Flow for Attack {
                     }
                 }
             }
-            AttackKind::Synflood => {
+            SynthAttack::Synflood => {
                 let src = IpAddr::V4(public_v4(ctx.rng));
                 let from = Ep { mac: ctx.net.gateway.mac, ip: src, port: ctx.rng.range(1024, 65_536) as u16 };
                 let seq = ctx.rng.next_u64() as u32;
@@ -290,7 +290,7 @@ impl Flow for Attack {
                     ));
                 }
             }
-            AttackKind::Udpflood => {
+            SynthAttack::Udpflood => {
                 let from = self.attacker;
                 // Random ports above 60000: no service is registered there, so dissectors do
                 // not take the junk for their protocol.
@@ -307,7 +307,7 @@ impl Flow for Attack {
                     ));
                 }
             }
-            AttackKind::Icmpflood => {
+            SynthAttack::Icmpflood => {
                 let k = self.ticks as usize % (self.others.len() + 1);
                 let from = if k == 0 { self.attacker } else { *self.others.get(k - 1)? };
                 let id = (self.index as u16) << 8 | k as u16;
@@ -316,7 +316,7 @@ impl Flow for Attack {
                 let d = ctx.rng.range(20_000, 100_000) as i64;
                 items.push((t + d, Pkt::Echo { from: v, to: from, reply: true, id, seq, len: 1_000, ttl: 64 }));
             }
-            AttackKind::DnsTunnel => {
+            SynthAttack::DnsTunnel => {
                 let from = self.attacker.with_port(ephemeral(ctx.rng));
                 let to = self.resolver;
                 let id = ctx.rng.next_u64() as u16;
@@ -341,7 +341,7 @@ impl Flow for Attack {
                     Pkt::DnsResponse { from: to, to: from, id, qname, qtype: qtype::TXT, answer: Answer::Txt(strings) },
                 ));
             }
-            AttackKind::Exfil => {
+            SynthAttack::Exfil => {
                 if self.started {
                     self.next = self.end;
                     return None;
@@ -360,7 +360,7 @@ impl Flow for Attack {
                 self.next = self.end;
                 return None;
             }
-            AttackKind::SshBruteforce => {
+            SynthAttack::SshBruteforce => {
                 let from = self.attacker.with_port(ephemeral(ctx.rng));
                 let to = v.with_port(22);
                 let mut turns = ssh_opening();
@@ -374,7 +374,7 @@ impl Flow for Attack {
                 let conv = TcpConv::new(ctx, t, from, to, self.rtt, 5e6, fate, turns, "", a);
                 ctx.spawn.push(Box::new(conv));
             }
-            AttackKind::ArpSpoof => {
+            SynthAttack::ArpSpoof => {
                 let me = self.attacker;
                 let gw = &ctx.net.gateway;
                 let k = self.ticks as usize % (self.victims.len() + 1);
@@ -394,7 +394,7 @@ impl Flow for Attack {
         self.ticks += 1;
         let gap = match self.kind {
             // Scanners and floods pace themselves; the others are bursty.
-            AttackKind::Portscan | AttackKind::Portsweep | AttackKind::ArpSpoof => {
+            SynthAttack::Portscan | SynthAttack::Portsweep | SynthAttack::ArpSpoof => {
                 self.gap * (0.8 + 0.4 * ctx.rng.f64())
             }
             _ => ctx.rng.exp(self.gap),

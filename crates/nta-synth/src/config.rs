@@ -1,5 +1,6 @@
-//! [`SynthConfig`], [`Profile`], [`AttackKind`] and [`AttackSpec`]: what to synthesize.
+//! [`SynthConfig`], [`Profile`], [`SynthAttack`] and [`AttackSpec`]: what to synthesize.
 
+use nta_capture::AttackKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -43,7 +44,7 @@ impl SynthConfig {
     }
 
     /// Adds `kinds` with default times: spread evenly over the capture, not overlapping.
-    pub fn schedule_defaults(&mut self, kinds: &[AttackKind]) {
+    pub fn schedule_defaults(&mut self, kinds: &[SynthAttack]) {
         let n = kinds.len() as i64;
         for (i, kind) in kinds.iter().enumerate() {
             let slot = self.duration_ns / (n + 1);
@@ -142,95 +143,117 @@ impl Profile {
 /// The attacks the synthesizer can inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AttackKind {
+pub enum SynthAttack {
     /// Vertical TCP SYN scan: one attacker, one victim, many ports.
+    #[serde(alias = "port_scan")]
     Portscan,
     /// Horizontal TCP SYN scan from inside: one port on many hosts (ARP first, as nmap does).
+    #[serde(alias = "host_sweep")]
     Portsweep,
     /// SYN flood from spoofed sources against one service.
+    #[serde(alias = "syn_flood")]
     Synflood,
     /// UDP flood to random high ports (60002–65535) of one victim.
+    #[serde(alias = "udp_flood")]
     Udpflood,
     /// ICMP echo flood from a few sources.
+    #[serde(alias = "icmp_flood")]
     Icmpflood,
     /// DNS tunnelling: long high-entropy subdomains, TXT queries and answers.
     DnsTunnel,
     /// Bulk upload from one client to one external host.
+    #[serde(alias = "exfiltration")]
     Exfil,
     /// SSH brute force: many short connections to port 22.
+    #[serde(alias = "brute_force")]
     SshBruteforce,
     /// ARP spoofing: a client claims the gateway's address.
     ArpSpoof,
 }
 
-impl AttackKind {
+impl SynthAttack {
     /// Every kind.
-    pub const ALL: [AttackKind; 9] = [
-        AttackKind::Portscan,
-        AttackKind::Portsweep,
-        AttackKind::Synflood,
-        AttackKind::Udpflood,
-        AttackKind::Icmpflood,
-        AttackKind::DnsTunnel,
-        AttackKind::Exfil,
-        AttackKind::SshBruteforce,
-        AttackKind::ArpSpoof,
+    pub const ALL: [SynthAttack; 9] = [
+        SynthAttack::Portscan,
+        SynthAttack::Portsweep,
+        SynthAttack::Synflood,
+        SynthAttack::Udpflood,
+        SynthAttack::Icmpflood,
+        SynthAttack::DnsTunnel,
+        SynthAttack::Exfil,
+        SynthAttack::SshBruteforce,
+        SynthAttack::ArpSpoof,
     ];
 
-    /// Its name on command lines and in labels.
+    /// Its name on command lines (the label's [`AttackKind`] name is accepted too).
     pub fn name(self) -> &'static str {
         match self {
-            AttackKind::Portscan => "portscan",
-            AttackKind::Portsweep => "portsweep",
-            AttackKind::Synflood => "synflood",
-            AttackKind::Udpflood => "udpflood",
-            AttackKind::Icmpflood => "icmpflood",
-            AttackKind::DnsTunnel => "dns_tunnel",
-            AttackKind::Exfil => "exfil",
-            AttackKind::SshBruteforce => "ssh_bruteforce",
-            AttackKind::ArpSpoof => "arp_spoof",
+            SynthAttack::Portscan => "portscan",
+            SynthAttack::Portsweep => "portsweep",
+            SynthAttack::Synflood => "synflood",
+            SynthAttack::Udpflood => "udpflood",
+            SynthAttack::Icmpflood => "icmpflood",
+            SynthAttack::DnsTunnel => "dns_tunnel",
+            SynthAttack::Exfil => "exfil",
+            SynthAttack::SshBruteforce => "ssh_bruteforce",
+            SynthAttack::ArpSpoof => "arp_spoof",
         }
     }
 
-    /// Default intensity, in [`AttackKind::rate_unit`]s.
+    /// The kind of attack it is, in the vocabulary of labels and detections.
+    pub fn kind(self) -> AttackKind {
+        match self {
+            SynthAttack::Portscan => AttackKind::PortScan,
+            SynthAttack::Portsweep => AttackKind::HostSweep,
+            SynthAttack::Synflood => AttackKind::SynFlood,
+            SynthAttack::Udpflood => AttackKind::UdpFlood,
+            SynthAttack::Icmpflood => AttackKind::IcmpFlood,
+            SynthAttack::DnsTunnel => AttackKind::DnsTunnel,
+            SynthAttack::Exfil => AttackKind::Exfiltration,
+            SynthAttack::SshBruteforce => AttackKind::BruteForce,
+            SynthAttack::ArpSpoof => AttackKind::ArpSpoof,
+        }
+    }
+
+    /// Default intensity, in [`SynthAttack::rate_unit`]s.
     pub fn default_rate(self) -> f64 {
         match self {
-            AttackKind::Portscan => 150.0,
-            AttackKind::Portsweep => 40.0,
-            AttackKind::Synflood => 1500.0,
-            AttackKind::Udpflood => 1500.0,
-            AttackKind::Icmpflood => 800.0,
-            AttackKind::DnsTunnel => 12.0,
-            AttackKind::Exfil => 2_000_000.0,
-            AttackKind::SshBruteforce => 4.0,
-            AttackKind::ArpSpoof => 8.0,
+            SynthAttack::Portscan => 150.0,
+            SynthAttack::Portsweep => 40.0,
+            SynthAttack::Synflood => 1500.0,
+            SynthAttack::Udpflood => 1500.0,
+            SynthAttack::Icmpflood => 800.0,
+            SynthAttack::DnsTunnel => 12.0,
+            SynthAttack::Exfil => 2_000_000.0,
+            SynthAttack::SshBruteforce => 4.0,
+            SynthAttack::ArpSpoof => 8.0,
         }
     }
 
     /// What `rate` counts for this kind.
     pub fn rate_unit(self) -> &'static str {
         match self {
-            AttackKind::Portscan | AttackKind::Portsweep => "probes/s",
-            AttackKind::Synflood => "SYN/s",
-            AttackKind::Udpflood | AttackKind::Icmpflood => "packets/s",
-            AttackKind::DnsTunnel => "queries/s",
-            AttackKind::Exfil => "bytes/s",
-            AttackKind::SshBruteforce => "connections/s",
-            AttackKind::ArpSpoof => "ARP replies/s",
+            SynthAttack::Portscan | SynthAttack::Portsweep => "probes/s",
+            SynthAttack::Synflood => "SYN/s",
+            SynthAttack::Udpflood | SynthAttack::Icmpflood => "packets/s",
+            SynthAttack::DnsTunnel => "queries/s",
+            SynthAttack::Exfil => "bytes/s",
+            SynthAttack::SshBruteforce => "connections/s",
+            SynthAttack::ArpSpoof => "ARP replies/s",
         }
     }
 
     /// Default duration when none is given.
     pub fn default_duration_ns(self) -> i64 {
         match self {
-            AttackKind::Portscan | AttackKind::Portsweep | AttackKind::ArpSpoof => 90 * NS,
-            AttackKind::Synflood | AttackKind::Udpflood | AttackKind::Icmpflood => 60 * NS,
-            AttackKind::DnsTunnel | AttackKind::Exfil | AttackKind::SshBruteforce => 120 * NS,
+            SynthAttack::Portscan | SynthAttack::Portsweep | SynthAttack::ArpSpoof => 90 * NS,
+            SynthAttack::Synflood | SynthAttack::Udpflood | SynthAttack::Icmpflood => 60 * NS,
+            SynthAttack::DnsTunnel | SynthAttack::Exfil | SynthAttack::SshBruteforce => 120 * NS,
         }
     }
 }
 
-impl fmt::Display for AttackKind {
+impl fmt::Display for SynthAttack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -259,14 +282,13 @@ pub enum ConfigError {
     },
 }
 
-impl FromStr for AttackKind {
+impl FromStr for SynthAttack {
     type Err = ConfigError;
 
-    fn from_str(s: &str) -> Result<AttackKind, ConfigError> {
+    fn from_str(s: &str) -> Result<SynthAttack, ConfigError> {
         let norm = s.trim().to_ascii_lowercase().replace('-', "_");
-        AttackKind::ALL.into_iter().find(|k| k.name() == norm).ok_or_else(|| ConfigError::UnknownAttack {
-            name: s.to_owned(),
-            known: AttackKind::ALL.map(AttackKind::name).join(", "),
+        SynthAttack::ALL.into_iter().find(|k| k.name() == norm || k.kind().name() == norm).ok_or_else(|| {
+            ConfigError::UnknownAttack { name: s.to_owned(), known: SynthAttack::ALL.map(SynthAttack::name).join(", ") }
         })
     }
 }
@@ -275,12 +297,12 @@ impl FromStr for AttackKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttackSpec {
     /// What.
-    pub kind: AttackKind,
+    pub kind: SynthAttack,
     /// Start, ns after the capture's start.
     pub start_ns: i64,
     /// How long.
     pub duration_ns: i64,
-    /// Intensity in the kind's [`AttackKind::rate_unit`].
+    /// Intensity in the kind's [`SynthAttack::rate_unit`].
     pub rate: f64,
     /// The attacker (chosen from the population when `None`; ignored by spoofing floods).
     pub attacker: Option<IpAddr>,
@@ -290,7 +312,7 @@ pub struct AttackSpec {
 
 impl AttackSpec {
     /// `kind` at `start_ns` for `duration_ns`, default rate and actors.
-    pub fn new(kind: AttackKind, start_ns: i64, duration_ns: i64) -> AttackSpec {
+    pub fn new(kind: SynthAttack, start_ns: i64, duration_ns: i64) -> AttackSpec {
         AttackSpec { kind, start_ns, duration_ns, rate: kind.default_rate(), attacker: None, victim: None }
     }
 
@@ -298,7 +320,7 @@ impl AttackSpec {
     /// `synflood,start=5m,duration=90s,rate=800`. Missing times come from `default_start`.
     pub fn parse(spec: &str, default_start_ns: i64) -> Result<AttackSpec, ConfigError> {
         let mut parts = spec.split(',');
-        let kind: AttackKind = parts.next().unwrap_or_default().parse()?;
+        let kind: SynthAttack = parts.next().unwrap_or_default().parse()?;
         let mut a = AttackSpec::new(kind, default_start_ns, kind.default_duration_ns());
         for part in parts {
             let bad = |key: &str, reason: String| ConfigError::BadAttackOption {
@@ -338,7 +360,7 @@ mod tests {
     #[test]
     fn parse_attack_specs() {
         let a = AttackSpec::parse("synflood,start=5m,duration=90s,rate=800,victim=10.20.0.20", 0).unwrap();
-        assert_eq!(a.kind, AttackKind::Synflood);
+        assert_eq!(a.kind, SynthAttack::Synflood);
         assert_eq!(a.start_ns, 300 * NS);
         assert_eq!(a.duration_ns, 90 * NS);
         assert_eq!(a.rate, 800.0);
@@ -353,7 +375,7 @@ mod tests {
     #[test]
     fn default_schedule_spreads_attacks_without_overlap() {
         let mut c = SynthConfig::new(1, 1800 * NS);
-        c.schedule_defaults(&AttackKind::ALL);
+        c.schedule_defaults(&SynthAttack::ALL);
         for pair in c.attacks.windows(2) {
             assert!(pair[0].start_ns + pair[0].duration_ns <= pair[1].start_ns, "{pair:?}");
         }

@@ -3,12 +3,12 @@
 //! the capture writer. Memory holds only the flows alive at the same time.
 
 use crate::attacks;
-use crate::config::{AttackKind, NS, SynthConfig};
+use crate::config::{NS, SynthAttack, SynthConfig};
 use crate::frame::{AppKind, Built, Frame, Proto};
 use crate::net::Network;
 use crate::rng::Rng;
 use crate::traffic::Traffic;
-use nta_capture::{CaptureWriter, LinkType, format_rfc3339_ns};
+use nta_capture::{CaptureWriter, Label, LinkType, format_rfc3339_ns};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
@@ -118,15 +118,16 @@ impl SynthCounts {
     }
 }
 
-/// One injected attack, as written to the labels file (one JSON line each).
+/// One injected attack, as written to the labels file (one JSON line each): the shared
+/// [`Label`] (kind, interval, attackers, victims) and what the synthesizer did.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AttackLabel {
-    /// What.
-    pub kind: AttackKind,
-    /// Scheduled start, ns since the Unix epoch.
-    pub start_ns: i64,
-    /// Scheduled end (exclusive), ns since the Unix epoch; cut at the end of the capture.
-    pub end_ns: i64,
+    /// Kind, scheduled interval (cut at the end of the capture) and hosts. Spoofed floods have
+    /// no attackers: see `spoofed_sources`; for scans the victims are the probed hosts.
+    #[serde(flatten)]
+    pub label: Label,
+    /// What the synthesizer was asked for (`portscan`, ...).
+    pub attack: SynthAttack,
     /// `start_ns` as RFC 3339.
     pub start: String,
     /// `end_ns` as RFC 3339.
@@ -135,12 +136,8 @@ pub struct AttackLabel {
     pub first_packet_ns: Option<i64>,
     /// Timestamp of its last packet.
     pub last_packet_ns: Option<i64>,
-    /// The attacking addresses (empty for spoofed floods: see `spoofed_sources`).
-    pub attackers: Vec<IpAddr>,
     /// Random spoofed source addresses were used.
     pub spoofed_sources: bool,
-    /// The attacked addresses (for scans: the probed ones).
-    pub victims: Vec<IpAddr>,
     /// Intensity, in `rate_unit`.
     pub rate: f64,
     /// Unit of `rate`.
@@ -209,16 +206,19 @@ impl Setup {
         let start_ns = cfg.start_ns + a.start_ns;
         let end_ns = (start_ns + a.duration_ns).min(cfg.start_ns + cfg.duration_ns);
         self.labels.push(AttackLabel {
-            kind: a.kind,
-            start_ns,
-            end_ns,
+            label: Label {
+                kind: a.kind.kind(),
+                start_ns,
+                end_ns,
+                attackers: attackers.into_iter().collect(),
+                victims: victims.into_iter().collect(),
+            },
+            attack: a.kind,
             start: format_rfc3339_ns(start_ns),
             end: format_rfc3339_ns(end_ns),
             first_packet_ns: None,
             last_packet_ns: None,
-            spoofed_sources: a.kind == AttackKind::Synflood,
-            attackers: attackers.into_iter().collect(),
-            victims: victims.into_iter().collect(),
+            spoofed_sources: a.kind == SynthAttack::Synflood,
             rate: a.rate,
             rate_unit: a.kind.rate_unit(),
             packets: 0,
@@ -351,7 +351,7 @@ pub fn synthesize<W: Write>(cfg: &SynthConfig, out: &mut CaptureWriter<W>) -> Re
         let Some(mut flow) = sched.slots.get_mut(slot).and_then(Option::take) else { continue };
         let attack = flow.attack();
         if let Some(label) = attack.and_then(|i| report.attacks.get(i))
-            && ts >= label.end_ns
+            && ts >= label.label.end_ns
         {
             sched.drop_flow(slot);
             continue;
@@ -388,10 +388,10 @@ pub fn synthesize<W: Write>(cfg: &SynthConfig, out: &mut CaptureWriter<W>) -> Re
             report.size_limited = true;
             let cut = ts + 1;
             report.end_ns = cut;
-            report.attacks.retain(|l| l.start_ns < cut);
+            report.attacks.retain(|l| l.label.start_ns < cut);
             for l in &mut report.attacks {
-                l.end_ns = l.end_ns.min(cut);
-                l.end = format_rfc3339_ns(l.end_ns);
+                l.label.end_ns = l.label.end_ns.min(cut);
+                l.end = format_rfc3339_ns(l.label.end_ns);
             }
             break;
         }

@@ -4,7 +4,7 @@
 //! The principal types:
 //! - [`SynthConfig`] — seed, start, duration (or a size), the [`Profile`] of the simulated
 //!   site (clients, servers, session rate with a slow wave and noise) and the attacks
-//!   ([`AttackSpec`]: [`AttackKind`], start, duration, rate, attacker, victim).
+//!   ([`AttackSpec`]: [`SynthAttack`], start, duration, rate, attacker, victim).
 //! - [`synthesize`] — streams the capture into a [`nta_capture::CaptureWriter`] (pcap or
 //!   pcapng) and returns a [`SynthReport`]: what was written, by protocol ([`SynthCounts`]),
 //!   and one [`AttackLabel`] per attack, the ground truth for detectors.
@@ -19,10 +19,10 @@
 //!
 //! ```
 //! use nta_capture::{CaptureWriter, WriteFormat};
-//! use nta_synth::{AttackKind, SynthConfig, synthesize, NS, LINK_TYPE, SNAPLEN};
+//! use nta_synth::{SynthAttack, SynthConfig, synthesize, NS, LINK_TYPE, SNAPLEN};
 //!
 //! let mut cfg = SynthConfig::new(7, 60 * NS);
-//! cfg.schedule_defaults(&[AttackKind::Portscan]);
+//! cfg.schedule_defaults(&[SynthAttack::Portscan]);
 //! let mut out = CaptureWriter::new(Vec::new(), WriteFormat::Pcapng, LINK_TYPE, SNAPLEN, "doc").unwrap();
 //! let report = synthesize(&cfg, &mut out).unwrap();
 //! assert!(report.attacks[0].packets > 0);
@@ -41,7 +41,7 @@ mod rng;
 mod traffic;
 
 pub use crate::{
-    config::{AttackKind, AttackSpec, ConfigError, NS, Profile, SynthConfig},
+    config::{AttackSpec, ConfigError, NS, Profile, SynthAttack, SynthConfig},
     engine::{AttackLabel, LINK_TYPE, SNAPLEN, SynthCounts, SynthError, SynthReport, synthesize},
     rng::{Rng, Zipf},
 };

@@ -5,7 +5,7 @@
 use nta_capture::{CaptureReader, CaptureWriter, WriteFormat};
 use nta_parsing::{App, Census, Network, PacketSummary, Transport, decode};
 use nta_synth::{
-    AttackKind, AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthConfig, SynthCounts, SynthReport, synthesize,
+    AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, SynthCounts, SynthReport, synthesize,
 };
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
@@ -69,11 +69,11 @@ fn assert_counts_match(what: &str, c: &Census, s: &SynthCounts) {
 fn busy_config(seed: u64) -> SynthConfig {
     let mut cfg = SynthConfig::new(seed, 240 * NS);
     cfg.profile.sessions_per_s = 6.0;
-    for (i, kind) in AttackKind::ALL.into_iter().enumerate() {
+    for (i, kind) in SynthAttack::ALL.into_iter().enumerate() {
         let mut a = AttackSpec::new(kind, (10 + 24 * i as i64) * NS, 15 * NS);
         a.rate = match kind {
-            AttackKind::Synflood | AttackKind::Udpflood | AttackKind::Icmpflood => 200.0,
-            AttackKind::Exfil => 300_000.0,
+            SynthAttack::Synflood | SynthAttack::Udpflood | SynthAttack::Icmpflood => 200.0,
+            SynthAttack::Exfil => 300_000.0,
             _ => kind.default_rate(),
         };
         cfg.attacks.push(a);
@@ -121,11 +121,11 @@ fn everything_reads_back_with_the_counts_the_synthesizer_claims() {
 
 #[test]
 fn each_attack_alone_matches_its_label() {
-    for kind in AttackKind::ALL {
+    for kind in SynthAttack::ALL {
         let mut cfg = SynthConfig::new(5, 60 * NS);
         cfg.normal = false;
         let mut a = AttackSpec::new(kind, 20 * NS, 10 * NS);
-        if kind == AttackKind::Exfil {
+        if kind == SynthAttack::Exfil {
             a.rate = 200_000.0;
         }
         cfg.attacks.push(a);
@@ -137,11 +137,11 @@ fn each_attack_alone_matches_its_label() {
         assert_counts_match(kind.name(), &census(&pkts), &label.counts);
         // Every packet inside the labelled interval, both ends reached roughly.
         for (t, _, _) in &pkts {
-            assert!((label.start_ns..label.end_ns).contains(t), "{kind}: packet at {t} outside the label");
+            assert!((label.label.start_ns..label.label.end_ns).contains(t), "{kind}: packet at {t} outside the label");
         }
         let first = label.first_packet_ns.unwrap();
         let last = label.last_packet_ns.unwrap();
-        assert!(first - label.start_ns < 2 * NS && label.end_ns - last < 3 * NS, "{kind}: {first} {last}");
+        assert!(first - label.label.start_ns < 2 * NS && label.label.end_ns - last < 3 * NS, "{kind}: {first} {last}");
         // The labelled actors are the ones on the wire.
         let addrs: HashSet<IpAddr> = pkts
             .iter()
@@ -152,48 +152,48 @@ fn each_attack_alone_matches_its_label() {
             })
             .collect();
         // (An ARP spoofer shows only its MAC: its replies carry the gateway's address.)
-        let attackers = if kind == AttackKind::ArpSpoof { &[][..] } else { &label.attackers[..] };
-        for ip in attackers.iter().chain(&label.victims) {
+        let attackers = if kind == SynthAttack::ArpSpoof { &[][..] } else { &label.label.attackers[..] };
+        for ip in attackers.iter().chain(&label.label.victims) {
             assert!(addrs.contains(ip), "{kind}: labelled {ip} never seen");
         }
-        assert_eq!(label.spoofed_sources, kind == AttackKind::Synflood);
+        assert_eq!(label.spoofed_sources, kind == SynthAttack::Synflood);
         // The signature of each attack.
         let c = census(&pkts);
         match kind {
-            AttackKind::Portscan => {
+            SynthAttack::Portscan => {
                 let ports: HashSet<u16> = pkts
                     .iter()
                     .filter_map(|(_, _, s)| s.tcp().filter(|t| t.flags.syn() && !t.flags.ack()).map(|t| t.dst_port))
                     .collect();
                 assert!(ports.len() > 1000, "{} ports", ports.len());
             }
-            AttackKind::Portsweep => assert!(c.arp > label.victims.len() as u64 * 3),
-            AttackKind::Synflood => {
+            SynthAttack::Portsweep => assert!(c.arp > label.label.victims.len() as u64 * 3),
+            SynthAttack::Synflood => {
                 let srcs: HashSet<IpAddr> = pkts.iter().filter_map(|(_, _, s)| s.ip.map(|ip| ip.src)).collect();
                 assert!(srcs.len() > 1500, "{} sources", srcs.len());
                 assert!(c.tcp_syn > 2 * c.tcp_synack && c.tcp_synack > 0);
             }
-            AttackKind::Udpflood => assert!(c.udp > 10_000 && c.icmp_errors > 0),
-            AttackKind::Icmpflood => assert!(c.icmp > 10_000),
-            AttackKind::DnsTunnel => {
+            SynthAttack::Udpflood => assert!(c.udp > 10_000 && c.icmp_errors > 0),
+            SynthAttack::Icmpflood => assert!(c.icmp > 10_000),
+            SynthAttack::DnsTunnel => {
                 let long = pkts
                     .iter()
                     .filter(|(_, _, s)| matches!(s.app, App::Dns(d) if d.qname.is_some_and(|q| q.len > 100 && q.entropy > 4.0)))
                     .count();
                 assert_eq!(long as u64, c.dns, "every tunnel query has a long high-entropy name");
             }
-            AttackKind::Exfil => {
+            SynthAttack::Exfil => {
                 let up: u64 = pkts
                     .iter()
-                    .filter(|(_, _, s)| s.ip.is_some_and(|ip| Some(ip.src) == label.attackers.first().copied()))
+                    .filter(|(_, _, s)| s.ip.is_some_and(|ip| Some(ip.src) == label.label.attackers.first().copied()))
                     .map(|(_, _, s)| u64::from(s.wire_len))
                     .sum();
                 assert!(up > 1_800_000, "uploaded {up} bytes in 10 s at 200 kB/s");
             }
-            AttackKind::SshBruteforce => {
+            SynthAttack::SshBruteforce => {
                 assert!(c.tcp_syn - c.tcp_synack > 25, "{} connections", c.tcp_syn - c.tcp_synack);
             }
-            AttackKind::ArpSpoof => {
+            SynthAttack::ArpSpoof => {
                 let gw = "10.20.0.1".parse::<std::net::Ipv4Addr>().unwrap();
                 assert!(
                     pkts.iter()
@@ -220,7 +220,7 @@ fn adding_an_attack_leaves_normal_traffic_alone() {
     let mut quiet = SynthConfig::new(9, 120 * NS);
     quiet.profile = Profile::quiet();
     let mut attacked = quiet.clone();
-    attacked.schedule_defaults(&[AttackKind::Synflood, AttackKind::DnsTunnel]);
+    attacked.schedule_defaults(&[SynthAttack::Synflood, SynthAttack::DnsTunnel]);
     let (a, ra) = synth(&quiet, WriteFormat::PcapNs);
     let (_, rb) = synth(&attacked, WriteFormat::PcapNs);
     assert_eq!(ra.normal, rb.normal);
@@ -231,7 +231,7 @@ fn adding_an_attack_leaves_normal_traffic_alone() {
 #[test]
 fn every_format_holds_the_same_packets() {
     let mut cfg = SynthConfig::new(2, 30 * NS);
-    cfg.schedule_defaults(&[AttackKind::Portscan]);
+    cfg.schedule_defaults(&[SynthAttack::Portscan]);
     let (ng, _) = synth(&cfg, WriteFormat::Pcapng);
     let (ns, _) = synth(&cfg, WriteFormat::PcapNs);
     let (us, _) = synth(&cfg, WriteFormat::Pcap);
@@ -254,7 +254,7 @@ fn size_limit_stops_and_clips_labels() {
     assert!((3_000_000..3_100_000).contains(&(bytes.len() as u64)), "{}", bytes.len());
     assert!(report.end_ns < cfg.start_ns + cfg.duration_ns);
     for l in &report.attacks {
-        assert!(l.start_ns < report.end_ns && l.end_ns <= report.end_ns);
+        assert!(l.label.start_ns < report.end_ns && l.label.end_ns <= report.end_ns);
     }
 }
 
@@ -313,7 +313,7 @@ fn every_checksum_verifies() {
 #[test]
 fn tcp_sequence_and_ack_numbers_follow_the_data() {
     let mut cfg = SynthConfig::new(21, 180 * NS);
-    cfg.schedule_defaults(&[AttackKind::Exfil, AttackKind::SshBruteforce]);
+    cfg.schedule_defaults(&[SynthAttack::Exfil, SynthAttack::SshBruteforce]);
     let (bytes, _) = synth(&cfg, WriteFormat::PcapNs);
     // Next expected sequence number per direction (src, sport, dst, dport).
     let mut next: HashMap<(IpAddr, u16, IpAddr, u16), u32> = HashMap::new();
@@ -370,7 +370,7 @@ fn bad_configs_are_refused() {
     let mut cfg = SynthConfig::new(1, 0);
     assert!(synthesize(&cfg, &mut w).is_err());
     cfg.duration_ns = 60 * NS;
-    cfg.attacks.push(AttackSpec::new(AttackKind::Portscan, 61 * NS, NS));
+    cfg.attacks.push(AttackSpec::new(SynthAttack::Portscan, 61 * NS, NS));
     assert!(synthesize(&cfg, &mut w).is_err(), "attack after the end");
     cfg.attacks[0] = AttackSpec::parse("arp_spoof,attacker=8.8.8.8", 0).unwrap();
     assert!(synthesize(&cfg, &mut w).is_err(), "ARP spoofing from outside the LAN");
