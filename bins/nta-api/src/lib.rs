@@ -109,6 +109,7 @@ pub fn create_app(
         .app_data(s.control)
         .app_data(s.auth)
         .app_data(s.limits)
+        .app_data(web::Data::new(routes::server::ApiDocument(openapi::json())))
         .configure(routes::configure)
         .wrap(cors(&s.cors_origins))
         .wrap_fn(move |req, srv| {

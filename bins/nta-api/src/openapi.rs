@@ -4,7 +4,6 @@
 //! route of `routes::configure` is documented and every documented operation is routed.
 
 use crate::routes::{anomalies, control, jobs, metrics, models, server, uploads};
-use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -36,7 +35,7 @@ use utoipa::{Modify, OpenApi};
         control::control_start,
         control::control_stop,
         control::control_state,
-        document,
+        server::document,
     ),
     modifiers(&Bearer),
     tags(
@@ -68,11 +67,4 @@ impl Modify for Bearer {
 pub(crate) fn json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
-}
-
-/// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "server",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-pub(crate) async fn document() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(json())
 }

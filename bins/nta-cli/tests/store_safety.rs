@@ -2,25 +2,12 @@
 //! two `detect` processes appending to one store at once, a write that fails for lack of
 //! space (injected with a file-size limit for everyone, and a small tmpfs when root).
 
+mod common;
+
+use common::{cli, ok, tmp};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nta-cli-safety-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn cli() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nta-cli"));
-    c.env("NTA_DATA_DIR", tmp("data")).env("NTA_LOGS_DIR", tmp("logs"));
-    c
-}
-
-fn ok(out: &Output) {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// Window metrics of the fixture and a model `m` trained on them.
 fn metrics_and_model() -> &'static PathBuf {

@@ -26,72 +26,10 @@
 use crate::Error;
 use crate::anomaly::Severity;
 use crate::detect::DetectConfig;
+use crate::hosts::HostPattern;
 use nta_metrics::Metric;
-use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
+use serde::Deserialize;
 use std::path::Path;
-
-/// An address or a subnet (`10.20.0.0/16`, `2001:db8::/32`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct HostPattern {
-    /// The network address.
-    pub addr: IpAddr,
-    /// Prefix length (32 or 128 for one address).
-    pub prefix: u8,
-}
-
-impl HostPattern {
-    /// Whether `ip` is in it.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix.min(32))) };
-                u32::from(net) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix.min(128))) };
-                u128::from(net) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::str::FromStr for HostPattern {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<HostPattern, String> {
-        let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
-        let addr: IpAddr = a.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => max,
-            Some(p) => {
-                p.trim().parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?}: bad prefix length"))?
-            }
-        };
-        Ok(HostPattern { addr, prefix })
-    }
-}
-
-impl std::fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl Serialize for HostPattern {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for HostPattern {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HostPattern, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

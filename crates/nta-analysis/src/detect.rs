@@ -32,7 +32,7 @@ pub struct DetectConfig {
     /// …or one metric exceeds its threshold times this factor.
     pub baseline_single_factor: f64,
     /// Windows whose top source by bytes is in one of these are not reported.
-    pub allow_hosts: Vec<crate::config::HostPattern>,
+    pub allow_hosts: Vec<crate::hosts::HostPattern>,
 }
 
 impl Default for DetectConfig {

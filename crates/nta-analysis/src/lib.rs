@@ -36,16 +36,17 @@ mod config;
 mod detect;
 mod error;
 mod evaluate;
+mod hosts;
 mod pipeline;
 mod summary;
 
 pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
     carve::{CarveSpec, CarveStats, carve},
-    config::HostPattern,
     detect::{DetectConfig, Detection, Incident, detect, incident, incident_groups, incidents},
     error::Error,
     evaluate::{Evaluation, KindScore, evaluate},
+    hosts::HostPattern,
     pipeline::{Analysis, AnalyzeOptions, analyze},
     summary::{Summary, summarize},
 };

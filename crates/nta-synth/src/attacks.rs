@@ -3,11 +3,12 @@
 //! attack's index.
 
 use crate::config::{AttackSpec, NS, SynthAttack, SynthConfig};
-use crate::engine::{Ctx, Flow, Setup, SynthError};
+use crate::flow::{Ctx, Flow, Setup};
 use crate::flows::{Fate, Pkt, Script, TcpConv, Turn};
 use crate::frame::{BROADCAST, Built, Ep, flags};
 use crate::net::{Host, Network, ephemeral, public_v4};
 use crate::proto::{self, Answer, qtype};
+use crate::report::SynthError;
 use crate::rng::Rng;
 use crate::traffic::ssh_opening;
 use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //! window of segments at a time, with sequence and acknowledgement numbers that follow the
 //! data) and [`Script`] (a few scheduled packets: DNS, NTP, ICMP, ARP, scan probes).
 
-use crate::engine::{Ctx, Flow};
+use crate::flow::{Ctx, Flow};
 use crate::frame::{AppKind, Built, Ep, Mac, flags};
 use crate::proto::{self, Answer};
 use std::collections::VecDeque;

@@ -33,15 +33,18 @@
 mod attacks;
 mod config;
 mod engine;
+mod flow;
 mod flows;
 mod frame;
 mod net;
 mod proto;
+mod report;
 mod rng;
 mod traffic;
 
 pub use crate::{
     config::{AttackSpec, ConfigError, NS, Profile, SynthAttack, SynthConfig},
-    engine::{AttackLabel, LINK_TYPE, SNAPLEN, SynthCounts, SynthError, SynthReport, synthesize},
+    engine::{LINK_TYPE, SNAPLEN, synthesize},
+    report::{AttackLabel, SynthCounts, SynthError, SynthReport},
     rng::{Rng, Zipf},
 };

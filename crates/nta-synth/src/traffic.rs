@@ -3,7 +3,7 @@
 //! with ClientHello/SNI, HTTP with Host, SSH), NTP, ICMP echo and errors, and ARP.
 
 use crate::config::{NS, Profile, SynthConfig};
-use crate::engine::{Ctx, Flow};
+use crate::flow::{Ctx, Flow};
 use crate::flows::{Fate, Pkt, Script, TcpConv, Turn};
 use crate::frame::{BROADCAST, Built, Ep};
 use crate::net::{Service, ephemeral};

@@ -11,7 +11,18 @@ use utoipa::ToSchema;
 routes! {
     get "/health" => health,
     get "/api/status" => status,
-    get "/api/openapi.json" => crate::openapi::document,
+    get "/api/openapi.json" => document,
+}
+
+/// The OpenAPI document as JSON (built once by `openapi.rs`, handed over by `create_app`).
+#[derive(Clone, Copy, Debug)]
+pub struct ApiDocument(pub &'static str);
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "server",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn document(doc: web::Data<ApiDocument>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(doc.0)
 }
 
 /// Body of `GET /health`.
