@@ -115,7 +115,10 @@ fn a_fresh_capture_meets_the_quality_targets() {
 /// minutes of synthetic normal traffic are found as high or critical incidents at their time.
 #[test]
 fn real_attacks_embedded_in_normal_traffic_are_found() {
-    let pcaps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps");
+    if !nta_corpus::require() {
+        return;
+    }
+    let pcaps = nta_corpus::pcaps_dir();
     let dir = std::env::temp_dir().join(format!("nta-analysis-embed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let normal = dir.join("normal.pcapng");

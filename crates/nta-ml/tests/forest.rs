@@ -10,7 +10,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use std::path::PathBuf;
 
 fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/iforest")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/iforest")
 }
 
 fn column(path: &std::path::Path, col: usize) -> Vec<f64> {
@@ -52,13 +52,27 @@ fn spearman(a: &[f64], b: &[f64]) -> f64 {
     cov / (va * vb).sqrt()
 }
 
+/// `meta.json`'s array `key`, as (min, max).
+fn range(meta: &serde_json::Value, key: &str) -> (f64, f64) {
+    let v: Vec<f64> = meta[key].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    v.iter().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)))
+}
+
+/// Our forest, under six seeds, against scikit-learn's on the reference table
+/// (`fixtures/iforest/make_reference.py`): the two cannot share random draws, so each bar is
+/// what scikit-learn itself varies by between its own seeds (in `meta.json`).
 #[test]
 fn matches_scikit_learn_on_the_reference_table() {
     let dir = reference_dir();
-    let (names, x) = read_csv(&dir.join("data_10k_x20.csv")).unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    let (names, x) = read_csv(&dir.join("data.csv")).unwrap();
     assert_eq!((names.len(), x.shape()), (20, (10_000, 20)));
-    let sklearn = column(&dir.join("sklearn_scores_10k.csv"), 1);
-    let labels = column(&dir.join("labels_10k.csv"), 0);
+    let sklearn = column(&dir.join("sklearn_scores.csv"), 1);
+    let labels = column(&dir.join("labels.csv"), 0);
+    let (rho_min, _) = range(&meta, "spearman_seed0_vs_seeds1to5");
+    let (auc_lo, auc_hi) = range(&meta, "auc_seeds0to5");
+    let (min_lo, min_hi) = range(&meta, "score_min_over_seeds");
+    let (max_lo, max_hi) = range(&meta, "score_max_over_seeds");
     let params = ForestParams { max_samples: MaxSamples::Count(256), ..ForestParams::default() };
     let mut report = Vec::new();
     for seed in 0..6 {
@@ -68,13 +82,14 @@ fn matches_scikit_learn_on_the_reference_table() {
         // AUC of the anomaly score (-score_samples) against the injected labels, by smartcore.
         let anomaly: Vec<f64> = ours.iter().map(|s| -s).collect();
         let auc = smartcore::metrics::roc_auc_score(&labels, &anomaly);
-        report.push(format!("seed {seed}: spearman {rho:.4} auc {auc:.4}"));
-        assert!(rho >= 0.95, "{report:?}");
-        assert!((0.885..=0.93).contains(&auc), "{report:?}");
-        // The score range is sklearn's.
         let (min, max) = ours.iter().fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(*s), b.max(*s)));
-        assert!((-0.80..-0.70).contains(&min) && (-0.37..-0.33).contains(&max), "{min} {max}");
-        assert_eq!(forest.offset, -0.5);
+        report.push(format!("seed {seed}: spearman {rho:.4} auc {auc:.4} scores {min:.4}..{max:.4}"));
+        assert!(rho >= rho_min - 0.01, "sklearn between seeds: >= {rho_min:.4}; {report:#?}");
+        assert!((auc_lo - 0.01..=auc_hi + 0.01).contains(&auc), "sklearn: {auc_lo:.4}..{auc_hi:.4}; {report:#?}");
+        // The score range is sklearn's.
+        assert!((min_lo - 0.03..=min_hi + 0.03).contains(&min), "sklearn min {min_lo}..{min_hi}; {report:#?}");
+        assert!((max_lo - 0.01..=max_hi + 0.01).contains(&max), "sklearn max {max_lo}..{max_hi}; {report:#?}");
+        assert_eq!(forest.offset, meta["offset_"].as_f64().unwrap());
     }
     eprintln!("{report:#?}");
 }
@@ -136,7 +151,7 @@ fn uniform_data_has_no_outliers_and_a_far_point_is_the_top() {
 #[test]
 fn contamination_sets_the_offset_at_the_training_percentile() {
     let dir = reference_dir();
-    let (_, x) = read_csv(&dir.join("data_10k_x20.csv")).unwrap();
+    let (_, x) = read_csv(&dir.join("data.csv")).unwrap();
     for c in [0.01, 0.1, 0.5] {
         let p = ForestParams { contamination: Contamination::Fraction(c), random_state: 3, ..ForestParams::default() };
         let f = IsolationForest::fit(&x, &p).unwrap();
@@ -214,7 +229,7 @@ fn height_is_limited_and_constant_features_are_never_split() {
 #[test]
 fn same_seed_same_forest_whatever_the_threads() {
     let dir = reference_dir();
-    let (_, x) = read_csv(&dir.join("data_10k_x20.csv")).unwrap();
+    let (_, x) = read_csv(&dir.join("data.csv")).unwrap();
     let fit = |threads: usize, seed: u64| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {

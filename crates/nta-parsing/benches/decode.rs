@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 fn build(path: &PathBuf, target: u64) -> std::io::Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps/seladb__PcapPlusPlus/Tests");
+    let root = nta_corpus::pcap("seladb__PcapPlusPlus/Tests");
     let mut frames = Vec::new();
     for rel in ["Pcap++Test/PcapExamples/example.pcap", "ExamplesTest/pcap_examples/many-protocols.pcap"] {
         let mut r = CaptureReader::open(root.join(rel)).map_err(std::io::Error::other)?;

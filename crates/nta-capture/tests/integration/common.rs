@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-/// `../shared/pcaps` next to the project root.
+/// The shared corpus (`../shared/pcaps` next to the project root, or `$NTA_PCAPS_DIR`).
 pub(crate) fn pcaps_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps")
+    nta_corpus::pcaps_dir()
 }
 
 /// One row of MANIFEST.tsv.

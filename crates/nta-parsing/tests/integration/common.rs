@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub(crate) fn pcap(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps").join(rel)
+    nta_corpus::pcap(rel)
 }
 
 /// Everything a test wants to know about one capture.

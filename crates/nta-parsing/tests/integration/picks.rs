@@ -16,6 +16,9 @@ fn raw_u32(rel: &str, at: usize, big_endian: bool) -> u32 {
 
 #[test]
 fn example_pcap_realistic_traffic() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}example.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "tcp", "udp"]);
@@ -26,6 +29,9 @@ fn example_pcap_realistic_traffic() {
 
 #[test]
 fn many_protocols_span_four_and_a_half_years() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "seladb__PcapPlusPlus/Tests/ExamplesTest/pcap_examples/many-protocols.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "ipv6", "tcp", "udp", "icmp", "llc"]);
@@ -38,6 +44,9 @@ fn many_protocols_span_four_and_a_half_years() {
 
 #[test]
 fn nanosecond_big_endian_timestamps_to_the_nanosecond() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}nanosecs_big_endian.pcap");
     let r = CaptureReader::open(pcap(rel)).unwrap();
     assert_eq!(
@@ -58,6 +67,9 @@ fn nanosecond_big_endian_timestamps_to_the_nanosecond() {
 
 #[test]
 fn pptp_big_endian_with_gre() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "the-tcpdump-group__tcpdump/tests/pptp.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "tcp"]);
@@ -67,6 +79,9 @@ fn pptp_big_endian_with_gre() {
 
 #[test]
 fn tcp_handshake_nano_sll() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "the-tcpdump-group__tcpdump/tests/tcp-handshake-nano.pcap";
     let d = decode_file(rel);
     // tcpdump prints this first packet at 17:16:09.924505488 (tests/tcp-handshake-nano.out).
@@ -80,6 +95,9 @@ fn tcp_handshake_nano_sll() {
 
 #[test]
 fn many_interfaces_eleven_idbs_three_link_types() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}many_interfaces-1.pcapng");
     let d = decode_file(rel);
     assert_eq!(d.interfaces.len(), 11);
@@ -96,6 +114,9 @@ fn many_interfaces_eleven_idbs_three_link_types() {
 
 #[test]
 fn pcapng_example_two_resolutions() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}pcapng-example.pcapng");
     let d = decode_file(rel);
     assert_eq!(d.interfaces[0].resolution, TsResolution::Pow10(9));
@@ -107,6 +128,9 @@ fn pcapng_example_two_resolutions() {
 
 #[test]
 fn pcapng_big_endian_conformance() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "hadrielk__pcapng-test-generator/output_be/advanced/test100.pcapng";
     let r = CaptureReader::open(pcap(rel)).unwrap();
     assert!(matches!(r.format(), CaptureFormat::Pcapng { byte_order: ByteOrder::Big, .. }));
@@ -117,6 +141,9 @@ fn pcapng_big_endian_conformance() {
 
 #[test]
 fn pcapng_mixed_endian_sections() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "hadrielk__pcapng-test-generator/output_le/difficult/test202.pcapng";
     let d = decode_file(rel);
     assert!(d.stats.sections >= 2, "sections {}", d.stats.sections);
@@ -126,6 +153,9 @@ fn pcapng_mixed_endian_sections() {
 
 #[test]
 fn sll_v1() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}sll.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "ipv6", "tcp", "udp"]);
@@ -134,6 +164,9 @@ fn sll_v1() {
 
 #[test]
 fn sll_v2_with_arp_and_rarp() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "zeek__zeek/testing/btest/Traces/linux_dlt_sll2.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "ipv6", "icmp", "icmp6"]);
@@ -141,6 +174,9 @@ fn sll_v2_with_arp_and_rarp() {
 
 #[test]
 fn raw_ip_101() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}raw_ip.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "ipv6", "tcp", "udp"]);
@@ -148,6 +184,9 @@ fn raw_ip_101() {
 
 #[test]
 fn linktype_ipv4_228() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}linktype_ipv4.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "udp"]);
@@ -156,6 +195,9 @@ fn linktype_ipv4_228() {
 
 #[test]
 fn raw_ip_link_type_12() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}four_ipv6_http_streams.pcap");
     let d = decode_file(rel);
     assert!(d.summaries.iter().all(|s| s.link_type == LinkType::RAW_BSD12));
@@ -165,6 +207,9 @@ fn raw_ip_link_type_12() {
 
 #[test]
 fn null_loopback_host_byte_order() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}null_loopback.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "ipv6", "tcp", "udp"]);
@@ -174,6 +219,9 @@ fn null_loopback_host_byte_order() {
 
 #[test]
 fn vlan_single_and_double_tags() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}VlanPackets.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "icmp", "llc"]);
@@ -193,6 +241,9 @@ fn vlan_single_and_double_tags() {
 
 #[test]
 fn qinq_802_1ad() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "the-tcpdump-group__tcpdump/tests/802.1ad_QinQ.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp"]);
@@ -207,6 +258,9 @@ fn qinq_802_1ad() {
 
 #[test]
 fn ipv4_fragments() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}ip4_fragments.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "ipfrag", "udp"]);
@@ -219,6 +273,9 @@ fn ipv4_fragments() {
 
 #[test]
 fn ipv6_fragments() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}ip6_fragments.pcap");
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv6", "ipfrag", "udp"]);
@@ -227,6 +284,9 @@ fn ipv6_fragments() {
 
 #[test]
 fn ipv6_routing_header() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "the-tcpdump-group__tcpdump/tests/ipv6-routing-header.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv6", "ipv6_exthdr", "udp", "icmp6"]);
@@ -234,6 +294,9 @@ fn ipv6_routing_header() {
 
 #[test]
 fn dns_names_udp_and_mdns() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = &format!("{PPP}DnsPackets.pcap");
     let d = decode_file(rel);
     let row = crate::common::row(rel);
@@ -266,6 +329,9 @@ fn dns_names_udp_and_mdns() {
 
 #[test]
 fn dns_over_tcp() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "debsrc__dnscap/dnscap-2.1.1/src/test/dnso1tcp.pcap";
     let d = decode_file(rel);
     let dns = d.dns();
@@ -277,6 +343,9 @@ fn dns_over_tcp() {
 
 #[test]
 fn tls13_ech_client_hello_sni() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "zeek__zeek/testing/btest/Traces/tls/tls13-ech.pcap";
     let d = decode_file(rel);
     let mut snis = Vec::new();
@@ -294,6 +363,9 @@ fn tls13_ech_client_hello_sni() {
 
 #[test]
 fn pcapng_behind_a_pcap_name() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "seladb__PcapPlusPlus/Tests/Packet++Test/PacketExamples/IcmpPackets.pcap";
     let r = CaptureReader::open(pcap(rel)).unwrap();
     assert!(matches!(r.format(), CaptureFormat::Pcapng { .. }));
@@ -303,6 +375,9 @@ fn pcapng_behind_a_pcap_name() {
 
 #[test]
 fn snaplen_cut_tcp_headers_are_not_malformed() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "zeek__zeek/testing/btest/Traces/tcp/truncated-header.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv4", "tcp"]);
@@ -313,6 +388,9 @@ fn snaplen_cut_tcp_headers_are_not_malformed() {
 
 #[test]
 fn out_of_order_timestamps_are_counted() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "OISF__suricata-verify/tests/dnp3/dnp3-too-long-reassembly-request/input.pcap";
     let d = decode_file(rel);
     assert_eq!(d.stats.out_of_order, 65, "the manifest counts 65 backward steps");
@@ -321,6 +399,9 @@ fn out_of_order_timestamps_are_counted() {
 
 #[test]
 fn empty_pcapng() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "hadrielk__pcapng-test-generator/output_le/basic/test002.pcapng";
     let d = decode_file(rel);
     assert_eq!(d.census.packets, 0);
@@ -330,6 +411,9 @@ fn empty_pcapng() {
 
 #[test]
 fn iodine_dns_tunnel_has_long_high_entropy_names() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "elastic__examples/Security Analytics/dns_tunnel_detection/dns-tunnel-iodine.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "udp"]);
@@ -354,6 +438,9 @@ fn iodine_dns_tunnel_has_long_high_entropy_names() {
 
 #[test]
 fn nmap_version_scan() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "zeek__zeek/testing/btest/Traces/nmap-vsn.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["arp", "ipv4", "tcp", "udp"]);
@@ -363,6 +450,9 @@ fn nmap_version_scan() {
 
 #[test]
 fn ipv6_dos_flood_with_extension_headers() {
+    if !nta_corpus::require() {
+        return;
+    }
     let rel = "OISF__suricata-verify/tests/ipv6-evasion/ipv6-dos-with-ext-headers-6/denial6-6.pcap";
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv6", "ipv6_exthdr", "ipfrag", "udp", "icmp6"]);
