@@ -6,7 +6,7 @@ use crate::report::{print_census, print_report};
 use anyhow::{Result, bail};
 use nta_analysis::{AnalyzeOptions, evaluate};
 use nta_capture::read_labels;
-use nta_metrics::ExtractConfig;
+use nta_metrics::{ExtractConfig, MAX_WINDOWS_IN_MEMORY};
 use nta_store::{analyze_into, name_for_capture};
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         layout = layout.with_anomalies(a);
     }
     let mut opts = AnalyzeOptions {
-        extract: ExtractConfig::new(args.window),
+        extract: ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(args.window) },
         name: name_for_capture(files.first().map_or(std::path::Path::new("analysis"), PathBuf::as_path)),
         detect: args.detect.detect_config()?,
         ..AnalyzeOptions::default()

@@ -87,6 +87,20 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Refuses, before any work, inputs that are not regular files (missing, a directory, a
+/// device such as `/dev/zero`); `-` (standard input) passes.
+pub(crate) fn check_inputs(paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    for p in paths.iter().filter(|p| p.as_os_str() != nta_metrics::STDIN_PATH) {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => anyhow::bail!("{}: not a regular file", p.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!("{}: no such file", p.display()),
+            Err(e) => anyhow::bail!("{}: {e}", p.display()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

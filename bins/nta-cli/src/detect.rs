@@ -1,13 +1,13 @@
 //! `nta-cli detect`: abnormal windows of a capture, a capture stream or window metrics, with a
 //! model and/or a baseline, appended to the anomaly store.
 
-use crate::config::{DetectFlags, DirArgs, parse_duration_ns};
+use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
 use crate::metrics_files::read_metrics;
 use crate::report::print_report;
 use anyhow::{Context, Result, bail};
 use nta_analysis::{DetectConfig, Detection, detect};
 use nta_baselines::Baseline;
-use nta_metrics::{ExtractConfig, extract_files};
+use nta_metrics::{ExtractConfig, MAX_WINDOWS_IN_MEMORY, extract_files};
 use nta_store::{AnomalyStore, Layout, load_model};
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +44,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    if let Some(p) = &args.pcap {
+        check_inputs(std::slice::from_ref(p))?;
+    }
     let mut layout = args.dirs.layout();
     if let Some(d) = &args.models_dir {
         layout = layout.with_models_dir(d);
@@ -62,28 +65,53 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let cfg = args.detect.detect_config()?;
     let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
+    let cfg_x = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(window) };
+    cfg_x.validate()?;
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
         return detect_stream(&layout, p, window, model.as_ref(), baseline.as_ref(), &cfg);
     }
-    let records = match &args.pcap {
+    let (records, warnings, read_error) = match &args.pcap {
         Some(p) => {
             let mut out = Vec::new();
-            let s = extract_files(std::slice::from_ref(p), &ExtractConfig::new(window), &|_| {}, &mut |r| {
+            let s = extract_files(std::slice::from_ref(p), &cfg_x, &|_| {}, &mut |r| {
                 out.push(r);
                 Ok(())
             })?;
-            if s.had_errors() {
-                eprintln!("warning: {} could not be read to its end", p.display());
-            }
-            out
+            (out, nta_store::read_warnings(&s), s.had_errors())
         }
-        None => read_metrics(&args.metrics)?,
+        None => {
+            let records = read_metrics(&args.metrics)?;
+            warn_window_mismatch(&records, model.as_ref(), baseline.as_ref());
+            (records, Vec::new(), false)
+        }
     };
     let d = detect(&records, model.as_ref(), baseline.as_ref(), &cfg)?;
     let appended = AnomalyStore::new(layout.anomalies_path()).append(&d.anomalies)?;
     print_report(&mut std::io::stdout().lock(), &d, records.first().map_or(0, |r| r.window_ns))?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     eprintln!("{appended} new anomalies appended to {}", layout.anomalies_path().display());
-    Ok(ExitCode::SUCCESS)
+    // As `extract`: 1 when the capture could not be read to its end (what was read is used).
+    Ok(if read_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Warns when metrics of another window length than the model's or the baseline's are
+/// scored (their features would not compare), as `--pcap` with another `--window` does.
+fn warn_window_mismatch(
+    records: &[nta_metrics::WindowRecord],
+    model: Option<&nta_ml::Model>,
+    baseline: Option<&Baseline>,
+) {
+    let Some(have) = records.first().map(|r| r.window_ns) else { return };
+    let learnt = model.and_then(|m| m.source.window_ns).or_else(|| baseline.map(|b| b.window_ns).filter(|w| *w > 0));
+    if let Some(w) = learnt.filter(|w| *w != have) {
+        eprintln!(
+            "warning: the metrics have {} s windows, the model/baseline learnt from {} s windows: their features do not compare",
+            have as f64 / 1e9,
+            w as f64 / 1e9
+        );
+    }
 }
 
 /// The window to extract with: the one given, else the model's (or the baseline's), else 10 s.

@@ -1,6 +1,6 @@
 //! `nta-cli extract`: captures → per-window metrics, JSON lines.
 
-use crate::config::parse_duration_ns;
+use crate::config::{check_inputs, parse_duration_ns};
 use anyhow::{Context, Result, bail};
 use nta_metrics::{ExtractConfig, Progress, extract_files, write_jsonl_record};
 use nta_store::AtomicFile;
@@ -32,12 +32,15 @@ pub(crate) struct Args {
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Longest run of empty windows written as zero rows; longer gaps are only recorded
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ns)]
-    max_gap: i64,
-    /// How late (behind the newest packet) a packet may be and still join its window [default: 5s or one window]
+    /// Longest run of empty windows written as zero rows; longer gaps are only recorded [default: 1h, at most 100,000 windows]
+    #[arg(long, value_parser = parse_duration_ns)]
+    max_gap: Option<i64>,
+    /// How late (behind the newest packet) a packet may be and still join its window [default: 5s, at least one window, at most 64]
     #[arg(long, value_parser = parse_duration_ns)]
     reorder: Option<i64>,
+    /// Most windows the run may create, zero rows included; beyond, it stops with an error
+    #[arg(long, default_value_t = nta_metrics::DEFAULT_MAX_WINDOWS, value_parser = clap::value_parser!(u64).range(1..))]
+    max_windows: u64,
     /// A flow without packets for this long has ended
     #[arg(long, default_value = "60s", value_parser = parse_duration_ns)]
     idle_timeout: i64,
@@ -78,11 +81,7 @@ fn inputs(args: &Args) -> Result<Vec<PathBuf>> {
     if paths.iter().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH).count() > 1 {
         bail!("standard input (-) can be read once");
     }
-    for p in paths.iter().filter(|p| p.as_os_str() != nta_metrics::STDIN_PATH) {
-        if !p.is_file() {
-            bail!("{}: not a file", p.display());
-        }
-    }
+    check_inputs(&paths)?;
     Ok(paths)
 }
 
@@ -117,7 +116,10 @@ impl Bar {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let paths = inputs(args)?;
     let mut cfg = ExtractConfig::new(args.window);
-    cfg.max_gap_ns = args.max_gap;
+    if let Some(g) = args.max_gap {
+        cfg.max_gap_ns = g;
+    }
+    cfg.max_windows = args.max_windows;
     if let Some(r) = args.reorder {
         cfg.reorder_ns = r;
     }

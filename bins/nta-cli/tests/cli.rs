@@ -64,6 +64,44 @@ fn bad_inputs_give_clear_errors_and_exit_codes() {
     let out = nta(&["extract", "--pcap", text.to_str().unwrap(), "--window", "soon"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("100ms"));
+    // A window below 1 ms, or a run over its window bound: refused with the reason, no output.
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng");
+    let x = tmp("tiny.jsonl");
+    let out = nta(&["extract", "--pcap", fixture, "--window", "1us", "--out", x.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1 ms"));
+    assert!(!x.exists());
+    let store = tmp("bad-inputs-store.jsonl");
+    let out = nta(&["analyze", fixture, "--window", "1ns", "--anomalies", store.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1 ms"));
+    // detect: a model to detect with, then the same exit codes as extract.
+    let out = nta(&["analyze", fixture, "--anomalies", store.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let detect = |pcap: &str, extra: &[&str]| {
+        let mut a = vec!["detect", "--pcap", pcap, "--model", "test_net_traffic", "--out", store.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        let out = nta(&a);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = detect(fixture, &["--window", "1ns"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at least 1 ms"), "{err}");
+    for (input, says) in
+        [("/nonexistent/x.pcap", "no such file"), ("/tmp", "not a regular file"), ("/dev/zero", "not a regular file")]
+    {
+        let (code, err) = detect(input, &[]);
+        assert_eq!(code, Some(2), "{input}: {err}");
+        assert!(err.contains(says) && err.matches("os error").count() <= 1, "{input}: {err}");
+    }
+    let (code, err) = detect(text.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not a pcap"), "{err}");
+    let out =
+        nta(&["extract", "--pcap", fixture, "--window", "1ms", "--max-windows", "1000", "--out", x.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than 1000 windows"));
+    assert!(!x.exists(), "the atomic output is not left half-written");
     let out = nta(&["synth", "--out", tmp("y.pcap").to_str().unwrap(), "--attacks", "smurf"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown attack"));

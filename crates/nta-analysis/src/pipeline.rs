@@ -5,7 +5,7 @@ use crate::Error;
 use crate::detect::{DetectConfig, Detection, detect};
 use nta_baselines::{Baseline, BuildOptions};
 use nta_capture::Label;
-use nta_metrics::{ExtractConfig, ExtractSummary, Progress, WindowRecord, extract_files};
+use nta_metrics::{ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord, extract_files};
 use nta_ml::{ForestParams, Model, train_on_records};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +32,7 @@ pub struct AnalyzeOptions {
 impl Default for AnalyzeOptions {
     fn default() -> AnalyzeOptions {
         AnalyzeOptions {
-            extract: ExtractConfig::new(10_000_000_000),
+            extract: ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(10_000_000_000) },
             forest: ForestParams::default(),
             baseline: BuildOptions::default(),
             exclude: Vec::new(),

@@ -28,6 +28,14 @@ pub enum Error {
         /// What serde_json said.
         source: serde_json::Error,
     },
+    /// The run would create more windows than its bound.
+    #[error(
+        "more than {limit} windows (zero rows included): use a longer window or a shorter gap fill, or raise the limit"
+    )]
+    TooManyWindows {
+        /// The bound ([`crate::ExtractConfig::max_windows`]).
+        limit: u64,
+    },
     /// The configuration cannot work.
     #[error("invalid configuration: {reason}")]
     Config {

@@ -41,7 +41,10 @@ mod window;
 
 pub use crate::{
     error::Error,
-    extractor::{ExtractConfig, ExtractCounts, Extractor},
+    extractor::{
+        DEFAULT_MAX_WINDOWS, ExtractConfig, ExtractCounts, Extractor, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS,
+        MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
+    },
     flows::FlowConfig,
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},

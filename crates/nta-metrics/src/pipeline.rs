@@ -323,12 +323,7 @@ pub fn extract_files(
     progress: &(dyn Fn(Progress) + Sync),
     emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
 ) -> Result<ExtractSummary, Error> {
-    if cfg.window_ns <= 0 {
-        return Err(Error::Config { reason: "the window must be positive".into() });
-    }
-    if cfg.sample == 0 {
-        return Err(Error::Config { reason: "sample must be at least 1".into() });
-    }
+    cfg.validate()?;
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(|e| Error::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
@@ -384,6 +379,14 @@ fn run(
             || {
                 for (s, src) in &ready.summaries {
                     extractor.push(s, *src as usize, &mut |r| out.push(r));
+                    // Deliver as records come (bounded memory; a failing or cancelling
+                    // consumer stops the batch), and stop at the window bound.
+                    if out.len() >= 256 || extractor.over_limit() {
+                        deliver(&mut out, &mut failed);
+                        if failed.is_some() || extractor.over_limit() {
+                            break;
+                        }
+                    }
                 }
                 deliver(&mut out, &mut failed);
             },
@@ -394,6 +397,9 @@ fn run(
         );
         if let Some(e) = failed.take() {
             return Err(Error::Output(e));
+        }
+        if extractor.over_limit() {
+            return Err(Error::TooManyWindows { limit: cfg.max_windows });
         }
         progress(source.progress());
         std::mem::swap(&mut ready, &mut next);

@@ -572,7 +572,7 @@ fn agrees_with_tshark_on_real_captures() {
         let path = root.join(rel);
         let want = tshark_windows(&path, window).unwrap();
         let mut cfg = ExtractConfig::new(window);
-        cfg.reorder_ns = 3600 * NS;
+        cfg.reorder_ns = (nta_metrics::MAX_OPEN_WINDOWS - 2) * window; // the widest horizon allowed
         let got: Vec<(i64, [u64; 6])> = extract(std::slice::from_ref(&path), &cfg)
             .into_iter()
             .filter(|r| r.packets > 0)
@@ -587,4 +587,40 @@ fn agrees_with_tshark_on_real_captures() {
         compared += got.len();
     }
     assert!(compared > 100, "{compared} windows compared");
+}
+
+/// A tiny window, a reorder horizon or a gap fill over too many windows are refused before
+/// anything is read; a run that would create more windows than its bound stops with an error,
+/// having delivered at most that many.
+#[test]
+fn window_bounds_are_refused_up_front_and_a_run_stops_at_its_limit() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let run = |cfg: &ExtractConfig| {
+        let mut n = 0u64;
+        let r = extract_files(std::slice::from_ref(&fixture), cfg, &|_| {}, &mut |_| {
+            n += 1;
+            Ok(())
+        });
+        (r.map(|_| ()).map_err(|e| e.to_string()), n)
+    };
+    let refused = |cfg: ExtractConfig, says: &str| {
+        let (r, n) = run(&cfg);
+        let e = r.unwrap_err();
+        assert!(e.contains(says), "{e}");
+        assert_eq!(n, 0, "nothing delivered: {e}");
+    };
+    refused(ExtractConfig::new(1_000), "at least 1 ms");
+    refused(ExtractConfig::new(0), "at least 1 ms");
+    refused(ExtractConfig::new(-NS), "at least 1 ms");
+    refused(ExtractConfig { reorder_ns: 3600 * NS, ..ExtractConfig::new(NS) }, "windows open");
+    refused(ExtractConfig { max_gap_ns: 200_000 * NS, ..ExtractConfig::new(NS) }, "zero rows");
+    refused(ExtractConfig { max_windows: 0, ..ExtractConfig::new(NS) }, "max_windows");
+    // At 1 ms the defaults adapt (64 ms of reordering, gaps filled up to 100 s) and are valid.
+    let ms = ExtractConfig::new(1_000_000);
+    assert_eq!((ms.reorder_ns, ms.max_gap_ns), (64_000_000, 100 * NS));
+    assert!(ms.validate().is_ok());
+    // 30 minutes of 1 ms windows would be 1.8 M rows: stopped at the bound.
+    let (r, n) = run(&ExtractConfig { max_windows: 5_000, ..ms });
+    assert!(r.unwrap_err().contains("more than 5000 windows"));
+    assert!(n <= 5_000, "{n} delivered");
 }

@@ -64,6 +64,15 @@ pub enum Contamination {
     Fraction(f64),
 }
 
+/// The most trees a forest may have.
+pub const MAX_ESTIMATORS: usize = 5_000;
+/// The most rows a tree may be grown on (ψ).
+pub const MAX_SAMPLES: usize = 100_000;
+/// The most nodes a forest may hold (`n_estimators × (2ψ − 1)`, 16 bytes each: 320 MB).
+pub const MAX_FOREST_NODES: usize = 20_000_000;
+/// The most features (columns) a forest may be fitted on.
+pub const MAX_FEATURES: usize = 1_000;
+
 /// Parameters, with scikit-learn's names and defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ForestParams {
@@ -79,6 +88,53 @@ pub struct ForestParams {
     pub bootstrap: bool,
     /// Seed of every random choice (0).
     pub random_state: u64,
+}
+
+impl ForestParams {
+    /// Checks every parameter against its range and the bounds ([`MAX_ESTIMATORS`],
+    /// [`MAX_SAMPLES`], [`MAX_FOREST_NODES`]) before any work starts. A fractional
+    /// `max_samples` is checked again at fit time, when the rows are known.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |reason: String| Err(Error::Params { reason });
+        if !(1..=MAX_ESTIMATORS).contains(&self.n_estimators) {
+            return bad(format!("n_estimators must be in 1..={MAX_ESTIMATORS} (got {})", self.n_estimators));
+        }
+        if !(self.max_features > 0.0 && self.max_features <= 1.0) {
+            return bad("max_features must be in (0, 1]".into());
+        }
+        match self.max_samples {
+            MaxSamples::Count(k) if !(1..=MAX_SAMPLES).contains(&k) => {
+                return bad(format!("max_samples must be in 1..={MAX_SAMPLES} rows (got {k})"));
+            }
+            MaxSamples::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
+                return bad("max_samples must be auto, an integer >= 1 or a fraction in (0, 1]".into());
+            }
+            _ => {}
+        }
+        if let Contamination::Fraction(c) = self.contamination
+            && !(c > 0.0 && c <= 0.5)
+        {
+            return bad("contamination must be auto or in (0, 0.5]".into());
+        }
+        if let MaxSamples::Count(k) = self.max_samples {
+            check_nodes(self.n_estimators, k)?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a forest of `trees` trees on `psi` rows each beyond [`MAX_FOREST_NODES`].
+fn check_nodes(trees: usize, psi: usize) -> Result<(), Error> {
+    let nodes = trees.saturating_mul(psi.saturating_mul(2).saturating_sub(1).max(1));
+    if nodes > MAX_FOREST_NODES {
+        return Err(Error::Params {
+            reason: format!(
+                "{trees} trees on {psi} rows each could hold {nodes} nodes (at most {MAX_FOREST_NODES}): \
+                 fewer trees or fewer rows per tree"
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl Default for ForestParams {
@@ -179,6 +235,9 @@ impl Tree {
         for (i, n) in self.nodes.iter().enumerate() {
             if !n.value.is_finite() {
                 return Err(format!("node {i}: value is not finite"));
+            }
+            if n.feature < -1 {
+                return Err(format!("node {i}: feature {} (a leaf is -1)", n.feature));
             }
             if n.feature >= 0 {
                 if n.feature as usize >= n_features {
@@ -306,27 +365,23 @@ impl IsolationForest {
         if n == 0 || d == 0 {
             return Err(Error::Data { reason: format!("cannot fit on an empty matrix ({n} × {d})") });
         }
-        if params.n_estimators == 0 {
-            return Err(Error::Params { reason: "n_estimators must be at least 1".into() });
-        }
-        if !(params.max_features > 0.0 && params.max_features <= 1.0) {
-            return Err(Error::Params { reason: "max_features must be in (0, 1]".into() });
+        params.validate()?;
+        if d > MAX_FEATURES {
+            return Err(Error::Data { reason: format!("{d} features: at most {MAX_FEATURES}") });
         }
         let psi = match params.max_samples {
             MaxSamples::Auto => n.min(256),
-            MaxSamples::Count(k) if k >= 1 => k.min(n),
-            MaxSamples::Fraction(f) if f > 0.0 && f <= 1.0 => ((f * n as f64) as usize).max(1),
-            _ => {
-                return Err(Error::Params {
-                    reason: "max_samples must be auto, an integer >= 1 or a fraction in (0, 1]".into(),
-                });
-            }
+            MaxSamples::Count(k) => k.min(n),
+            MaxSamples::Fraction(f) => ((f * n as f64) as usize).max(1),
         };
-        if let Contamination::Fraction(c) = params.contamination
-            && !(c > 0.0 && c <= 0.5)
-        {
-            return Err(Error::Params { reason: "contamination must be auto or in (0, 0.5]".into() });
+        if psi > MAX_SAMPLES {
+            return Err(Error::Params {
+                reason: format!(
+                    "max_samples comes to {psi} rows per tree (at most {MAX_SAMPLES}): use a smaller fraction"
+                ),
+            });
         }
+        check_nodes(params.n_estimators, psi)?;
         if x.iter().any(|v| !v.is_finite()) {
             return Err(Error::Data { reason: "the matrix has NaN or infinite values".into() });
         }
@@ -463,9 +518,25 @@ impl IsolationForest {
     /// Checks a forest loaded from disk (so that scoring cannot go astray) and lays its trees
     /// out for scoring.
     pub fn validate(&mut self) -> Result<(), Error> {
-        if self.trees.is_empty() || self.n_features == 0 || !self.offset.is_finite() {
-            return Err(Error::Model { reason: "a forest needs trees, features and a finite offset".into() });
+        let bad = |reason: String| Err(Error::Model { reason });
+        if self.trees.is_empty() || self.trees.len() > MAX_ESTIMATORS {
+            return bad(format!("{} trees (1..={MAX_ESTIMATORS} expected)", self.trees.len()));
         }
+        if self.n_features == 0 || self.n_features > MAX_FEATURES {
+            return bad(format!("{} features (1..={MAX_FEATURES} expected)", self.n_features));
+        }
+        if !(1..=MAX_SAMPLES).contains(&self.max_samples_used) {
+            return bad(format!("max_samples_used {} (1..={MAX_SAMPLES} expected)", self.max_samples_used));
+        }
+        // score_samples is −2^(−E[h]/c(ψ)), in (−1, 0): an offset outside cannot be a threshold.
+        if !(-1.0..=0.0).contains(&self.offset) {
+            return bad(format!("offset {} outside [-1, 0]", self.offset));
+        }
+        let nodes: usize = self.trees.iter().map(|t| t.nodes.len()).sum();
+        if nodes > MAX_FOREST_NODES {
+            return bad(format!("{nodes} nodes (at most {MAX_FOREST_NODES})"));
+        }
+        self.params.validate().map_err(|e| Error::Model { reason: format!("params: {e}") })?;
         for (i, t) in self.trees.iter().enumerate() {
             t.validate(self.n_features).map_err(|e| Error::Model { reason: format!("tree {i}: {e}") })?;
         }

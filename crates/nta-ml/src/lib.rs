@@ -42,10 +42,13 @@ mod train;
 pub use crate::{
     error::Error,
     features::{ExtractStats, FEATURES, Feature, FeatureExtractor},
-    forest::{Contamination, ForestParams, IsolationForest, MaxSamples, Node, Tree, average_path_length},
+    forest::{
+        Contamination, ForestParams, IsolationForest, MAX_ESTIMATORS, MAX_FEATURES, MAX_FOREST_NODES, MAX_SAMPLES,
+        MaxSamples, Node, Tree, average_path_length,
+    },
     model::{
-        FeatureStats, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name, list_models,
-        model_files,
+        FeatureStats, MAX_MODEL_BYTES, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name,
+        list_models, model_files,
     },
     table::read_csv,
     train::{Scores, score, train, train_on_records},

@@ -85,6 +85,59 @@ pub struct Model {
     pub forest: IsolationForest,
 }
 
+/// The largest model file [`Model::load`] reads (a forest at its bounds is ~1 GB of JSON).
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
+
+/// The first thing read from a model file.
+#[derive(Deserialize)]
+struct Head {
+    schema_version: Option<u64>,
+}
+
+/// What [`ModelInfo::read`] reads: the metadata, and of the forest only how many trees, so a
+/// listing never builds a forest in memory (the JSON is streamed past).
+#[derive(Deserialize)]
+struct Meta {
+    schema_version: Option<u64>,
+    created_at: String,
+    features: Vec<String>,
+    training: MetaTraining,
+    forest: MetaForest,
+}
+
+#[derive(Deserialize)]
+struct MetaTraining {
+    rows: usize,
+}
+
+#[derive(Deserialize)]
+struct MetaForest {
+    trees: Count,
+}
+
+/// The length of a JSON array, its elements skipped.
+struct Count(usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(n))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// A model file as listed by [`list_models`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -130,15 +183,21 @@ impl Model {
     /// Loads and checks a model file: schema version, feature list, tree structure.
     pub fn load(path: &Path) -> Result<Model, Error> {
         let bad = |reason: String| Error::ModelFile { path: path.to_owned(), reason };
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
-        if version != Some(u64::from(SCHEMA_VERSION)) {
+        let io = |source| Error::Io { path: path.to_owned(), source };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_MODEL_BYTES {
+            return Err(bad(format!("{size} bytes (at most {MAX_MODEL_BYTES})")));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        // The version first (every other field skipped without being built), then the model.
+        let head: Head = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a model: {e}")))?;
+        if head.schema_version != Some(u64::from(SCHEMA_VERSION)) {
             return Err(bad(format!(
-                "schema version {version:?}, this build reads {SCHEMA_VERSION}: retrain the model"
+                "schema version {:?}, this build reads {SCHEMA_VERSION}: retrain the model",
+                head.schema_version
             )));
         }
-        let mut model: Model = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        let mut model: Model = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         if model.features.len() != model.forest.n_features {
             return Err(bad(format!(
                 "{} feature names for {} features",
@@ -182,7 +241,8 @@ pub fn model_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 }
 
 impl ModelInfo {
-    /// What the model file at `path` holds (or why it cannot be read).
+    /// What the model file at `path` holds (or why it cannot be read), from its metadata: the
+    /// forest is streamed past, not built (loading checks it: [`Model::load`]).
     pub fn read(path: &Path) -> ModelInfo {
         let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut info = ModelInfo {
@@ -195,14 +255,23 @@ impl ModelInfo {
             n_estimators: None,
             error: None,
         };
-        match Model::load(path) {
-            Ok(m) => {
+        let meta = std::fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| serde_json::from_reader::<_, Meta>(std::io::BufReader::new(f)).map_err(|e| e.to_string()));
+        match meta {
+            Ok(m) if m.schema_version == Some(u64::from(SCHEMA_VERSION)) => {
                 info.created_at = Some(m.created_at);
                 info.features = Some(m.features.len());
                 info.rows = Some(m.training.rows);
-                info.n_estimators = Some(m.forest.trees.len());
+                info.n_estimators = Some(m.forest.trees.0);
             }
-            Err(e) => info.error = Some(e.to_string()),
+            Ok(m) => {
+                info.error = Some(format!(
+                    "schema version {:?}, this build reads {SCHEMA_VERSION}: retrain the model",
+                    m.schema_version
+                ));
+            }
+            Err(e) => info.error = Some(format!("not a model: {e}")),
         }
         info
     }

@@ -292,8 +292,58 @@ fn models_save_atomically_and_refuse_what_they_cannot_use() {
     v["forest"]["trees"][0]["nodes"][0]["left"] = 100_000.into();
     std::fs::write(&path, v.to_string()).unwrap();
     assert!(Model::load(&path).unwrap_err().to_string().contains("tree 0"));
+    // Tampered numbers: each refused with its reason (the listing, which reads only the
+    // metadata, still lists the file).
+    let good: serde_json::Value = serde_json::from_slice(&model.to_json().unwrap()).unwrap();
+    type Tamper = fn(&mut serde_json::Value);
+    let cases: [(&str, Tamper); 5] = [
+        ("offset", |v| v["forest"]["offset"] = 1e308.into()),
+        ("max_samples_used", |v| v["forest"]["max_samples_used"] = 0.into()),
+        ("feature -2", |v| v["forest"]["trees"][0]["nodes"][0]["feature"] = (-2).into()),
+        ("n_estimators", |v| v["forest"]["params"]["n_estimators"] = 1_000_000_000u64.into()),
+        ("features", |v| v["forest"]["n_features"] = 1_000_000.into()),
+    ];
+    for (what, tamper) in cases {
+        let mut v = good.clone();
+        tamper(&mut v);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = Model::load(&path).unwrap_err().to_string();
+        assert!(err.contains(what.split(' ').next().unwrap()), "{what}: {err}");
+        assert_eq!(nta_ml::list_models(&dir).unwrap()[0].n_estimators, Some(100), "{what}");
+    }
     assert!(nta_ml::check_name("../etc/passwd").is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn parameters_beyond_their_bounds_are_refused_before_any_work() {
+    use nta_ml::{MAX_ESTIMATORS, MAX_FOREST_NODES, MAX_SAMPLES};
+    let x = matrix(&(0..50).map(|i| vec![f64::from(i), f64::from(i % 7)]).collect::<Vec<_>>());
+    let refused = |p: ForestParams| {
+        let e = p.validate().unwrap_err().to_string();
+        // fit refuses the same, before fitting anything.
+        assert_eq!(IsolationForest::fit(&x, &p).unwrap_err().to_string(), e);
+        e
+    };
+    assert!(refused(ForestParams { n_estimators: 1_000_000_000, ..ForestParams::default() }).contains("n_estimators"));
+    assert!(refused(ForestParams { n_estimators: MAX_ESTIMATORS + 1, ..ForestParams::default() }).contains("5000"));
+    assert!(refused(ForestParams { n_estimators: 0, ..ForestParams::default() }).contains("n_estimators"));
+    let psi = MaxSamples::Count(MAX_SAMPLES + 1);
+    assert!(refused(ForestParams { max_samples: psi, ..ForestParams::default() }).contains("max_samples"));
+    let big = ForestParams {
+        n_estimators: MAX_ESTIMATORS,
+        max_samples: MaxSamples::Count(MAX_SAMPLES),
+        ..ForestParams::default()
+    };
+    assert!(refused(big).contains(&MAX_FOREST_NODES.to_string()));
+    assert!(refused(ForestParams { max_features: 0.0, ..ForestParams::default() }).contains("max_features"));
+    // At the bounds, accepted.
+    let ok =
+        ForestParams { n_estimators: MAX_ESTIMATORS, max_samples: MaxSamples::Count(256), ..ForestParams::default() };
+    assert!(ok.validate().is_ok());
+    // A matrix wider than MAX_FEATURES.
+    let wide = matrix(&[vec![0.0; nta_ml::MAX_FEATURES + 1], vec![1.0; nta_ml::MAX_FEATURES + 1]]);
+    assert!(IsolationForest::fit(&wide, &ForestParams::default()).unwrap_err().to_string().contains("features"));
 }
 
 #[test]

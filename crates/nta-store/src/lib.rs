@@ -49,7 +49,7 @@ pub use crate::{
     index::{Snapshot, StoreIndex},
     layout::{Layout, name_for_capture, new_id},
     ops::{
-        AnalyzeOutcome, DetectOutcome, Extracted, TrainOutcome, analyze_into, detect, extract, load_model,
+        AnalyzeOutcome, DetectOutcome, Extracted, Records, TrainOutcome, analyze_into, detect, extract, load_model,
         read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection, train,
     },
 };

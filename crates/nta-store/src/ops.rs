@@ -10,7 +10,7 @@ use crate::identity::now_rfc3339;
 use crate::layout::Layout;
 use nta_analysis::{Analysis, AnalyzeOptions, DetectConfig, Detection, Incident};
 use nta_baselines::{Baseline, BuildOptions};
-use nta_metrics::{ExtractConfig, ExtractSummary, Progress, WindowRecord, extract_files};
+use nta_metrics::{ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord, extract_files};
 use nta_ml::{ForestParams, Model, train_on_records};
 use serde::Serialize;
 use std::io::Write;
@@ -35,6 +35,9 @@ pub struct TrainOutcome {
     pub offset: f64,
     /// When it was made (wall clock, RFC 3339).
     pub created_at: String,
+    /// What reading the capture warned of ("file: what"; the packets before an error were
+    /// used), empty when it was read cleanly or the stored metrics were used.
+    pub warnings: Vec<String>,
 }
 
 /// What a detection found and stored.
@@ -49,6 +52,8 @@ pub struct DetectOutcome {
     pub new: usize,
     /// The incidents, in time order.
     pub incidents: Vec<Incident>,
+    /// What reading the capture warned of (as in [`TrainOutcome::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 /// What analysing a capture into the directories made.
@@ -178,6 +183,7 @@ pub fn train(
         n_estimators: model.forest.trees.len(),
         offset: model.forest.offset,
         created_at: model.created_at,
+        warnings: Vec::new(),
     })
 }
 
@@ -190,9 +196,13 @@ pub fn detect(
     cfg: &DetectConfig,
     stop: &AtomicBool,
 ) -> Result<DetectOutcome, Error> {
-    let baseline = match layout.baseline_path(&model.name).map(|p| Baseline::load(&p)) {
-        Ok(Ok(b)) => b,
-        _ => Baseline::build(&model.name, "", records, vec![], &[], BuildOptions::default())?,
+    // The model's baseline when there is one (a damaged one is an error, not ignored), else
+    // one learnt from the records.
+    let path = layout.baseline_path(&model.name)?;
+    let baseline = if path.exists() {
+        Baseline::load(&path)?
+    } else {
+        Baseline::build(&model.name, "", records, vec![], &[], BuildOptions::default())?
     };
     let d = nta_analysis::detect(records, Some(model), Some(&baseline), cfg)?;
     if stop.load(Ordering::Relaxed) {
@@ -204,7 +214,13 @@ pub fn detect(
 /// Appends a detection's anomalies to the store.
 pub fn store_detection(layout: &Layout, d: &Detection) -> Result<DetectOutcome, Error> {
     let new = AnomalyStore::new(layout.anomalies_path()).append(&d.anomalies)?;
-    Ok(DetectOutcome { windows: d.windows, anomalies: d.anomalies.len(), new, incidents: d.incidents.clone() })
+    Ok(DetectOutcome {
+        windows: d.windows,
+        anomalies: d.anomalies.len(),
+        new,
+        incidents: d.incidents.clone(),
+        warnings: Vec::new(),
+    })
 }
 
 /// [`nta_analysis::analyze`] on `paths`, its outputs written where readers look: the window
@@ -247,17 +263,30 @@ pub fn analyze_into(
     Ok((a, outcome))
 }
 
-/// The records to work on: those of `capture` extracted with `window_ns`, else those of the
-/// metrics file.
+/// Window records to work on, and what reading them warned of.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// The records, in time order.
+    pub records: Vec<WindowRecord>,
+    /// Reader warnings and errors, one line each (see [`read_warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// The records to work on: those of `capture` extracted with `window_ns` (at most
+/// [`MAX_WINDOWS_IN_MEMORY`]), else those of the metrics file.
 pub fn records_of(
     layout: &Layout,
     capture: Option<&Path>,
     window_ns: i64,
     progress: &(dyn Fn(Progress) + Sync),
     stop: &AtomicBool,
-) -> Result<Vec<WindowRecord>, Error> {
+) -> Result<Records, Error> {
     match capture {
-        Some(p) => Ok(extract(&[p.to_owned()], &ExtractConfig::new(window_ns), progress, stop)?.records),
-        None => Ok(nta_metrics::read_jsonl(layout.metrics_path())?.records),
+        Some(p) => {
+            let cfg = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(window_ns) };
+            let e = extract(&[p.to_owned()], &cfg, progress, stop)?;
+            Ok(Records { warnings: read_warnings(&e.summary), records: e.records })
+        }
+        None => Ok(Records { records: nta_metrics::read_jsonl(layout.metrics_path())?.records, warnings: Vec::new() }),
     }
 }

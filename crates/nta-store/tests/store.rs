@@ -199,3 +199,21 @@ fn concurrent_appends_never_duplicate_interleave_or_lose() {
     assert_eq!(appended, stored, "what the writers said they appended is what is stored");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Cancelling an extraction of many small windows stops it within a second, with nothing kept.
+#[test]
+fn cancelled_extraction_stops_within_a_second() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    let cfg = nta_metrics::ExtractConfig::new(1_000_000);
+    let (result, after_stop) = std::thread::scope(|s| {
+        let worker = s.spawn(|| nta_store::extract(&[fixture()], &cfg, &|_| {}, &stop));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let set = std::time::Instant::now();
+        stop.store(true, Ordering::Relaxed);
+        let r = worker.join().unwrap();
+        (r, set.elapsed())
+    });
+    assert!(matches!(result, Err(nta_store::Error::Cancelled)), "{:?}", result.map(|e| e.records.len()));
+    assert!(after_stop < std::time::Duration::from_secs(1), "{after_stop:?}");
+}

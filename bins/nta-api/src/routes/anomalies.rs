@@ -138,8 +138,9 @@ pub async fn detect(
         let model = nta_ml::Model::load(&path).map_err(nta_store::Error::Model)?;
         // The model's own window unless one is given.
         let window = window.or(model.source.window_ns).unwrap_or(DEFAULT_WINDOW_NS);
-        let records = records_of(&layout, source.as_deref(), window, &h.progress(), &h.cancel)?;
-        let d = nta_store::detect(&layout, &records, &model, &DetectConfig::default(), &h.cancel)?;
+        let r = records_of(&layout, source.as_deref(), window, &h.progress(), &h.cancel)?;
+        let mut d = nta_store::detect(&layout, &r.records, &model, &DetectConfig::default(), &h.cancel)?;
+        d.warnings = r.warnings;
         Ok(JobResult::Detection(d))
     })?;
     answer(&jobs, &id, limits.sync_wait).await

@@ -66,13 +66,16 @@ fn parse_time(s: &str, what: &str) -> ApiResult<i64> {
 /// Window length used when nothing says otherwise.
 const DEFAULT_WINDOW_NS: i64 = 10_000_000_000;
 
-/// A window length such as `10s`, `1m`.
+/// A window length such as `10s`, `1m`, checked against the extraction bounds (at least
+/// 1 ms) before any work starts.
 fn window_of(w: &str) -> ApiResult<i64> {
     let d = humantime::parse_duration(w).map_err(|e| ApiError::bad("bad_request", format!("window {w:?}: {e}")))?;
-    i64::try_from(d.as_nanos())
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad("bad_request", format!("window {w:?}")))
+    let ns =
+        i64::try_from(d.as_nanos()).map_err(|_| ApiError::bad("bad_request", format!("window {w:?}: too long")))?;
+    nta_metrics::ExtractConfig::new(ns)
+        .validate()
+        .map_err(|e| ApiError::bad("bad_request", format!("window {w:?}: {e}")))?;
+    Ok(ns)
 }
 
 /// Body of a `202 Accepted`: the job doing the work.

@@ -2,7 +2,7 @@
 
 use crate::Limits;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::jobs::{JobResult, Jobs};
 use crate::routes::{DEFAULT_WINDOW_NS, answer, window_of};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -80,14 +80,15 @@ pub async fn train(
         params.contamination = c.parse()?;
     }
     params.random_state = b.seed.unwrap_or(0);
-    if params.n_estimators == 0 {
-        return Err(ApiError::bad("bad_request", "n_estimators must be at least 1"));
-    }
+    // Every parameter within its bounds before any work starts (400 with the limit).
+    params.validate()?;
     let source = b.upload_id.as_deref().map(|id| layout.upload_path(id)).transpose()?;
     let window = b.window.as_deref().map(window_of).transpose()?.unwrap_or(DEFAULT_WINDOW_NS);
     let id = jobs.spawn("train", move |h| {
-        let records = records_of(&layout, source.as_deref(), window, &h.progress(), &h.cancel)?;
-        Ok(JobResult::Model(nta_store::train(&layout, &b.name, &records, &params, &h.cancel)?))
+        let r = records_of(&layout, source.as_deref(), window, &h.progress(), &h.cancel)?;
+        let mut outcome = nta_store::train(&layout, &b.name, &r.records, &params, &h.cancel)?;
+        outcome.warnings = r.warnings;
+        Ok(JobResult::Model(outcome))
     })?;
     answer(&jobs, &id, limits.sync_wait).await
 }

@@ -154,7 +154,7 @@ pub async fn upload(
         Ok((r.format().short_name().to_owned(), r.stats().packets, warnings, err))
     })
     .await?;
-    let (format, packets, warnings, error) = match read {
+    let (format, packets, mut warnings, error) = match read {
         Ok(x) => x,
         Err(nta_capture::Error::NotACapture { found, .. }) => {
             return Err(ApiError::new(
@@ -166,10 +166,14 @@ pub async fn upload(
         Err(e) => return Err(ApiError::bad("bad_capture", e.to_string())),
     };
     if packets == 0
-        && let Some(why) = error.or_else(|| warnings.first().cloned())
+        && let Some(why) = error.clone().or_else(|| warnings.first().cloned())
     {
         // A header cut short or broken before the first packet: nothing to keep.
         return Err(ApiError::bad("bad_capture", why));
+    }
+    if let Some(e) = error {
+        // Corrupt after good packets: kept, and said — the packets before it are what will be used.
+        warnings.push(format!("{e}; the {packets} packets before it are used"));
     }
     let dest = layout.upload_final_path(&id, format.starts_with("pcapng"))?;
     std::fs::rename(&part, &dest).map_err(ApiError::internal)?;

@@ -254,3 +254,50 @@ async fn jobs_are_bounded_and_pruned() {
     assert_eq!((s, b["error"]["code"].as_str()), (503, Some("busy")), "{b}");
     gate.wait();
 }
+
+#[actix_web::test]
+async fn sizes_beyond_their_bounds_are_refused_before_any_job() {
+    let st = own_state(None);
+    let app = test::init_service(create_app(st.clone())).await;
+    for (uri, body, says) in [
+        ("/api/train", serde_json::json!({"name": "w", "window": "1us"}), "at least 1 ms"),
+        ("/api/train", serde_json::json!({"name": "w", "window": "0s"}), "at least 1 ms"),
+        ("/api/anomalies/detect", serde_json::json!({"model": "test_net_traffic", "window": "1ns"}), "at least 1 ms"),
+        ("/api/train", serde_json::json!({"name": "t", "n_estimators": 1_000_000_000u64}), "n_estimators"),
+        ("/api/train", serde_json::json!({"name": "t", "max_samples": "10000000"}), "max_samples"),
+        ("/api/train", serde_json::json!({"name": "t", "n_estimators": 5000, "max_samples": "100000"}), "nodes"),
+    ] {
+        let (s, j) = call(&app, test::TestRequest::post().uri(uri).set_json(&body)).await;
+        assert_eq!((s, j["error"]["code"].as_str()), (400, Some("bad_request")), "{body}: {j}");
+        assert!(j["error"]["message"].as_str().unwrap().contains(says), "{body}: {j}");
+    }
+    let (_, jobs) = call(&app, test::TestRequest::get().uri("/api/jobs")).await;
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "no job was started: {jobs}");
+}
+
+/// A capture whose records break after good packets: the upload keeps it and says so, and the
+/// training on it carries the same warning in its result.
+#[actix_web::test]
+async fn a_capture_corrupt_after_good_packets_is_used_and_said() {
+    let st = own_state(None);
+    let app = test::init_service(create_app(st.clone())).await;
+    let mut bytes = std::fs::read(super::fixture()).unwrap();
+    let good = bytes.len();
+    // An Enhanced Packet Block announcing 4 GiB, then more bytes.
+    bytes.extend_from_slice(&6u32.to_le_bytes());
+    bytes.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    let (ct, body) = super::multipart("cut.pcapng", &bytes);
+    let req = test::TestRequest::post().uri("/api/upload").insert_header(("content-type", ct)).set_payload(body);
+    let (s, up) = call(&app, req).await;
+    assert_eq!(s, 201, "{up}");
+    assert_eq!(up["packets"], 36_216);
+    let w = up["warnings"].to_string();
+    assert!(w.contains(&format!("byte {good}")) && w.contains("36216 packets before it"), "{up}");
+    let req =
+        test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "cut", "upload_id": up["id"]}));
+    let (s, j) = call(&app, req).await;
+    assert_eq!((s, j["state"].as_str()), (200, Some("done")), "{j}");
+    let w = j["result"]["warnings"].to_string();
+    assert!(w.contains(&format!("byte {good}")) && w.contains("36216 packets before it were used"), "{j}");
+}
