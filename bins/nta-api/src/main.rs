@@ -92,6 +92,14 @@ struct Settings {
 fn settings(args: Args) -> Result<Settings> {
     let file = match &args.config {
         Some(p) => {
+            let size = std::fs::metadata(p).with_context(|| format!("reading {}", p.display()))?.len();
+            if size > nta_analysis::MAX_CONFIG_BYTES {
+                anyhow::bail!(
+                    "{}: {size} bytes, a settings file has at most {}",
+                    p.display(),
+                    nta_analysis::MAX_CONFIG_BYTES
+                );
+            }
             let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             toml::from_str::<FileSettings>(&text).with_context(|| format!("{}", p.display()))?
         }
@@ -126,7 +134,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nta-api: {e:#}");
+            eprintln!("nta-api: {}", nta_store::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }

@@ -1,7 +1,7 @@
 //! `nta-cli analyze`: the main job — extract, learn a baseline, train a model, detect — with
 //! every output written where the other commands look (through nta-store), and a report.
 
-use crate::config::{DetectFlags, DirArgs, parse_duration_ns};
+use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
 use crate::report::{print_census, print_report};
 use anyhow::{Result, bail};
 use nta_analysis::{AnalyzeOptions, evaluate};
@@ -41,15 +41,10 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let files = if args.files.is_empty() { vec![PathBuf::from(DEFAULT_CAPTURE)] } else { args.files.clone() };
-    for file in &files {
-        if !file.is_file() {
-            bail!(
-                "{}: not a file{}",
-                file.display(),
-                if args.files.is_empty() { " (run from the repository root, or give a capture)" } else { "" }
-            );
-        }
+    if args.files.is_empty() && !files.iter().all(|f| f.is_file()) {
+        bail!("{DEFAULT_CAPTURE}: no such file (run from the repository root, or give a capture)");
     }
+    check_inputs(&files)?;
     let mut layout = args.dirs.layout();
     if let Some(a) = &args.anomalies {
         layout = layout.with_anomalies(a);

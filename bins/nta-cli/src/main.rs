@@ -87,7 +87,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("nta-cli: {err:#}");
+            eprintln!("nta-cli: {}", nta_store::error_chain(err.as_ref()));
             ExitCode::from(2)
         }
     }

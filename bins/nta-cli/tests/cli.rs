@@ -4,6 +4,7 @@ mod common;
 
 use common::{cli, nta, tmp};
 use std::path::PathBuf;
+use std::process::Command;
 
 #[test]
 fn synth_then_extract() {
@@ -275,4 +276,39 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     assert!(std::fs::read_to_string(&store2).unwrap().lines().count() > 30);
     let out = nta(&["detect", "--metrics", metrics.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "neither model nor baseline");
+}
+
+/// Every line-oriented input is read with a bounded line: `/dev/zero` (no newline, ever) ends
+/// in an error naming the file and the line, under a 2 GB address-space limit, never in memory
+/// exhaustion. OS errors are said once.
+#[test]
+fn every_line_reader_is_bounded_and_errors_say_things_once() {
+    let bin = env!("CARGO_BIN_EXE_nta-cli");
+    let data = tmp("data");
+    let cases = [
+        "anomalies list --store /dev/zero",
+        "anomalies summary --store /dev/zero",
+        "train --csv /dev/zero --name z",
+        "train --metrics /dev/zero --name z",
+        "evaluate --anomalies /dev/zero --labels /dev/zero",
+        "plot --metrics /dev/zero --out /dev/null",
+    ];
+    for args in cases {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v 2000000; exec {bin} {args}"))
+            .env("NTA_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args}: {err}");
+        assert!(err.contains("/dev/zero") && err.contains("1: longer than 16777216 bytes"), "{args}: {err}");
+        assert_eq!(err.matches("longer than").count(), 1, "{args}: said once: {err}");
+    }
+    let out = nta(&["train", "--metrics", "/nonexistent/m.jsonl", "--name", "z"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let out = nta(&["inspect", "/nonexistent/x.pcap"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("cannot open: No such file or directory") && !text.contains("at byte 0"), "{text}");
 }

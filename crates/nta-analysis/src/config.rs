@@ -24,6 +24,9 @@
 //! ```
 
 use crate::Error;
+
+/// The largest configuration file read (1 MiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 use crate::anomaly::Severity;
 use crate::detect::DetectConfig;
 use crate::hosts::HostPattern;
@@ -103,9 +106,17 @@ impl DetectConfig {
         Ok(c)
     }
 
-    /// Reads a TOML configuration file.
+    /// Reads a TOML configuration file (at most [`MAX_CONFIG_BYTES`]).
     pub fn load(path: &Path) -> Result<DetectConfig, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let io = |source| Error::Io { path: path.to_owned(), source };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(Error::Format {
+                path: path.to_owned(),
+                reason: format!("{size} bytes (at most {MAX_CONFIG_BYTES})"),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
         DetectConfig::from_toml(&text).map_err(|reason| Error::Format { path: path.to_owned(), reason })
     }
 }

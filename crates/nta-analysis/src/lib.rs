@@ -43,6 +43,7 @@ mod summary;
 pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
     carve::{CarveSpec, CarveStats, carve},
+    config::MAX_CONFIG_BYTES,
     detect::{DetectConfig, Detection, Incident, detect, incident, incident_groups, incidents},
     error::Error,
     evaluate::{Evaluation, KindScore, evaluate},

@@ -77,6 +77,9 @@ impl Default for BuildOptions {
     }
 }
 
+/// The largest baseline file [`Baseline::load`] reads (one is ~100 KiB; 24 hourly slots ~2 MiB).
+pub const MAX_BASELINE_BYTES: u64 = 64 << 20;
+
 /// Per-metric statistics of one group of windows.
 pub type Profile = BTreeMap<Metric, Stats>;
 
@@ -240,10 +243,16 @@ impl Baseline {
             .map_err(|e| Error::Format { path: std::path::PathBuf::new(), reason: e.to_string() })
     }
 
-    /// Loads a baseline file, refusing another schema version.
+    /// Loads a baseline file (at most [`MAX_BASELINE_BYTES`]), refusing another schema version
+    /// and contents that statistics cannot have (see [`Baseline::check`]).
     pub fn load(path: &Path) -> Result<Baseline, Error> {
         let bad = |reason: String| Error::Format { path: path.to_owned(), reason };
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let io = |source| Error::Io { path: path.to_owned(), source };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_BASELINE_BYTES {
+            return Err(bad(format!("{size} bytes (at most {MAX_BASELINE_BYTES})")));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
         let version = value.get("schema_version").and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(SCHEMA_VERSION)) {
@@ -251,6 +260,36 @@ impl Baseline {
                 "schema version {version:?}, this build reads {SCHEMA_VERSION}: rebuild the baseline"
             )));
         }
-        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+        let b: Baseline = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        b.check().map_err(bad)?;
+        Ok(b)
+    }
+
+    /// Checks a baseline read from a file: a window of at least 1 ms, every profile's
+    /// statistics sound ([`Stats::check`]), slots in range.
+    pub fn check(&self) -> Result<(), String> {
+        if self.window_ns < nta_metrics::MIN_WINDOW_NS {
+            return Err(format!("window_ns {} (at least {})", self.window_ns, nta_metrics::MIN_WINDOW_NS));
+        }
+        let profile = |what: &str, p: &Profile| {
+            p.iter().try_for_each(|(m, s)| s.check().map_err(|e| format!("{what}: {m}: {e}")))
+        };
+        profile("global", &self.global)?;
+        if let Some(seasonal) = &self.seasonal {
+            let slots = match seasonal.by {
+                Seasonality::HourOfDay => 24,
+                Seasonality::DayOfWeek => 7,
+                Seasonality::None => 0,
+            };
+            for slot in &seasonal.slots {
+                if slot.slot >= slots {
+                    return Err(format!("slot {} out of range for {:?}", slot.slot, seasonal.by));
+                }
+                if let Some(p) = &slot.profile {
+                    profile(&format!("slot {}", slot.slot), p)?;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -37,7 +37,10 @@ mod score;
 mod stats;
 
 pub use crate::{
-    baseline::{Baseline, BuildOptions, Profile, SCHEMA_VERSION, Seasonal, Seasonality, SlotProfile, TimeRange},
+    baseline::{
+        Baseline, BuildOptions, MAX_BASELINE_BYTES, Profile, SCHEMA_VERSION, Seasonal, Seasonality, SlotProfile,
+        TimeRange,
+    },
     error::Error,
     score::{Deviation, MAD_SCALE, Method, P10_P90_SCALE, Thresholds, WindowDeviation, deviation, deviation_of},
     stats::Stats,

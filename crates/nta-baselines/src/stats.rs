@@ -40,6 +40,59 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Checks what statistics of real values satisfy: a count, finite values, a non-negative
+    /// spread, and order (min ≤ p1 ≤ … ≤ median ≤ … ≤ p99 ≤ max, the mean within [min, max]).
+    /// A file edited by hand or damaged fails here, not in a detection.
+    pub fn check(&self) -> Result<(), String> {
+        let all = [
+            self.mean,
+            self.std,
+            self.median,
+            self.mad,
+            self.min,
+            self.max,
+            self.p1,
+            self.p5,
+            self.p10,
+            self.p25,
+            self.p75,
+            self.p90,
+            self.p95,
+            self.p99,
+        ];
+        if self.count == 0 {
+            return Err("count 0".into());
+        }
+        if all.iter().any(|v| !v.is_finite()) {
+            return Err("a value is not finite".into());
+        }
+        if self.std < 0.0 || self.mad < 0.0 {
+            return Err(format!("negative spread (std {}, mad {})", self.std, self.mad));
+        }
+        let order = [
+            self.min,
+            self.p1,
+            self.p5,
+            self.p10,
+            self.p25,
+            self.median,
+            self.p75,
+            self.p90,
+            self.p95,
+            self.p99,
+            self.max,
+        ];
+        if order.iter().zip(order.iter().skip(1)).any(|(a, b)| a > b) {
+            return Err("percentiles out of order (min ≤ p1 ≤ … ≤ median ≤ … ≤ max)".into());
+        }
+        // The mean of the values lies within their range (allowing for rounding).
+        let slack = 1e-9 * self.max.abs().max(self.min.abs()).max(1.0);
+        if self.mean < self.min - slack || self.mean > self.max + slack {
+            return Err(format!("mean {} outside [{}, {}]", self.mean, self.min, self.max));
+        }
+        Ok(())
+    }
+
     /// The statistics of `values` (non-finite values must have been removed); `None` if empty.
     pub fn of(values: &mut [f64]) -> Option<Stats> {
         if values.is_empty() {

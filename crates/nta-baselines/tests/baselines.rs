@@ -161,6 +161,23 @@ fn label_exclusion_save_load_and_versions() {
     v["schema_version"] = 2.into();
     std::fs::write(&path, v.to_string()).unwrap();
     assert!(Baseline::load(&path).unwrap_err().to_string().contains("schema version"));
+    // Tampered numbers: refused with the reason.
+    let good: serde_json::Value = serde_json::from_slice(&b.to_json().unwrap()).unwrap();
+    type Tamper = fn(&mut serde_json::Value);
+    let cases: [(&str, Tamper); 5] = [
+        ("negative spread", |v| v["global"]["packets"]["mad"] = (-1.0).into()),
+        ("window_ns 0", |v| v["window_ns"] = 0.into()),
+        ("out of order", |v| v["global"]["bytes"]["median"] = 1e300.into()),
+        ("count 0", |v| v["global"]["tcp_syn"]["count"] = 0.into()),
+        ("outside", |v| v["global"]["tcp_syn"]["mean"] = (-5.0).into()),
+    ];
+    for (says, tamper) in cases {
+        let mut v = good.clone();
+        tamper(&mut v);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = Baseline::load(&path).unwrap_err().to_string();
+        assert!(err.contains(says), "{says}: {err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
     // Everything excluded, or mixed window lengths: errors.
     let all = [Label::new(AttackKind::Unknown, 0, i64::MAX)];

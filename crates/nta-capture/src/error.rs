@@ -10,6 +10,13 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The file could not be opened (it does not exist, is not readable, ...).
+    #[error("cannot open: {source}")]
+    Open {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The underlying read failed.
     #[error("I/O error at byte {offset}")]
     Io {

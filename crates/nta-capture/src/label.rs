@@ -3,8 +3,9 @@
 //! injected attack; baselines leave labelled windows out; evaluation scores detections against
 //! them. [`read_labels`] reads them (JSON lines) with bounded lines and counts.
 
+use crate::lines::{LineError, LineReader};
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -160,36 +161,29 @@ pub fn read_labels(path: &Path) -> Result<Vec<Label>, LabelError> {
 /// [`read_labels`] from any reader; `path` only names the source in errors.
 pub fn parse_labels(reader: impl Read, path: &Path) -> Result<Vec<Label>, LabelError> {
     let format = |line: usize, reason: String| LabelError::Format { path: path.to_owned(), line, reason };
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
+    let mut lines = LineReader::with_max(BufReader::new(reader), MAX_LABEL_LINE);
     let mut out = Vec::new();
-    for line in 1.. {
-        buf.clear();
-        let limit = MAX_LABEL_LINE as u64 + 1;
-        let n = (&mut reader)
-            .take(limit)
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| LabelError::Io { path: path.to_owned(), source })?;
-        if n == 0 {
-            break;
-        }
-        if buf.last() != Some(&b'\n') && n as u64 == limit {
-            return Err(format(line, format!("longer than {MAX_LABEL_LINE} bytes")));
-        }
-        let text = std::str::from_utf8(&buf).map_err(|e| format(line, e.to_string()))?.trim();
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(out),
+            Err(LineError::Io { source, .. }) => return Err(LabelError::Io { path: path.to_owned(), source }),
+            Err(LineError::TooLong { line, max }) => return Err(format(line, format!("longer than {max} bytes"))),
+            Err(LineError::NotUtf8 { line }) => return Err(format(line, "not UTF-8 text".into())),
+        };
+        let text = line.text.trim();
         if text.is_empty() {
             continue;
         }
-        let label: Label = serde_json::from_str(text).map_err(|e| format(line, e.to_string()))?;
+        let label: Label = serde_json::from_str(text).map_err(|e| format(line.number, e.to_string()))?;
         if label.end_ns < label.start_ns {
-            return Err(format(line, format!("end_ns {} before start_ns {}", label.end_ns, label.start_ns)));
+            return Err(format(line.number, format!("end_ns {} before start_ns {}", label.end_ns, label.start_ns)));
         }
         if out.len() == MAX_LABELS {
-            return Err(format(line, format!("more than {MAX_LABELS} labels")));
+            return Err(format(line.number, format!("more than {MAX_LABELS} labels")));
         }
         out.push(label);
     }
-    Ok(out)
 }
 
 #[cfg(test)]

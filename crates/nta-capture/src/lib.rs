@@ -11,6 +11,8 @@
 //!   timestamps and every [`Warning`] (a file cut short, unknown interfaces, ...).
 //! - [`CaptureWriter`] — writes legacy pcap ([`PcapWriter`], micro- or nanoseconds) or pcapng
 //!   ([`PcapngWriter`]), as [`WriteFormat`] says: fixtures, evidence files, synthetic traffic.
+//! - [`LineReader`] — text lines with a bound on their length ([`MAX_LINE_BYTES`]), for every
+//!   line-oriented input of nta (JSON lines, CSV, labels).
 //! - [`Label`] and [`AttackKind`] — ground truth about a capture (an interval of capture time
 //!   and the kind of attack in it), read by [`read_labels`]: one type for the synthesizer that
 //!   writes labels, the baselines that leave labelled windows out and the evaluation.
@@ -40,6 +42,7 @@ mod buffer;
 mod error;
 mod format;
 mod label;
+mod lines;
 mod linktype;
 mod reader;
 mod stats;
@@ -50,6 +53,7 @@ pub use crate::{
     error::{Error, Warning},
     format::{ByteOrder, CaptureFormat, Compression, TsPrecision},
     label::{AttackKind, Label, LabelError, MAX_LABEL_LINE, MAX_LABELS, parse_labels, read_labels},
+    lines::{Line, LineError, LineReader, MAX_LINE_BYTES},
     linktype::LinkType,
     reader::{CaptureReader, Interface, Packet, TsResolution},
     stats::ReadStats,

@@ -179,7 +179,7 @@ fn not_a_capture(found: &'static str, head: &[u8]) -> Error {
 impl CaptureReader {
     /// Opens a capture file; the format is detected from its content.
     pub fn open(path: impl AsRef<Path>) -> Result<CaptureReader, Error> {
-        let file = File::open(path.as_ref()).map_err(io_err(0))?;
+        let file = File::open(path.as_ref()).map_err(|source| Error::Open { source })?;
         CaptureReader::from_reader(file)
     }
 

@@ -18,6 +18,15 @@ pub enum Error {
     /// Writing a record failed.
     #[error("writing metrics: {0}")]
     Output(std::io::Error),
+    /// A line of a JSON-lines file could not be read (too long, not text, I/O).
+    #[error("{path}: {source}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, with the line number.
+        #[source]
+        source: nta_capture::LineError,
+    },
     /// A line of a JSON-lines file is not a record (other than a torn last line).
     #[error("{path}:{line}: {source}")]
     Json {

@@ -2,7 +2,8 @@
 
 use crate::Error;
 use crate::record::WindowRecord;
-use std::io::{BufRead, BufReader, Write};
+use nta_capture::LineReader;
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 /// Writes one record as a line.
@@ -21,28 +22,22 @@ pub struct JsonlRead {
 }
 
 /// Reads a metrics file. Blank lines are skipped; a last line without a newline that does not
-/// parse is reported as torn, not as an error; any other bad line is an error with its number.
+/// parse is reported as torn, not as an error; any other bad line, or one longer than
+/// [`nta_capture::MAX_LINE_BYTES`], is an error with its number.
 pub fn read_jsonl(path: &Path) -> Result<JsonlRead, Error> {
     let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    let mut reader = BufReader::new(file);
+    let mut lines = LineReader::new(BufReader::new(file));
     let mut records = Vec::new();
-    let mut line = String::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-        if n == 0 {
-            return Ok(JsonlRead { records, torn_last_line: false });
-        }
-        number += 1;
-        let text = line.trim();
+    while let Some(line) = lines.next_line().map_err(|source| Error::Line { path: path.to_owned(), source })? {
+        let text = line.text.trim();
         if text.is_empty() {
             continue;
         }
         match serde_json::from_str::<WindowRecord>(text) {
             Ok(r) => records.push(r),
-            Err(_) if !line.ends_with('\n') => return Ok(JsonlRead { records, torn_last_line: true }),
-            Err(source) => return Err(Error::Json { path: path.to_owned(), line: number, source }),
+            Err(_) if !line.complete => return Ok(JsonlRead { records, torn_last_line: true }),
+            Err(source) => return Err(Error::Json { path: path.to_owned(), line: line.number, source }),
         }
     }
+    Ok(JsonlRead { records, torn_last_line: false })
 }

@@ -2,8 +2,10 @@
 //! features from other tools.
 
 use crate::Error;
+use crate::forest::MAX_FEATURES;
+use nta_capture::{LineError, LineReader};
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 /// Reads a comma-separated table: a header of column names, then rows of numbers, all of the
@@ -14,9 +16,16 @@ pub fn read_csv(path: &Path) -> Result<(Vec<String>, DenseMatrix<f64>), Error> {
     let mut header: Option<Vec<String>> = None;
     let mut values = Vec::new();
     let mut rows = 0;
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| Error::Io { path: path.to_owned(), source })?;
-        let text = line.trim_end_matches('\r');
+    let mut lines = LineReader::new(BufReader::new(file));
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(LineError::Io { source, .. }) => return Err(Error::Io { path: path.to_owned(), source }),
+            Err(LineError::TooLong { line, max }) => return Err(bad(line, format!("longer than {max} bytes"))),
+            Err(LineError::NotUtf8 { line }) => return Err(bad(line, "not UTF-8 text".into())),
+        };
+        let (i, text) = (line.number - 1, line.text);
         if text.trim().is_empty() {
             continue;
         }
@@ -24,6 +33,9 @@ pub fn read_csv(path: &Path) -> Result<(Vec<String>, DenseMatrix<f64>), Error> {
         match &header {
             None => {
                 let names: Vec<String> = cells.map(str::to_owned).collect();
+                if names.len() > MAX_FEATURES {
+                    return Err(bad(i + 1, format!("{} columns (at most {MAX_FEATURES})", names.len())));
+                }
                 if names.iter().any(String::is_empty) {
                     return Err(bad(i + 1, "empty column name in the header".into()));
                 }

@@ -10,10 +10,11 @@
 
 use crate::Error;
 use nta_analysis::{Anomaly, Detector, Severity};
+use nta_capture::{LineError, LineReader};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The append-only anomaly log.
@@ -136,23 +137,20 @@ impl AnomalyStore {
             Err(source) => return Err(Error::Io { path: self.path.clone(), source }),
         };
         let mut out = StoreRead::default();
-        let mut reader = BufReader::new(file);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = reader.read_line(&mut line).map_err(Error::io(&self.path))?;
-            if n == 0 {
-                return Ok(out);
-            }
-            if line.trim().is_empty() {
+        let mut lines = LineReader::new(BufReader::new(file));
+        let line_error = |e: LineError| Error::Format { path: self.path.clone(), reason: e.to_string() };
+        while let Some(line) = lines.next_line().map_err(line_error)? {
+            let text = line.text.trim();
+            if text.is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Anomaly>(line.trim()) {
+            match serde_json::from_str::<Anomaly>(text) {
                 Ok(a) => out.anomalies.push(a),
-                Err(_) if !line.ends_with('\n') => out.torn_last_line = true,
+                Err(_) if !line.complete => out.torn_last_line = true,
                 Err(_) => out.bad_lines += 1,
             }
         }
+        Ok(out)
     }
 
     /// The matching records in time order, `limit` of them from `offset`.
@@ -170,18 +168,17 @@ fn stored_ids(file: &File) -> std::io::Result<(HashSet<String>, bool)> {
     let mut reader = BufReader::new(file);
     reader.seek(SeekFrom::Start(0))?;
     let mut ids = HashSet::new();
-    let mut line = Vec::new();
     let mut ends_clean = true;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok((ids, ends_clean));
-        }
-        ends_clean = line.last() == Some(&b'\n');
-        if let Ok(r) = serde_json::from_slice::<IdOnly>(&line) {
+    let mut lines = LineReader::new(reader);
+    while let Some(line) =
+        lines.next_line().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?
+    {
+        ends_clean = line.complete;
+        if let Ok(r) = serde_json::from_str::<IdOnly>(line.text) {
             ids.insert(r.id);
         }
     }
+    Ok((ids, ends_clean))
 }
 
 /// Time order: window start, then id.

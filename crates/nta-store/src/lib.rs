@@ -43,7 +43,7 @@ mod ops;
 pub use crate::{
     anomalies::{AnomalyStore, Filter, Page, StoreRead},
     atomic::{AtomicFile, write_atomic},
-    error::Error,
+    error::{Error, error_chain},
     files::{FileStore, MetricsPage, StoreCounts, SummaryPage},
     identity::{FileKey, now_rfc3339},
     index::{Snapshot, StoreIndex},
