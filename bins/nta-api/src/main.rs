@@ -48,6 +48,10 @@ struct Args {
     /// Finished jobs kept for /api/jobs [default: 100]
     #[arg(long, env = "NTA_JOBS_KEPT")]
     jobs_kept: Option<usize>,
+    /// With a token set, let reads (anomalies, metrics, models, status, jobs) through without
+    /// it, for a trusted network; changes still need the token
+    #[arg(long, env = "NTA_OPEN_READS")]
+    open_reads: bool,
 }
 
 /// The settings file; every key optional.
@@ -65,6 +69,7 @@ struct FileSettings {
     job_workers: Option<usize>,
     job_queue: Option<usize>,
     jobs_kept: Option<usize>,
+    open_reads: Option<bool>,
 }
 
 /// `upload_idle_timeout = "30s"` in the settings file.
@@ -87,6 +92,7 @@ struct Settings {
     limits: Limits,
     jobs: JobLimits,
     cors_origins: Vec<String>,
+    open_reads: bool,
 }
 
 fn settings(args: Args) -> Result<Settings> {
@@ -127,27 +133,47 @@ fn settings(args: Args) -> Result<Settings> {
         } else {
             args.cors_origin
         },
+        open_reads: args.open_reads || file.open_reads.unwrap_or(false),
     })
 }
 
+/// The address could not be bound (taken, or not ours): exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {bind}: {reason}")]
+struct CannotBind {
+    bind: SocketAddr,
+    reason: String,
+}
+
+/// Exit codes: 0 after a clean shutdown, 2 for bad settings or a failure, 3 when the address
+/// cannot be bound (e.g. the port is taken).
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nta-api: {}", nta_store::error_chain(e.as_ref()));
-            ExitCode::from(2)
+            if e.is::<CannotBind>() { ExitCode::from(3) } else { ExitCode::from(2) }
         }
     }
 }
 
 fn run() -> Result<()> {
     let args = settings(Args::parse())?;
-    let token = std::env::var("NTA_API_TOKEN").ok().filter(|t| !t.is_empty());
+    let token = match std::env::var("NTA_API_TOKEN") {
+        Ok(t) => {
+            Auth::check_token(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(t)
+        }
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => bail!("NTA_API_TOKEN is not valid text"),
+    };
     if !args.bind.ip().is_loopback() && token.is_none() {
         bail!("refusing to listen on {} without NTA_API_TOKEN: set a token, or bind to 127.0.0.1", args.bind);
     }
     let layout = Layout::new(&args.data_dir, &args.logs_dir);
-    let mut services = Services::new(layout.clone(), Auth { token }, args.limits, args.jobs)?.with_request_log()?;
+    let mut services =
+        Services::new(layout.clone(), Auth { token, open_reads: args.open_reads }, args.limits, args.jobs)?
+            .with_request_log()?;
     services.cors_origins = std::sync::Arc::new(args.cors_origins.clone());
     let pcap = args.pcap.clone().or_else(|| {
         let sample = PathBuf::from("fixtures/test_net_traffic.pcapng");
@@ -161,7 +187,14 @@ fn run() -> Result<()> {
         let server = actix_web::HttpServer::new(move || create_app(app_services.clone()))
             .shutdown_timeout(10)
             .bind(bind)
-            .with_context(|| format!("binding {bind}"))?;
+            .map_err(|e| {
+                let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "the address is already in use (another nta-api?): choose another --bind".to_owned()
+                } else {
+                    e.to_string()
+                };
+                CannotBind { bind, reason }
+            })?;
         if let Some(pcap) = pcap {
             let id =
                 services.control.start(&services.jobs, &layout, "startup", pcap).map_err(|e| anyhow::anyhow!("{e}"))?;

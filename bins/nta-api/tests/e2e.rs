@@ -233,6 +233,45 @@ fn refuses_to_listen_beyond_loopback_without_a_token() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("NTA_API_TOKEN"));
 }
 
+/// A token made of whitespace (or empty) is refused at startup, even on loopback.
+#[test]
+fn refuses_a_blank_token() {
+    for token in ["", "   ", "tok en", "tok\n"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nta-api"))
+            .args(["--bind", "127.0.0.1:0", "--pcap", "/nonexistent"])
+            .env("NTA_API_TOKEN", token)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{token:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("without whitespace"), "{token:?}");
+    }
+}
+
+/// A taken port: a clear message and exit code 3, before anything is announced or started.
+#[test]
+fn a_taken_port_is_said_and_nothing_starts() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("nta-api-e2e-taken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let out = Command::new(env!("CARGO_BIN_EXE_nta-api"))
+        .current_dir(&dir)
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--pcap", fixture.to_str().unwrap()])
+        .env_remove("NTA_API_TOKEN")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")) && stderr.contains("already in use"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("listening") && !stdout.contains("startup job"), "{stdout}");
+    assert!(!dir.join("logs/metrics.jsonl").exists(), "no work started");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Uploads that stall (headers and a little body, then nothing) are dropped after the idle
 /// limit with their part files; part files a crash left behind are removed at start.
 #[test]

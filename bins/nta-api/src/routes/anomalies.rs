@@ -2,6 +2,7 @@
 
 use crate::Limits;
 use crate::auth::Auth;
+use crate::auth::Reader;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{JobResult, Jobs};
 use crate::routes::{DEFAULT_WINDOW_NS, answer, parse_time, window_of};
@@ -60,9 +61,13 @@ impl AnomalyQuery {
 }
 
 /// The stored anomalies, filtered, in time order, one page at a time.
-#[utoipa::path(get, path = "/api/anomalies", tag = "anomalies", params(AnomalyQuery),
+#[utoipa::path(get, path = "/api/anomalies", security(("bearer" = [])), tag = "anomalies", params(AnomalyQuery),
     responses((status = 200, body = Page), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn anomalies(store: web::Data<FileStore>, q: web::Query<AnomalyQuery>) -> ApiResult<HttpResponse> {
+pub async fn anomalies(
+    _reader: Reader,
+    store: web::Data<FileStore>,
+    q: web::Query<AnomalyQuery>,
+) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let (offset, limit) = q.page();
     let page = web::block(move || store.anomalies().map(|s| s.list(&filter, offset, limit))).await??;
@@ -71,9 +76,13 @@ pub async fn anomalies(store: web::Data<FileStore>, q: web::Query<AnomalyQuery>)
 
 /// Counts by severity and detector, time range, top metrics and incidents of the matching
 /// anomalies; `limit`/`offset` page the incidents.
-#[utoipa::path(get, path = "/api/anomalies/summary", tag = "anomalies", params(AnomalyQuery),
+#[utoipa::path(get, path = "/api/anomalies/summary", security(("bearer" = [])), tag = "anomalies", params(AnomalyQuery),
     responses((status = 200, body = SummaryPage), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn anomaly_summary(store: web::Data<FileStore>, q: web::Query<AnomalyQuery>) -> ApiResult<HttpResponse> {
+pub async fn anomaly_summary(
+    _reader: Reader,
+    store: web::Data<FileStore>,
+    q: web::Query<AnomalyQuery>,
+) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let (offset, limit) = q.page();
     let page = web::block(move || store.summary(&filter, offset, limit)).await??;
@@ -81,10 +90,10 @@ pub async fn anomaly_summary(store: web::Data<FileStore>, q: web::Query<AnomalyQ
 }
 
 /// One anomaly with its explanation.
-#[utoipa::path(get, path = "/api/anomalies/{id}", tag = "anomalies",
+#[utoipa::path(get, path = "/api/anomalies/{id}", security(("bearer" = [])), tag = "anomalies",
     params(("id" = String, Path, description = "The anomaly's id (16 hex digits)")),
     responses((status = 200, body = Anomaly), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn anomaly(store: web::Data<FileStore>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn anomaly(_reader: Reader, store: web::Data<FileStore>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let wanted = id.clone();
     match web::block(move || store.anomaly(&wanted)).await?? {

@@ -2,6 +2,7 @@
 //! end (extract → baseline → train → detect) at a time — and [`Control`], its state.
 
 use crate::auth::Auth;
+use crate::auth::Reader;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{JobResult, JobView, Jobs, State};
 use crate::routes::accepted;
@@ -155,8 +156,12 @@ pub async fn control_stop(
 }
 
 /// The mode and the control job.
-#[utoipa::path(get, path = "/api/control/state", tag = "control", responses((status = 200, body = ControlState)))]
-pub async fn control_state(jobs: web::Data<Jobs>, control: web::Data<Control>) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/control/state", security(("bearer" = [])), tag = "control", responses((status = 200, body = ControlState)))]
+pub async fn control_state(
+    _reader: Reader,
+    jobs: web::Data<Jobs>,
+    control: web::Data<Control>,
+) -> ApiResult<HttpResponse> {
     let job = control.job().and_then(|id| jobs.get(&id));
     Ok(HttpResponse::Ok().json(ControlState { mode: control.mode(), job }))
 }

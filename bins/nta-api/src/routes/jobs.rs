@@ -1,6 +1,7 @@
 //! `/api/jobs`: the jobs kept, one job, and cancelling one.
 
 use crate::auth::Auth;
+use crate::auth::Reader;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{JobView, Jobs};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,15 +13,15 @@ routes! {
 }
 
 /// The jobs kept (active ones and the last finished ones), oldest first, without results.
-#[utoipa::path(get, path = "/api/jobs", tag = "jobs", responses((status = 200, body = Vec<JobView>)))]
-pub async fn jobs(jobs: web::Data<Jobs>) -> HttpResponse {
+#[utoipa::path(get, path = "/api/jobs", security(("bearer" = [])), tag = "jobs", responses((status = 200, body = Vec<JobView>)))]
+pub async fn jobs(_reader: Reader, jobs: web::Data<Jobs>) -> HttpResponse {
     HttpResponse::Ok().json(jobs.all())
 }
 
 /// A job: state, progress (bytes done / total), result or error.
-#[utoipa::path(get, path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+#[utoipa::path(get, path = "/api/jobs/{id}", security(("bearer" = [])), tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn job(jobs: web::Data<Jobs>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn job(_reader: Reader, jobs: web::Data<Jobs>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     jobs.get(&id).map(|j| HttpResponse::Ok().json(j)).ok_or_else(|| ApiError::not_found(format!("no job {id}")))
 }
 

@@ -1,5 +1,6 @@
 //! `GET /api/metrics`: the window records of the last capture processed.
 
+use crate::auth::Reader;
 use crate::error::ApiResult;
 use crate::routes::parse_time;
 use actix_web::{HttpResponse, web};
@@ -27,9 +28,13 @@ pub struct MetricsQuery {
 }
 
 /// Window records of `logs/metrics.jsonl` (the last capture processed), filtered by time.
-#[utoipa::path(get, path = "/api/metrics", tag = "metrics", params(MetricsQuery),
+#[utoipa::path(get, path = "/api/metrics", security(("bearer" = [])), tag = "metrics", params(MetricsQuery),
     responses((status = 200, body = MetricsPage), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn metrics(store: web::Data<FileStore>, q: web::Query<MetricsQuery>) -> ApiResult<HttpResponse> {
+pub async fn metrics(
+    _reader: Reader,
+    store: web::Data<FileStore>,
+    q: web::Query<MetricsQuery>,
+) -> ApiResult<HttpResponse> {
     let since = q.since.as_deref().map(|s| parse_time(s, "since")).transpose()?;
     let until = q.until.as_deref().map(|s| parse_time(s, "until")).transpose()?;
     let (limit, offset) = (q.limit.unwrap_or(100).min(10_000), q.offset.unwrap_or(0));

@@ -32,10 +32,26 @@ pub mod models;
 pub mod server;
 pub mod uploads;
 
-/// Every route, with JSON errors for bad queries, bad JSON and unknown routes.
+/// The largest JSON request body (train and detect requests are a few hundred bytes).
+pub const MAX_JSON_BODY: usize = 64 << 10;
+
+/// Every route, with JSON errors for bad queries, bad JSON (413 `too_large` beyond
+/// [`MAX_JSON_BODY`]) and unknown routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use actix_web::error::JsonPayloadError;
+    let json_error = |e: JsonPayloadError, _: &actix_web::HttpRequest| -> actix_web::Error {
+        match e {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a JSON body has at most {MAX_JSON_BODY} bytes"),
+            )
+            .into(),
+            e => ApiError::bad("bad_json", e.to_string()).into(),
+        }
+    };
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::bad("bad_query", e.to_string()).into()))
-        .app_data(web::JsonConfig::default().error_handler(|e, _| ApiError::bad("bad_json", e.to_string()).into()))
+        .app_data(web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(json_error))
         .configure(server::configure)
         .configure(anomalies::configure)
         .configure(metrics::configure)

@@ -2,6 +2,7 @@
 
 use crate::Limits;
 use crate::auth::Auth;
+use crate::auth::Reader;
 use crate::error::ApiResult;
 use crate::jobs::{JobResult, Jobs};
 use crate::routes::{DEFAULT_WINDOW_NS, answer, window_of};
@@ -17,8 +18,8 @@ routes! {
 }
 
 /// The model files in `data/models`, sorted by name (unreadable ones with their error).
-#[utoipa::path(get, path = "/api/models", tag = "models", responses((status = 200, body = Vec<ModelInfo>)))]
-pub async fn models(store: web::Data<FileStore>) -> ApiResult<HttpResponse> {
+#[utoipa::path(get, path = "/api/models", security(("bearer" = [])), tag = "models", responses((status = 200, body = Vec<ModelInfo>)))]
+pub async fn models(_reader: Reader, store: web::Data<FileStore>) -> ApiResult<HttpResponse> {
     let list = web::block(move || store.models()).await??;
     Ok(HttpResponse::Ok().json(list))
 }

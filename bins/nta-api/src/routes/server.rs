@@ -1,5 +1,6 @@
 //! `GET /health`, `GET /api/status` and `GET /api/openapi.json`.
 
+use crate::auth::Reader;
 use crate::error::ApiResult;
 use crate::jobs::{JobCounts, JobView, Jobs};
 use crate::routes::control::Control;
@@ -67,8 +68,9 @@ pub struct StatusBody {
 }
 
 /// Version, uptime, mode, directories, counts of everything stored and the current work.
-#[utoipa::path(get, path = "/api/status", tag = "server", responses((status = 200, body = StatusBody)))]
+#[utoipa::path(get, path = "/api/status", security(("bearer" = [])), tag = "server", responses((status = 200, body = StatusBody)))]
 pub async fn status(
+    _reader: Reader,
     store: web::Data<FileStore>,
     jobs: web::Data<Jobs>,
     control: web::Data<Control>,

@@ -45,7 +45,8 @@ pub(super) fn services_over(
     limits: Limits,
     jobs: JobLimits,
 ) -> Services {
-    Services::new(Layout::new(data, logs), Auth { token: token.map(str::to_owned) }, limits, jobs).unwrap()
+    Services::new(Layout::new(data, logs), Auth { token: token.map(str::to_owned), open_reads: false }, limits, jobs)
+        .unwrap()
 }
 
 pub(super) fn state(token: Option<&str>, max_upload: u64) -> Services {

@@ -175,3 +175,59 @@ async fn listings_follow_the_files() {
     let (_, s) = call(&app, test::TestRequest::get().uri("/api/status")).await;
     assert_eq!((s["models"].as_u64(), s["active_model"].as_str()), (Some(1), Some("test_net_traffic")));
 }
+
+/// With a token, reads need it too (anomalies expose internal hosts); `open_reads` lets them
+/// through for a trusted network; `/health` and the OpenAPI document stay open. The scheme is
+/// case-insensitive; a JSON body over its limit is a 413.
+#[actix_web::test]
+async fn reads_need_the_token_unless_opened() {
+    let reads = [
+        "/api/anomalies",
+        "/api/anomalies/summary",
+        "/api/anomalies/0000000000000000",
+        "/api/metrics",
+        "/api/models",
+        "/api/status",
+        "/api/jobs",
+        "/api/jobs/nope",
+        "/api/control/state",
+    ];
+    let (data, logs) = super::processed().clone();
+    for open_reads in [false, true] {
+        let mut st =
+            super::services_over(data.clone(), logs.clone(), Some("s3cret"), Default::default(), Default::default());
+        st.auth = actix_web::web::Data::new(crate::Auth { token: Some("s3cret".into()), open_reads });
+        let app = test::init_service(create_app(st)).await;
+        for path in reads {
+            let (s, j) = call(&app, test::TestRequest::get().uri(path)).await;
+            if open_reads {
+                assert_ne!(s, 401, "{path}: {j}");
+            } else {
+                assert_eq!((s, j["error"]["code"].as_str()), (401, Some("unauthorized")), "{path}");
+            }
+            for scheme in ["Bearer", "bearer", "BEARER"] {
+                let req =
+                    test::TestRequest::get().uri(path).insert_header(("authorization", format!("{scheme} s3cret")));
+                let (s, _) = call(&app, req).await;
+                assert_ne!(s, 401, "{path} with {scheme}");
+            }
+            let req = test::TestRequest::get().uri(path).insert_header(("authorization", "Bearer wrong"));
+            assert_eq!(
+                call(&app, req).await.0,
+                if open_reads { call(&app, test::TestRequest::get().uri(path)).await.0 } else { 401 }
+            );
+        }
+        for open in ["/health", "/api/openapi.json"] {
+            assert_eq!(call(&app, test::TestRequest::get().uri(open)).await.0, 200, "{open}");
+        }
+        // Changes always need the token.
+        let train = test::TestRequest::post().uri("/api/train").set_json(serde_json::json!({"name": "x"}));
+        assert_eq!(call(&app, train).await.0, 401);
+        // A JSON body over 64 KiB.
+        let big = serde_json::json!({"name": "x", "pad": "a".repeat(70_000)});
+        let req =
+            test::TestRequest::post().uri("/api/train").insert_header(("authorization", "bearer s3cret")).set_json(big);
+        let (s, j) = call(&app, req).await;
+        assert_eq!((s, j["error"]["code"].as_str()), (413, Some("too_large")), "{j}");
+    }
+}

@@ -76,9 +76,9 @@ async fn train_detect_and_jobs() {
     )
     .await;
     assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_json")));
-    let (s, _) = call(&app, test::TestRequest::get().uri("/api/jobs/0000000000000000")).await;
+    let (s, _) = call(&app, test::TestRequest::get().uri("/api/jobs/0000000000000000").insert_header(auth)).await;
     assert_eq!(s, 404);
-    let (s, all) = call(&app, test::TestRequest::get().uri("/api/jobs")).await;
+    let (s, all) = call(&app, test::TestRequest::get().uri("/api/jobs").insert_header(auth)).await;
     assert_eq!((s, all.as_array().unwrap().len()), (200, 3));
 }
 
