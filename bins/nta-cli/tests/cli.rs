@@ -312,3 +312,39 @@ fn every_line_reader_is_bounded_and_errors_say_things_once() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("cannot open: No such file or directory") && !text.contains("at byte 0"), "{text}");
 }
+
+/// One capture, one identity: analysed as `fixtures/x`, `./fixtures/x`, its absolute path and
+/// through a symbolic link, its anomalies are stored once.
+#[test]
+fn a_capture_named_by_other_paths_is_deduplicated() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let store = tmp("dedup-store.jsonl");
+    let link = tmp("dedup-link.pcapng");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(root.join("fixtures/test_net_traffic.pcapng"), &link).unwrap();
+    let abs = root.join("fixtures/test_net_traffic.pcapng");
+    let mut added = Vec::new();
+    for path in [
+        "fixtures/test_net_traffic.pcapng",
+        "./fixtures/test_net_traffic.pcapng",
+        abs.to_str().unwrap(),
+        link.to_str().unwrap(),
+    ] {
+        let out =
+            cli().current_dir(&root).args(["analyze", path, "--anomalies", store.to_str().unwrap()]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{path}: {err}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let n: usize = text
+            .lines()
+            .find_map(|l| {
+                l.split(" new anomalies").next().filter(|_| l.contains(" new anomalies"))?.trim().parse().ok()
+            })
+            .unwrap();
+        added.push(n);
+    }
+    assert!(added[0] > 10, "{added:?}");
+    assert_eq!(&added[1..], [0, 0, 0], "{added:?}");
+    let lines = std::fs::read_to_string(&store).unwrap().lines().count();
+    assert_eq!(lines, added[0]);
+}

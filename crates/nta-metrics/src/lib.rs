@@ -48,6 +48,6 @@ pub use crate::{
     flows::FlowConfig,
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
-    pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files},
+    pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files, source_name},
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

@@ -330,6 +330,15 @@ pub fn extract_files(
     pool.install(|| run(paths, cfg, progress, emit, threads))
 }
 
+/// The `source` of records read from `path`: its canonical path (standard input stays `-`; a
+/// path that cannot be resolved stays as given).
+pub fn source_name(path: &Path) -> String {
+    if path.as_os_str() == STDIN_PATH {
+        return STDIN_PATH.to_owned();
+    }
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()).display().to_string()
+}
+
 fn run(
     paths: &[PathBuf],
     cfg: &ExtractConfig,
@@ -337,7 +346,9 @@ fn run(
     emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
     threads: usize,
 ) -> Result<ExtractSummary, Error> {
-    let names = paths.iter().map(|p| p.display().to_string()).collect();
+    // One capture, one name whatever path names it (`x.pcap`, `./x.pcap`, `/abs/x.pcap`, a
+    // symbolic link): the canonical path, so anomaly ids — derived from it — de-duplicate.
+    let names = paths.iter().map(|p| source_name(p)).collect();
     let total_bytes = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let mut inputs: Vec<Input> = paths.iter().map(|p| Input::open(p)).collect();
     if inputs.len() > 1 {

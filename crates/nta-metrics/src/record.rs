@@ -36,7 +36,8 @@ pub struct WindowRecord {
     pub window_start_ns: i64,
     /// Window length, ns.
     pub window_ns: i64,
-    /// The capture file(s) the packets came from, comma-separated.
+    /// The capture file(s) the packets came from, comma-separated: canonical paths, so one
+    /// capture has one name whatever path named it (standard input is `-`).
     pub source: String,
     /// 1 when every packet was processed; N when 1 packet in N was (counts are scaled by N).
     pub sample_rate: u32,

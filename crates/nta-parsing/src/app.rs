@@ -126,7 +126,7 @@ pub struct DnsSummary {
     pub qname: Option<NameStats>,
     /// UDP or TCP.
     pub transport: DnsTransport,
-    /// Multicast DNS (port 5353).
+    /// Multicast DNS (port 5353, and neither port 53).
     pub mdns: bool,
 }
 

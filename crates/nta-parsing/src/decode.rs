@@ -416,7 +416,9 @@ impl<'a> Decoder<'a> {
         if dp == 4789 {
             self.s.tunnel = Some(Tunnel::Vxlan);
         } else if sp == 53 || dp == 53 || sp == 5353 || dp == 5353 {
-            let mdns = sp == 5353 || dp == 5353;
+            // Port 53 decides (as Wireshark tries the lower port first): a query to a DNS server
+            // from an ephemeral port that happens to be 5353 is DNS, not mDNS.
+            let mdns = (sp == 5353 || dp == 5353) && sp != 53 && dp != 53;
             match app::dns_over_udp(self.frame, start, end, mdns) {
                 Ok(dns) => self.s.app = App::Dns(dns),
                 Err(e) => self.fail(e),

@@ -40,3 +40,28 @@ fn sample_fixture_names() {
     }
     assert_eq!(seen, ["15/3/1", "20/2/1", "www.example.com", "www.example.com", "15/3/28"]);
 }
+
+/// Port 53 decides DNS against mDNS: the sample's first query, its source port rewritten to
+/// 5353, is still a DNS query; with both ports 5353 it is mDNS.
+#[test]
+fn port_53_is_dns_even_from_source_port_5353() {
+    let mut r = CaptureReader::open(sample()).unwrap();
+    let mut frame = None;
+    while let Some(p) = r.next_packet().unwrap() {
+        if matches!(decode(&p).app, App::Dns(d) if !d.response) {
+            frame = Some(p.data.to_vec());
+            break;
+        }
+    }
+    let mut f = frame.unwrap();
+    let udp = 14 + usize::from(f[14] & 0x0f) * 4;
+    let mdns_of = |f: &[u8]| match nta_parsing::decode_frame(nta_capture::LinkType::ETHERNET, f).app {
+        App::Dns(d) => Some(d.mdns),
+        _ => None,
+    };
+    assert_eq!(mdns_of(&f), Some(false));
+    f[udp..udp + 2].copy_from_slice(&5353u16.to_be_bytes());
+    assert_eq!(mdns_of(&f), Some(false), "to port 53 from 5353: DNS");
+    f[udp + 2..udp + 4].copy_from_slice(&5353u16.to_be_bytes());
+    assert_eq!(mdns_of(&f), Some(true), "5353 to 5353: mDNS");
+}
