@@ -63,7 +63,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(d)?)?;
+        /// The detection, and what reading the captures warned of.
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            #[serde(flatten)]
+            detection: &'a nta_analysis::Detection,
+            warnings: &'a [String],
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&Json { detection: d, warnings: &outcome.warnings })?)?;
     } else {
         print_census(&mut out, &outcome.capture, &analysis.extract)?;
         writeln!(out)?;
@@ -92,5 +99,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             eprintln!("  {:<16} recall {:.3} ({}/{})", k.kind, k.recall, k.detected, k.windows);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // As `extract`: 1 when some capture could not be read to its end (what was read is used).
+    Ok(if analysis.extract.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -234,3 +234,43 @@ fn detect_uses_the_models_window() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--window 10 s differs from the 30 s windows"));
 }
+
+/// A capture of a link type nta does not decode (802.11 radiotap) with a burst: analysed, it
+/// says so in the report and in the JSON, and no anomaly is built on undecoded frames alone.
+#[test]
+fn an_undecoded_link_type_is_said_and_never_flagged() {
+    use nta_capture::{CaptureWriter, LinkType, WriteFormat};
+    let path = tmp("radiotap.pcap");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = CaptureWriter::new(file, WriteFormat::PcapNs, LinkType(127), 65_535, "t").unwrap();
+    let start = 1_772_442_000 * 1_000_000_000i64;
+    let frame = [0u8, 0, 8, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    // 30 minutes at 2 frames/s, with a minute at 40 frames/s in the middle.
+    for ms in (0..1_800_000i64).step_by(25) {
+        let burst = (900_000..960_000).contains(&ms);
+        if burst || ms % 500 == 0 {
+            w.write_packet(start + ms * 1_000_000, &frame, frame.len() as u32).unwrap();
+        }
+    }
+    drop(w.into_inner().unwrap());
+    let store = tmp("radiotap-store.jsonl");
+    let out = cli().args(["analyze", path.to_str().unwrap(), "--anomalies", store.to_str().unwrap()]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("0 new anomalies"), "{stdout}");
+    assert!(stdout.contains("link type IEEE802_11_RADIOTAP (127), which nta does not decode"), "{stdout}");
+    let out = cli()
+        .args(["analyze", path.to_str().unwrap(), "--anomalies", store.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["anomalies"].as_array().map(Vec::len), Some(0), "{j}");
+    assert!(j["warnings"].to_string().contains("IEEE802_11_RADIOTAP"), "{j}");
+    // Extract says so too, and counts them.
+    let m = tmp("radiotap.jsonl");
+    let out = nta(&["extract", "--pcap", path.to_str().unwrap(), "--window", "10s", "--out", m.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not decode"));
+    let recs: Vec<serde_json::Value> =
+        std::fs::read_to_string(&m).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(recs.iter().all(|r| r["undecoded_packets"] == r["packets"]));
+}

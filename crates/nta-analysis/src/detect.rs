@@ -127,7 +127,13 @@ pub fn detect(
 ) -> Result<Detection, nta_ml::Error> {
     let model = model.filter(|_| cfg.model_enabled);
     let baseline = baseline.filter(|_| cfg.baseline_enabled);
-    let usable: Vec<(usize, &WindowRecord)> = records.iter().enumerate().filter(|(_, r)| !r.late).collect();
+    // Late supplements are not windows of their own; a window of nothing but frames nta
+    // cannot decode (an unsupported link type) has nothing to explain: never flagged.
+    let usable: Vec<(usize, &WindowRecord)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.late && !only_undecoded(r))
+        .collect();
     // Model scores and features for every usable window.
     let fx = FeatureExtractor;
     let (matrix, indices, _) = fx.extract_batch(records);
@@ -336,4 +342,9 @@ pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
         summary: peak.summary.clone(),
         anomalies: g.iter().map(|a| a.id.clone()).collect(),
     })
+}
+
+/// A window of nothing but frames of a link type nta does not decode.
+fn only_undecoded(r: &WindowRecord) -> bool {
+    r.packets > 0 && r.undecoded_packets >= r.packets
 }

@@ -214,6 +214,14 @@ impl Input {
             self.summary.first_ts_ns = st.first_ts_ns;
             self.summary.last_ts_ns = st.last_ts_ns;
             self.summary.warnings = st.warnings.iter().map(ToString::to_string).collect();
+            // Frames nta cannot decode are counted, not analysed: say so wherever warnings go.
+            for (lt, n) in st.link_types.iter().filter(|(lt, _)| !nta_parsing::link_type_decoded(*lt)) {
+                self.summary.warnings.push(format!(
+                    "{n} packets of link type {} ({}), which nta does not decode: counted as undecoded_packets, not analysed",
+                    lt.name().unwrap_or("unknown"),
+                    lt.0
+                ));
+            }
         }
         if error.is_some() {
             self.summary.error = error;

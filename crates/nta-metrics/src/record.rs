@@ -68,6 +68,10 @@ pub struct WindowRecord {
     pub arp_replies: u64,
     /// Frames of another network layer, or none decoded.
     pub other_packets: u64,
+    /// Frames of a link type nta does not decode (802.11 radiotap, ...): counted, not
+    /// analysed; a window of nothing else is never flagged.
+    #[serde(default)]
+    pub undecoded_packets: u64,
     /// Outer IP protocol / IPv6 next header TCP (fragments and cut headers included).
     pub tcp_packets: u64,
     /// Outer IP protocol UDP.
@@ -236,6 +240,7 @@ metrics! {
     ArpPackets => arp_packets,
     ArpReplies => arp_replies,
     OtherPackets => other_packets,
+    UndecodedPackets => undecoded_packets,
     TcpPackets => tcp_packets,
     UdpPackets => udp_packets,
     IcmpPackets => icmp_packets,

@@ -78,6 +78,7 @@ pub(crate) struct WindowAcc {
     arp: u64,
     arp_replies: u64,
     other: u64,
+    undecoded: u64,
     tcp: u64,
     udp: u64,
     icmp: u64,
@@ -166,6 +167,7 @@ impl WindowAcc {
             arp: 0,
             arp_replies: 0,
             other: 0,
+            undecoded: 0,
             tcp: 0,
             udp: 0,
             icmp: 0,
@@ -215,6 +217,9 @@ impl WindowAcc {
         }
         if s.malformed().is_some() {
             self.malformed += 1;
+        }
+        if !s.link_supported {
+            self.undecoded += 1;
         }
         match s.network {
             Network::Ipv4 => self.ipv4 += 1,
@@ -354,6 +359,7 @@ impl WindowAcc {
             arp_packets: self.arp * k,
             arp_replies: self.arp_replies * k,
             other_packets: self.other * k,
+            undecoded_packets: self.undecoded * k,
             tcp_packets: self.tcp * k,
             udp_packets: self.udp * k,
             icmp_packets: self.icmp * k,

@@ -36,6 +36,12 @@ pub fn decode(packet: &Packet<'_>) -> PacketSummary {
     d.s
 }
 
+/// Whether frames of `link_type` are decoded (Ethernet, Linux cooked v1 and v2, raw IP,
+/// IPv4, IPv6, BSD null/loopback); others are counted with `link_supported` false.
+pub fn link_type_decoded(link_type: LinkType) -> bool {
+    matches!(link_type.0, 1 | 113 | 276 | 101 | 12 | 14 | 228 | 229 | 0 | 108)
+}
+
 /// Decodes a frame of the given link type (timestamp 0, original length = `data.len()`).
 pub fn decode_frame(link_type: LinkType, data: &[u8]) -> PacketSummary {
     decode(&Packet { ts_ns: 0, link_type, caplen: data.len() as u32, orig_len: data.len() as u32, interface: 0, data })

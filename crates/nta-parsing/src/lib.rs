@@ -40,7 +40,7 @@ mod summary;
 pub use crate::{
     app::{DnsSummary, DnsTransport, HttpMethod, HttpSummary, NameStats, TextRef, TlsSummary, label_entropy},
     census::{Census, census_of},
-    decode::{decode, decode_frame},
+    decode::{decode, decode_frame, link_type_decoded},
     error::{DecodeError, DecodeErrorKind, Layer},
     summary::{
         App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport,

@@ -65,3 +65,13 @@ fn port_53_is_dns_even_from_source_port_5353() {
     f[udp + 2..udp + 4].copy_from_slice(&5353u16.to_be_bytes());
     assert_eq!(mdns_of(&f), Some(true), "5353 to 5353: mDNS");
 }
+
+/// `link_type_decoded` says exactly which link types `decode` walks into.
+#[test]
+fn link_type_decoded_matches_the_decoder() {
+    for lt in 0..=300u16 {
+        let lt = nta_capture::LinkType(lt);
+        let s = nta_parsing::decode_frame(lt, &[0u8; 64]);
+        assert_eq!(nta_parsing::link_type_decoded(lt), s.link_supported, "{lt:?}");
+    }
+}
