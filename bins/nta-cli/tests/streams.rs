@@ -274,3 +274,35 @@ fn an_undecoded_link_type_is_said_and_never_flagged() {
         std::fs::read_to_string(&m).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(recs.iter().all(|r| r["undecoded_packets"] == r["packets"]));
 }
+
+/// `synth --size` without `--duration` chooses the capture time so that the size is reached
+/// with every attack inside; with a `--duration` the size cuts short, or too small a size, it
+/// is an error and nothing is written.
+#[test]
+fn synth_size_holds_every_attack_or_says_why_not() {
+    let out = tmp("sized.pcap");
+    let labels = tmp("sized.labels.jsonl");
+    let run = nta(&["synth", "--size", "20MB", "--attacks", "all", "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!((20_000_000..20_010_000).contains(&size), "{size}");
+    let kinds: Vec<String> = std::fs::read_to_string(&labels)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["attack"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
+    for (args, says) in [
+        (&["--size", "5MB", "--duration", "10m"][..], "before the end of portscan"),
+        (&["--size", "2MB"][..], "the attacks alone write"),
+    ] {
+        let (o, l) = (tmp("cut.pcap"), tmp("cut.labels.jsonl"));
+        let mut a = vec!["synth", "--attacks", "all", "--out", o.to_str().unwrap()];
+        a.extend_from_slice(args);
+        let run = nta(&a);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!o.exists() && !l.exists(), "{args:?}: nothing written");
+    }
+}

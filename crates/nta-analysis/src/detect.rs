@@ -129,11 +129,8 @@ pub fn detect(
     let baseline = baseline.filter(|_| cfg.baseline_enabled);
     // Late supplements are not windows of their own; a window of nothing but frames nta
     // cannot decode (an unsupported link type) has nothing to explain: never flagged.
-    let usable: Vec<(usize, &WindowRecord)> = records
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.late && !only_undecoded(r))
-        .collect();
+    let usable: Vec<(usize, &WindowRecord)> =
+        records.iter().enumerate().filter(|(_, r)| !r.late && !only_undecoded(r)).collect();
     // Model scores and features for every usable window.
     let fx = FeatureExtractor;
     let (matrix, indices, _) = fx.extract_batch(records);
