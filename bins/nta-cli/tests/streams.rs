@@ -306,3 +306,24 @@ fn synth_size_holds_every_attack_or_says_why_not() {
         assert!(!o.exists() && !l.exists(), "{args:?}: nothing written");
     }
 }
+
+/// Metrics of different window lengths are never combined silently.
+#[test]
+fn mixed_window_lengths_are_refused() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng");
+    let (a, b) = (tmp("w1.jsonl"), tmp("w10.jsonl"));
+    for (w, out) in [("1s", &a), ("10s", &b)] {
+        assert!(nta(&["extract", "--pcap", fixture, "--window", w, "--out", out.to_str().unwrap()]).status.success());
+    }
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    for args in [
+        vec!["plot", "--metrics", a, "--metrics", b, "--out", "/dev/null"],
+        vec!["train", "--metrics", a, "--metrics", b, "--name", "mixed"],
+        vec!["baselines", "--metrics", a, "--metrics", b, "--out", "/dev/null"],
+    ] {
+        let out = nta(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("mixed window lengths") && err.contains("1 s") && err.contains("10 s"), "{args:?}: {err}");
+    }
+}
