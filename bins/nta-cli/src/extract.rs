@@ -127,7 +127,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     cfg.threads = args.threads;
     cfg.flows.idle_ns = args.idle_timeout;
     cfg.flows.active_ns = args.active_timeout;
-    cfg.flows.max_flows = args.max_flows.max(1);
+    cfg.flows.max_flows = args.max_flows;
 
     let to_stdout = args.out.as_os_str() == "-";
     let file = if to_stdout { None } else { Some(AtomicFile::create(&args.out)?) };

@@ -102,6 +102,12 @@ impl ExtractConfig {
         if self.sample == 0 {
             return bad("sample must be at least 1".into());
         }
+        if !(1..=crate::flows::MAX_FLOWS).contains(&self.flows.max_flows) {
+            return bad(format!("max_flows must be in 1..={} (got {})", crate::flows::MAX_FLOWS, self.flows.max_flows));
+        }
+        if self.flows.idle_ns <= 0 || self.flows.active_ns <= 0 {
+            return bad("flow timeouts must be positive".into());
+        }
         if self.max_windows == 0 {
             return bad("max_windows must be at least 1".into());
         }

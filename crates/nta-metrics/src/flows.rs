@@ -9,6 +9,9 @@ use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
+/// The most flows a table may be set to hold (about 150 bytes each: ~3 GB).
+pub const MAX_FLOWS: usize = 20_000_000;
+
 /// Flow table settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlowConfig {

@@ -45,7 +45,7 @@ pub use crate::{
         DEFAULT_MAX_WINDOWS, ExtractConfig, ExtractCounts, Extractor, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS,
         MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
     },
-    flows::FlowConfig,
+    flows::{FlowConfig, MAX_FLOWS},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
     pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files, source_name},

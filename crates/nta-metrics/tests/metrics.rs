@@ -615,6 +615,9 @@ fn window_bounds_are_refused_up_front_and_a_run_stops_at_its_limit() {
     refused(ExtractConfig { reorder_ns: 3600 * NS, ..ExtractConfig::new(NS) }, "windows open");
     refused(ExtractConfig { max_gap_ns: 200_000 * NS, ..ExtractConfig::new(NS) }, "zero rows");
     refused(ExtractConfig { max_windows: 0, ..ExtractConfig::new(NS) }, "max_windows");
+    let mut many_flows = ExtractConfig::new(NS);
+    many_flows.flows.max_flows = nta_metrics::MAX_FLOWS + 1;
+    refused(many_flows, "max_flows");
     // At 1 ms the defaults adapt (64 ms of reordering, gaps filled up to 100 s) and are valid.
     let ms = ExtractConfig::new(1_000_000);
     assert_eq!((ms.reorder_ns, ms.max_gap_ns), (64_000_000, 100 * NS));
