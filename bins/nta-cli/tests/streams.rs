@@ -326,4 +326,10 @@ fn mixed_window_lengths_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("mixed window lengths") && err.contains("1 s") && err.contains("10 s"), "{args:?}: {err}");
     }
+    // Scoring 1 s metrics with a model of 10 s windows warns, as --pcap with another --window does.
+    let store = tmp("w-store.jsonl");
+    assert!(nta(&["analyze", fixture, "--anomalies", store.to_str().unwrap()]).status.success());
+    let out = nta(&["detect", "--metrics", a, "--model", "test_net_traffic", "--out", store.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the metrics have 1 s windows, the model/baseline learnt from 10 s windows"), "{err}");
 }
