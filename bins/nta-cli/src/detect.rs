@@ -2,12 +2,13 @@
 //! model and/or a baseline, appended to the anomaly store.
 
 use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
+use crate::live::LiveArgs;
 use crate::metrics_files::read_metrics;
 use crate::report::print_report;
 use anyhow::{Context, Result, bail};
 use nta_analysis::{DetectConfig, Detection, detect};
 use nta_baselines::Baseline;
-use nta_metrics::{ExtractConfig, MAX_WINDOWS_IN_MEMORY, extract_files};
+use nta_metrics::{CaptureSource, ExtractConfig, MAX_WINDOWS_IN_MEMORY, extract_files, extract_sources};
 use nta_store::{AnomalyStore, Layout, load_model};
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 pub(crate) struct Args {
     /// A capture to extract windows from (10 s unless --window); `-` reads a capture stream
     /// from standard input and reports each abnormal window as soon as it closes
-    #[arg(long, conflicts_with = "metrics", required_unless_present = "metrics")]
+    #[arg(long, conflicts_with_all = ["metrics", "interface"], required_unless_present_any = ["metrics", "interface"])]
     pcap: Option<PathBuf>,
     /// Window metrics instead
     #[arg(long = "metrics", value_name = "FILE")]
@@ -41,6 +42,8 @@ pub(crate) struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     detect: DetectFlags,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -67,8 +70,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
     let cfg_x = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(window) };
     cfg_x.validate()?;
+    if args.live.interface.is_some() && !args.metrics.is_empty() {
+        bail!("--interface captures live: give it without --metrics");
+    }
+    if let Some(live) = args.live.open()? {
+        let (source, end) = live.take();
+        let code = detect_stream(&layout, source, window, model.as_ref(), baseline.as_ref(), &cfg);
+        end.report();
+        return code;
+    }
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
-        return detect_stream(&layout, p, window, model.as_ref(), baseline.as_ref(), &cfg);
+        let source = CaptureSource::File(p.clone());
+        return detect_stream(&layout, source, window, model.as_ref(), baseline.as_ref(), &cfg);
     }
     let (records, warnings, read_error) = match &args.pcap {
         Some(p) => {
@@ -138,17 +151,20 @@ fn detect_window(given: Option<i64>, model: Option<&nta_ml::Model>, baseline: Op
 /// its anomalies are appended to the store and printed at once, the incidents at the end.
 fn detect_stream(
     layout: &Layout,
-    input: &std::path::Path,
+    input: CaptureSource,
     window: i64,
     model: Option<&nta_ml::Model>,
     baseline: Option<&Baseline>,
     cfg: &DetectConfig,
 ) -> Result<ExitCode> {
     let store = AnomalyStore::new(layout.anomalies_path());
-    let mut found = Vec::new();
+    // The closing report covers the most recent anomalies (a capture may run for days; every
+    // one is in the store).
+    const REPORTED: usize = 10_000;
+    let mut found = std::collections::VecDeque::new();
     let (mut windows, mut appended) = (0, 0);
     let mut stdout = std::io::stdout();
-    let summary = extract_files(&[input.to_owned()], &ExtractConfig::new(window), &|_| {}, &mut |r| {
+    let summary = extract_sources(vec![input], &ExtractConfig::new(window), &|_| {}, &mut |r| {
         let d = detect(std::slice::from_ref(&r), model, baseline, cfg).map_err(std::io::Error::other)?;
         windows += d.windows;
         if !d.anomalies.is_empty() {
@@ -158,17 +174,21 @@ fn detect_stream(
             }
             stdout.flush()?;
             found.extend(d.anomalies);
+            while found.len() > REPORTED {
+                found.pop_front();
+            }
         }
         Ok(())
     })
     .context("detecting on the stream")?;
-    if summary.had_errors() {
-        eprintln!("warning: the stream could not be read to its end (the packets before the error were used)");
+    for w in nta_store::read_warnings(&summary) {
+        eprintln!("warning: {w}");
     }
+    let found: Vec<_> = found.into();
     let incidents = nta_analysis::incidents(&found);
     let d = Detection { windows, anomalies: found, incidents };
     writeln!(stdout)?;
     print_report(&mut stdout.lock(), &d, window)?;
     eprintln!("{appended} new anomalies appended to {}", layout.anomalies_path().display());
-    Ok(ExitCode::SUCCESS)
+    Ok(if summary.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -1,8 +1,9 @@
 //! `nta-cli extract`: captures → per-window metrics, JSON lines.
 
 use crate::config::{check_inputs, parse_duration_ns};
+use crate::live::LiveArgs;
 use anyhow::{Context, Result, bail};
-use nta_metrics::{ExtractConfig, Progress, extract_files, write_jsonl_record};
+use nta_metrics::{CaptureSource, ExtractConfig, Progress, extract_sources, write_jsonl_record};
 use nta_store::AtomicFile;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -53,6 +54,8 @@ pub(crate) struct Args {
     /// Print the run's summary as JSON on stdout (not with --out -)
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 fn is_capture_name(p: &Path) -> bool {
@@ -114,7 +117,10 @@ impl Bar {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let paths = inputs(args)?;
+    if args.live.interface.is_some() && (!args.pcaps.is_empty() || args.dir.is_some()) {
+        bail!("--interface captures live: give it without --pcap or --dir");
+    }
+    let paths = if args.live.interface.is_some() { Vec::new() } else { inputs(args)? };
     let mut cfg = ExtractConfig::new(args.window);
     if let Some(g) = args.max_gap {
         cfg.max_gap_ns = g;
@@ -129,11 +135,25 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     cfg.flows.active_ns = args.active_timeout;
     cfg.flows.max_flows = args.max_flows;
 
+    cfg.validate().context("extracting metrics")?;
+    // Opened before the output: a bad interface, filter or privilege writes nothing.
+    let (sources, live) = match args.live.open()? {
+        Some(l) => {
+            let (source, end) = l.take();
+            (vec![source], Some(end))
+        }
+        None => (paths.iter().cloned().map(CaptureSource::File).collect(), None),
+    };
     let to_stdout = args.out.as_os_str() == "-";
-    let file = if to_stdout { None } else { Some(AtomicFile::create(&args.out)?) };
-    let sink: Box<dyn Write + Send> = match &file {
-        Some(f) => Box::new(f.file()?),
-        None => Box::new(std::io::stdout()),
+    // A live capture may run for days: its records go straight to the file as windows close
+    // (each line whole), not to a temporary file renamed at the end.
+    let file = if to_stdout || live.is_some() { None } else { Some(AtomicFile::create(&args.out)?) };
+    let sink: Box<dyn Write + Send> = match (&file, &live) {
+        (Some(f), _) => Box::new(f.file()?),
+        (None, Some(_)) if !to_stdout => {
+            Box::new(std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?)
+        }
+        _ => Box::new(std::io::stdout()),
     };
     let mut out = BufWriter::with_capacity(1 << 16, sink);
     let bar = Bar { began: Instant::now(), last: Mutex::new(None) };
@@ -145,8 +165,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     };
     let began = Instant::now();
     // From a stream, each record is flushed as soon as its window closes.
-    let stream = paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
-    let summary = extract_files(&paths, &cfg, &show, &mut |r| {
+    let stream = live.is_some() || paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
+    let summary = extract_sources(sources, &cfg, &show, &mut |r| {
         write_jsonl_record(&mut out, &r)?;
         if stream { out.flush() } else { Ok(()) }
     })
@@ -191,6 +211,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         bytes as f64 / 1e6 / secs.max(1e-9),
         summary.threads,
     );
+    if let Some(l) = &live {
+        l.report();
+    }
     if args.json && !to_stdout {
         let mut stdout = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut stdout, &summary)?;

@@ -11,6 +11,7 @@ mod detect;
 mod evaluate;
 mod extract;
 mod inspect;
+mod live;
 mod metrics_files;
 mod models;
 mod plot;
@@ -59,6 +60,8 @@ enum Command {
     Models(models::Args),
     /// Write a synthetic capture with labelled attacks (and its labels file)
     Synth(synth::Args),
+    /// Interfaces to capture on (`--list`); extract and detect capture with `--interface`
+    Capture(live::CaptureArgs),
 }
 
 /// Exit codes: 0 success, 1 some input could not be read, 2 usage or internal error.
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Score(args) => score::run(&args),
         Command::Models(args) => models::run(&args),
+        Command::Capture(args) => live::run_capture(&args),
     };
     match result {
         Ok(code) => code,

@@ -152,3 +152,20 @@ impl fmt::Display for Warning {
         }
     }
 }
+
+/// An error and its causes on one line, `a: b: c`, each cause left out when the text before it
+/// already says it (errors that print their source and also return it from `source()` would
+/// otherwise say it twice: `No such file or directory (os error 2): No such file or ...`).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = e.source();
+    }
+    out
+}

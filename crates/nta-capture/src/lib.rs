@@ -50,7 +50,7 @@ mod time;
 mod writer;
 
 pub use crate::{
-    error::{Error, Warning},
+    error::{Error, Warning, error_chain},
     format::{ByteOrder, CaptureFormat, Compression, TsPrecision},
     label::{AttackKind, Label, LabelError, MAX_LABEL_LINE, MAX_LABELS, parse_labels, read_labels},
     lines::{Line, LineError, LineReader, MAX_LINE_BYTES},

@@ -48,6 +48,8 @@ pub use crate::{
     flows::{FlowConfig, MAX_FLOWS},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
-    pipeline::{ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files, source_name},
+    pipeline::{
+        CaptureSource, ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files, extract_sources, source_name,
+    },
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

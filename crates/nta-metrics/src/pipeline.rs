@@ -164,12 +164,12 @@ struct Input {
 }
 
 impl Input {
-    fn open(path: &Path) -> Input {
-        let mut summary = FileSummary { path: path.display().to_string(), ..FileSummary::default() };
-        let opened = if path.as_os_str() == STDIN_PATH {
-            CaptureReader::from_reader(std::io::stdin())
-        } else {
-            CaptureReader::open(path)
+    fn open(source: CaptureSource) -> Input {
+        let mut summary = FileSummary { path: source.name(), ..FileSummary::default() };
+        let opened = match source {
+            CaptureSource::File(path) if path.as_os_str() == STDIN_PATH => CaptureReader::from_reader(std::io::stdin()),
+            CaptureSource::File(path) => CaptureReader::open(path),
+            CaptureSource::Stream { reader, .. } => CaptureReader::from_reader(reader),
         };
         let reader = match opened {
             Ok(r) => {
@@ -177,7 +177,7 @@ impl Input {
                 Some(r)
             }
             Err(e) => {
-                summary.error = Some(e.to_string());
+                summary.error = Some(nta_capture::error_chain(&e));
                 None
             }
         };
@@ -200,7 +200,7 @@ impl Input {
             }
             Err(e) => {
                 self.head = None;
-                self.close(Some(e.to_string()));
+                self.close(Some(nta_capture::error_chain(&e)));
             }
         }
     }
@@ -275,7 +275,7 @@ impl Source {
                         }
                     }
                     Ok(None) => return input.close(None),
-                    Err(e) => return input.close(Some(e.to_string())),
+                    Err(e) => return input.close(Some(nta_capture::error_chain(&e))),
                 }
             }
         }
@@ -319,6 +319,53 @@ impl Source {
     }
 }
 
+/// Where an extraction reads packets from.
+pub enum CaptureSource {
+    /// A capture file, or standard input when the path is [`STDIN_PATH`].
+    File(PathBuf),
+    /// Any capture byte stream (a live capture, a pipe), read as standard input is: batches
+    /// and windows close by capture time as packets come.
+    Stream {
+        /// Its name in records (`source`) and summaries (`live:eth0`).
+        name: String,
+        /// The bytes of a pcap or pcapng stream.
+        reader: Box<dyn std::io::Read + Send>,
+    },
+}
+
+impl std::fmt::Debug for CaptureSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaptureSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            CaptureSource::Stream { name, .. } => f.debug_struct("Stream").field("name", name).finish_non_exhaustive(),
+        }
+    }
+}
+
+impl CaptureSource {
+    /// Its name in records: a file's canonical path ([`source_name`]), a stream's name.
+    pub fn name(&self) -> String {
+        match self {
+            CaptureSource::File(p) => source_name(p),
+            CaptureSource::Stream { name, .. } => name.clone(),
+        }
+    }
+
+    fn is_stream(&self) -> bool {
+        match self {
+            CaptureSource::File(p) => p.as_os_str() == STDIN_PATH,
+            CaptureSource::Stream { .. } => true,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            CaptureSource::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            CaptureSource::Stream { .. } => 0,
+        }
+    }
+}
+
 /// Extracts window records from `paths`, merged into one time line by timestamp. `emit`
 /// receives each record as soon as it is complete; `progress` is called after every batch.
 /// A file that cannot be opened or read to its end is reported in the summary; the others go on.
@@ -331,11 +378,21 @@ pub fn extract_files(
     progress: &(dyn Fn(Progress) + Sync),
     emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
 ) -> Result<ExtractSummary, Error> {
+    extract_sources(paths.iter().cloned().map(CaptureSource::File).collect(), cfg, progress, emit)
+}
+
+/// [`extract_files`] over any [`CaptureSource`]s: files, standard input, live captures.
+pub fn extract_sources(
+    sources: Vec<CaptureSource>,
+    cfg: &ExtractConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+    emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
+) -> Result<ExtractSummary, Error> {
     cfg.validate()?;
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(|e| Error::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
-    pool.install(|| run(paths, cfg, progress, emit, threads))
+    pool.install(|| run(sources, cfg, progress, emit, threads))
 }
 
 /// The `source` of records read from `path`: its canonical path (standard input stays `-`; a
@@ -348,7 +405,7 @@ pub fn source_name(path: &Path) -> String {
 }
 
 fn run(
-    paths: &[PathBuf],
+    sources: Vec<CaptureSource>,
     cfg: &ExtractConfig,
     progress: &(dyn Fn(Progress) + Sync),
     emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
@@ -356,13 +413,13 @@ fn run(
 ) -> Result<ExtractSummary, Error> {
     // One capture, one name whatever path names it (`x.pcap`, `./x.pcap`, `/abs/x.pcap`, a
     // symbolic link): the canonical path, so anomaly ids — derived from it — de-duplicate.
-    let names = paths.iter().map(|p| source_name(p)).collect();
-    let total_bytes = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    let mut inputs: Vec<Input> = paths.iter().map(|p| Input::open(p)).collect();
+    let names = sources.iter().map(CaptureSource::name).collect();
+    let total_bytes = sources.iter().map(CaptureSource::size).sum();
+    let stream = sources.iter().any(CaptureSource::is_stream);
+    let mut inputs: Vec<Input> = sources.into_iter().map(Input::open).collect();
     if inputs.len() > 1 {
         inputs.iter_mut().for_each(Input::advance);
     }
-    let stream = paths.iter().any(|p| p.as_os_str() == STDIN_PATH);
     let mut source = Source {
         inputs,
         stream,

@@ -66,23 +66,6 @@ impl Error {
     }
 }
 
-/// An error and its causes on one line, `a: b: c`, each cause left out when the text before it
-/// already says it (errors that print their source and also return it from `source()` would
-/// otherwise say it twice: `No such file or directory (os error 2): No such file or ...`).
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        let text = e.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = e.source();
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -90,8 +73,8 @@ mod tests {
     fn causes_said_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
         let e = super::Error::Io { path: "x.pcap".into(), source: io };
-        assert_eq!(super::error_chain(&e), "x.pcap: No such file or directory (os error 2)");
+        assert_eq!(crate::error_chain(&e), "x.pcap: No such file or directory (os error 2)");
         let m = nta_metrics::Error::Output(std::io::Error::other("disk full"));
-        assert_eq!(super::error_chain(&super::Error::Metrics(m)), "writing metrics: disk full");
+        assert_eq!(crate::error_chain(&super::Error::Metrics(m)), "writing metrics: disk full");
     }
 }

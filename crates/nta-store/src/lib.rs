@@ -40,10 +40,13 @@ mod index;
 mod layout;
 mod ops;
 
+/// Re-exported: the one formatter of an error and its causes, for both binaries.
+pub use nta_capture::error_chain;
+
 pub use crate::{
     anomalies::{AnomalyStore, Filter, Page, StoreRead},
     atomic::{AtomicFile, write_atomic},
-    error::{Error, error_chain},
+    error::Error,
     files::{FileStore, MetricsPage, StoreCounts, SummaryPage},
     identity::{FileKey, now_rfc3339},
     index::{Snapshot, StoreIndex},

@@ -1,0 +1,248 @@
+//! Live capture on a real interface: a veth pair with one end in a network namespace, the
+//! bundled sample replayed into it with tcpreplay, `nta-cli extract/detect --interface` on the
+//! other end. Needs the `live` feature, root, `ip` with network namespaces and tcpreplay
+//! (`.ci/run` installs and builds all of it); each test says why it skipped when one is missing.
+
+mod common;
+
+use common::{cli, nta, tmp};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng")
+}
+
+/// Says, past the harness's capture, that the current test skipped and why.
+fn skip(why: &str) {
+    let thread = std::thread::current();
+    let _ = writeln!(std::io::stderr(), "skipped {}: {why}", thread.name().unwrap_or("a live test"));
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// A veth pair: `host` here, `peer` in the namespace `ns`; removed on drop.
+struct Veth {
+    ns: String,
+    host: String,
+    peer: String,
+}
+
+impl Veth {
+    /// Everything a live test needs, or why not.
+    fn new(tag: &str) -> Result<Veth, String> {
+        if !cfg!(feature = "live") {
+            return Err("built without live capture (cargo test --features nta-cli/live)".into());
+        }
+        let uid = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")));
+        if uid != Some(true) {
+            return Err("not root (capturing and network namespaces need it)".into());
+        }
+        for tool in ["ip", "tcpreplay"] {
+            if Command::new(tool).arg("-V").output().is_err() && Command::new(tool).arg("--version").output().is_err() {
+                return Err(format!("{tool} is not installed"));
+            }
+        }
+        let id = format!("{}{tag}", std::process::id() % 100_000);
+        let v = Veth { ns: format!("nta{id}"), host: format!("nta{id}a"), peer: format!("nta{id}b") };
+        run("ip", &["netns", "add", &v.ns]).map_err(|e| format!("network namespaces unavailable: {e}"))?;
+        run("ip", &["link", "add", &v.host, "type", "veth", "peer", "name", &v.peer])?;
+        run("ip", &["link", "set", &v.peer, "netns", &v.ns])?;
+        // Quiet: no IPv6 neighbour chatter of our own; big enough for every frame of the file.
+        let _ = run("sysctl", &["-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", v.host)]);
+        let _ =
+            run("ip", &["netns", "exec", &v.ns, "sysctl", "-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", v.peer)]);
+        run("ip", &["link", "set", &v.host, "mtu", "9000", "up"])?;
+        run("ip", &["netns", "exec", &v.ns, "ip", "link", "set", &v.peer, "mtu", "9000", "up"])?;
+        Ok(v)
+    }
+
+    /// Replays `file` into the namespace's end at `pps` packets per second.
+    fn replay(&self, file: &Path, pps: u32) -> Result<(), String> {
+        let file = file.to_str().unwrap_or_default();
+        run("ip", &["netns", "exec", &self.ns, "tcpreplay", "-q", "-i", &self.peer, &format!("--pps={pps}"), file])
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = run("ip", &["link", "del", &self.host]);
+        let _ = run("ip", &["netns", "del", &self.ns]);
+    }
+}
+
+/// `nta-cli ARGS`, once it says it is capturing; its stderr so far is returned with it.
+fn start(args: &[&str]) -> (Child, String) {
+    let mut child = cli().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("capturing on") {
+        assert!(err.read_line(&mut said).unwrap() > 0, "ended before capturing: {said}");
+    }
+    child.stderr = Some(err.into_inner());
+    (child, said)
+}
+
+/// Sends SIGTERM and waits (at most 20 s): exit code, stdout, stderr.
+fn stop(mut child: Child) -> (Option<i32>, String, String) {
+    run("kill", &["-TERM", &child.id().to_string()]).unwrap();
+    finish(&mut child)
+}
+
+fn finish(child: &mut Child) -> (Option<i32>, String, String) {
+    let began = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let (mut out, mut err) = (String::new(), String::new());
+            child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return (status.code(), out, err);
+        }
+        assert!(began.elapsed() < Duration::from_secs(20), "did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sums of the metrics that make a census, over every record of a metrics file.
+fn census(path: &Path) -> Vec<(String, u64)> {
+    let keys = [
+        "packets",
+        "bytes",
+        "ipv4_packets",
+        "ipv6_packets",
+        "arp_packets",
+        "tcp_packets",
+        "udp_packets",
+        "icmp_packets",
+        "tcp_syn",
+        "tcp_synack",
+        "tcp_rst",
+        "tcp_fin",
+        "dns_queries",
+        "dns_responses",
+        "dns_nxdomain",
+        "tls_client_hellos",
+        "http_requests",
+        "malformed_packets",
+    ];
+    let text = std::fs::read_to_string(path).unwrap();
+    let records: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    keys.iter().map(|k| (k.to_string(), records.iter().map(|r| r[*k].as_u64().unwrap()).sum())).collect()
+}
+
+#[test]
+fn a_replayed_capture_is_captured_whole_and_sigterm_flushes_it() {
+    let v = match Veth::new("w") {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    let out = tmp("live.jsonl");
+    let (child, _) = start(&["extract", "--interface", &v.host, "--window", "10s", "--out", out.to_str().unwrap()]);
+    v.replay(&fixture(), 50_000).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, _, err) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    // The last lines say what the kernel received and dropped.
+    assert!(err.contains("36216 packets captured (9204600 bytes); kernel: 36216 received, 0 dropped"), "{err}");
+    // Every window flushed, and the census is the file's.
+    let file = tmp("file.jsonl");
+    let fixture = fixture();
+    assert!(
+        nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--window", "10s", "--out", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(census(&out), census(&file));
+}
+
+#[test]
+fn a_filter_keeps_what_tshark_keeps_and_a_bad_one_is_an_error() {
+    let v = match Veth::new("f") {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    let Ok(tshark) = Command::new("tshark").args(["-r", fixture().to_str().unwrap(), "-Y", "tcp.port == 443"]).output()
+    else {
+        return skip("tshark is not installed");
+    };
+    let want = String::from_utf8_lossy(&tshark.stdout).lines().count() as u64;
+    let out = tmp("live-443.jsonl");
+    let (child, _) =
+        start(&["extract", "--interface", &v.host, "--filter", "tcp port 443", "--out", out.to_str().unwrap()]);
+    v.replay(&fixture(), 50_000).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, _, err) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    let got = census(&out).into_iter().find(|(k, _)| k == "packets").map(|(_, n)| n);
+    assert_eq!(got, Some(want), "BPF 'tcp port 443' against tshark's tcp.port == 443");
+    let bad = nta(&["extract", "--interface", &v.host, "--filter", "tcp port banana", "--out", "/dev/null"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(err.contains("filter \"tcp port banana\""), "{err}");
+    let missing = nta(&["extract", "--interface", "nta-no-such-if", "--out", "/dev/null"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such interface"));
+    let list = nta(&["capture", "--list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).lines().any(|l| l.starts_with(&v.host)));
+}
+
+#[test]
+fn an_interface_that_disappears_ends_with_a_clear_error_and_the_windows_so_far() {
+    let v = match Veth::new("d") {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    let out = tmp("live-gone.jsonl");
+    let (mut child, _) = start(&["extract", "--interface", &v.host, "--window", "10s", "--out", out.to_str().unwrap()]);
+    v.replay(&fixture(), 50_000).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    run("ip", &["link", "del", &v.host]).unwrap();
+    let (code, _, err) = finish(&mut child);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("{}: capture failed", v.host)), "{err}");
+    assert_eq!(census(&out).first().map(|(_, n)| *n), Some(36_216), "the windows before the error are written");
+}
+
+#[test]
+fn live_detection_reports_anomalies_as_windows_close() {
+    let v = match Veth::new("a") {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    // A model and baseline of the sample's own traffic, then the sample replayed at its own
+    // pace would take 30 minutes: replay its attack-heavy minutes fast instead and check that
+    // detection runs on the live windows and stores what it flags.
+    let store = tmp("live-store.jsonl");
+    let fixture = fixture();
+    assert!(nta(&["analyze", fixture.to_str().unwrap(), "--anomalies", store.to_str().unwrap()]).status.success());
+    let live_store = tmp("live-detect.jsonl");
+    let (child, _) = start(&[
+        "detect",
+        "--interface",
+        &v.host,
+        "--model",
+        "test_net_traffic",
+        "--out",
+        live_store.to_str().unwrap(),
+    ]);
+    v.replay(&fixture, 50_000).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, stdout, err) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("new anomalies appended to"), "{err}");
+    assert!(err.contains("kernel: 36216 received, 0 dropped"), "{err}");
+    // Replayed at full speed, the whole half hour lands in one or two 10 s windows: far
+    // beyond the baseline, flagged, printed as it closed and stored.
+    assert!(stdout.contains("CRITICAL") || stdout.contains("HIGH"), "{stdout}");
+    assert!(std::fs::read_to_string(&live_store).unwrap().lines().count() >= 1);
+}
