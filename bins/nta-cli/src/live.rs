@@ -5,7 +5,7 @@
 use crate::config::{parse_duration_ns, parse_size};
 use anyhow::{Context, Result, bail};
 use nta_live::{LiveCapture, LiveOptions, LiveStream, StreamStats};
-use nta_metrics::CaptureSource;
+use nta_metrics::{CaptureCounters, CaptureSource, CounterProbe};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -59,8 +59,14 @@ impl LiveArgs {
         let stream = LiveStream::new(capture, stop, deadline);
         let stats = stream.stats();
         let name = format!("live:{interface}");
+        let probe_stats = Arc::clone(&stats);
+        let counters: CounterProbe = Arc::new(move || {
+            let s = probe_stats.lock().map(|s| s.capture).unwrap_or_default();
+            CaptureCounters { received: s.received, dropped: s.dropped_kernel + s.dropped_interface }
+        });
         eprintln!("capturing on {interface} (Ctrl-C or SIGTERM to stop)");
-        Ok(Some(Live { source: CaptureSource::Stream { name: name.clone(), reader: Box::new(stream) }, name, stats }))
+        let source = CaptureSource::Stream { name: name.clone(), reader: Box::new(stream), counters: Some(counters) };
+        Ok(Some(Live { source, name, stats }))
     }
 }
 
@@ -85,6 +91,13 @@ impl LiveEnd {
             "{}: {} packets captured ({} bytes); kernel: {} received, {} dropped; interface: {} dropped",
             self.name, s.packets, s.bytes, s.capture.received, s.capture.dropped_kernel, s.capture.dropped_interface
         );
+        let dropped = s.capture.dropped_kernel + s.capture.dropped_interface;
+        if dropped > 0 {
+            eprintln!(
+                "warning: the capture dropped {dropped} packets: the windows where it did carry capture_dropped, \
+                 under-count the traffic, and their decreases were not taken as evidence"
+            );
+        }
     }
 }
 

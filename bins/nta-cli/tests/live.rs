@@ -164,6 +164,11 @@ fn a_replayed_capture_is_captured_whole_and_sigterm_flushes_it() {
             .success()
     );
     assert_eq!(census(&out), census(&file));
+    // Every window carries the kernel's counters for its span; they add up to the totals.
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let sum = |k: &str| records.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("capture_received"), sum("capture_dropped")), (36_216, 0));
 }
 
 #[test]

@@ -168,6 +168,10 @@ pub struct Anomaly {
     /// before it existed read as 1, the default then).
     #[serde(default = "default_gap_windows")]
     pub incident_gap_windows: i64,
+    /// Live capture: packets the kernel or the interface dropped in this window — traffic that
+    /// happened but is missing from its counts (decreases are then not taken as evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_dropped: Option<u64>,
     /// Severity.
     pub severity: Severity,
     /// The top contributing metrics.

@@ -154,10 +154,19 @@ pub fn detect(
     let score_threshold = model.map(|m| -m.forest.offset);
     let mut anomalies = Vec::new();
     for (i, r) in &usable {
-        let model_hit = model_out.get(i).zip(score_threshold).filter(|((s, _), t)| s > t).map(|(m, _)| m);
+        // A window that lost packets to the capture cannot be judged by the forest (it sees
+        // low counts, not why): only the baseline's increases may flag it.
+        let model_hit =
+            model_out.get(i).zip(score_threshold).filter(|((s, _), t)| s > t && !capture_lossy(r)).map(|(m, _)| m);
         let dev = baseline.map(|b| {
             let mut d = b.score(r, &cfg.thresholds);
             d.deviations.retain(|x| !cfg.ignore_metrics.contains(&x.metric));
+            // A live capture that dropped packets here under-counts this window: a metric
+            // below its usual level may be the sensor's loss, not the traffic's, so only
+            // increases count as evidence.
+            if capture_lossy(r) {
+                d.deviations.retain(|x| x.z > 0.0);
+            }
             // Corroboration: two metrics beyond their thresholds, or one far beyond.
             let exceeding = d.deviations.iter().filter(|x| x.exceeds).count();
             let far = d.deviations.iter().any(|x| x.z.abs() >= x.threshold * cfg.baseline_single_factor);
@@ -259,6 +268,7 @@ pub fn detect(
             max_abs_z,
             z_threshold: baseline.map(|_| cfg.thresholds.default),
             incident_gap_windows: cfg.incident_gap_windows.max(0),
+            capture_dropped: r.capture_dropped.filter(|d| *d > 0),
             severity,
             explanation,
             top_sources: r.top_src_by_bytes.clone(),
@@ -344,4 +354,10 @@ pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
 /// A window of nothing but frames of a link type nta does not decode.
 fn only_undecoded(r: &WindowRecord) -> bool {
     r.packets > 0 && r.undecoded_packets >= r.packets
+}
+
+/// A window of a live capture that lost at least 1 % of its packets (kernel or interface
+/// drops): its low counts are not evidence of a traffic drop.
+fn capture_lossy(r: &WindowRecord) -> bool {
+    r.capture_dropped.is_some_and(|d| d > 0 && d.saturating_mul(100) >= (r.packets + d))
 }

@@ -215,3 +215,36 @@ fn a_stop_flag_cancels_analysis_and_an_empty_capture_is_an_error() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A live window that lost packets to the capture is not taken for a traffic drop: the same
+/// near-empty window is flagged without drops and not with them.
+#[test]
+fn capture_drops_are_not_traffic_drops() {
+    use nta_analysis::{DetectConfig, detect};
+    let a = analyze(&[fixture()], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
+    let mut records = a.records.clone();
+    // A normal window (09:02) emptied to a trickle: far below the baseline.
+    let i = records.iter().position(|r| r.window_start.contains("T09:02:00")).unwrap();
+    let mut quiet = records[i].clone();
+    let keep = |v: u64| v / 50;
+    quiet.packets = keep(quiet.packets);
+    quiet.bytes = keep(quiet.bytes);
+    quiet.tcp_packets = keep(quiet.tcp_packets);
+    quiet.ipv4_packets = keep(quiet.ipv4_packets);
+    quiet.new_flows = keep(quiet.new_flows);
+    quiet.packets_per_s /= 50.0;
+    quiet.bits_per_s /= 50.0;
+    records[i] = quiet.clone();
+    let cfg = DetectConfig::default();
+    let flagged = |recs: &[nta_metrics::WindowRecord]| {
+        detect(recs, Some(&a.model), Some(&a.baseline), &cfg)
+            .unwrap()
+            .anomalies
+            .iter()
+            .any(|x| x.window_start_ns == quiet.window_start_ns)
+    };
+    assert!(flagged(&records), "a traffic drop is flagged");
+    records[i].capture_dropped = Some(quiet.packets * 49);
+    records[i].capture_received = Some(quiet.packets * 50);
+    assert!(!flagged(&records), "the same counts with the capture's drops are not");
+}

@@ -105,9 +105,9 @@ impl<S: PacketSource> LiveStream<S> {
             s.packets += packets;
             s.bytes += bytes;
         }
-        if self.ended {
-            self.update_counters()?;
-        }
+        // Fresh counters with every batch of packets (one getsockopt), so the reader can
+        // attribute drops to the windows being read.
+        self.update_counters()?;
         Ok(())
     }
 }

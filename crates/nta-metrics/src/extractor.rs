@@ -154,6 +154,8 @@ pub struct Extractor {
     counts: ExtractCounts,
     /// Windows created so far (written or open), zero rows included.
     created: u64,
+    /// A live source reports kernel counters: every window carries them (0 when none came).
+    live_counters: bool,
 }
 
 impl Extractor {
@@ -172,6 +174,7 @@ impl Extractor {
             last_source: 0,
             counts: ExtractCounts::default(),
             created: 0,
+            live_counters: false,
         }
     }
 
@@ -182,6 +185,21 @@ impl Extractor {
 
     fn index_of(&self, ts: i64) -> i64 {
         ts.div_euclid(self.cfg.window_ns.max(1))
+    }
+
+    /// Attributes a live capture's kernel counters (received, dropped since the last call) to
+    /// the window of `ts_ns` (the newest packet read when they were read), or to the current
+    /// window when there is no packet yet. From the first call on, every window carries the
+    /// counters (`capture_received`, `capture_dropped`), 0 when none came in its span.
+    pub fn capture_counters(&mut self, ts_ns: Option<i64>, received: u64, dropped: u64) {
+        self.live_counters = true;
+        let index = match ts_ns.or(self.clock) {
+            Some(ts) => self.index_of(ts),
+            None => return,
+        };
+        let w = self.window(index);
+        let (r, d) = w.capture.unwrap_or((0, 0));
+        w.capture = Some((r + received, d + dropped));
     }
 
     /// Whether the run created more windows than `max_windows` allows: the caller stops.
@@ -303,7 +321,10 @@ impl Extractor {
             if !all && (end > horizon || index >= self.current) {
                 break;
             }
-            let acc = entry.remove();
+            let mut acc = entry.remove();
+            if self.live_counters && acc.capture.is_none() {
+                acc.capture = Some((0, 0));
+            }
             if acc.late {
                 self.counts.late_records += 1;
             }

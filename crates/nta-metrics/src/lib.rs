@@ -49,7 +49,8 @@ pub use crate::{
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
     pipeline::{
-        CaptureSource, ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files, extract_sources, source_name,
+        CaptureCounters, CaptureSource, CounterProbe, ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files,
+        extract_sources, source_name,
     },
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

@@ -98,6 +98,8 @@ struct Batch {
     summaries: Vec<(PacketSummary, u32)>,
     /// Census of `summaries`, counted on the decoding side.
     census: Census,
+    /// Live sources' kernel counters since the previous batch (received, dropped).
+    counters: Option<(u64, u64)>,
 }
 
 impl Batch {
@@ -105,6 +107,7 @@ impl Batch {
         self.data.clear();
         self.meta.clear();
         self.summaries.clear();
+        self.counters = None;
     }
 
     fn push(&mut self, source: usize, p: &Packet<'_>) {
@@ -157,6 +160,8 @@ impl Batch {
 /// One input: its reader and, when several files are merged, a copy of its next packet.
 struct Input {
     reader: Option<CaptureReader>,
+    /// A live capture's counters, and their values at the previous batch.
+    counters: Option<(CounterProbe, CaptureCounters)>,
     head: Option<(i64, LinkType, u32, Vec<u8>)>,
     summary: FileSummary,
     /// Bytes consumed when the reader was closed.
@@ -166,10 +171,14 @@ struct Input {
 impl Input {
     fn open(source: CaptureSource) -> Input {
         let mut summary = FileSummary { path: source.name(), ..FileSummary::default() };
+        let mut counters = None;
         let opened = match source {
             CaptureSource::File(path) if path.as_os_str() == STDIN_PATH => CaptureReader::from_reader(std::io::stdin()),
             CaptureSource::File(path) => CaptureReader::open(path),
-            CaptureSource::Stream { reader, .. } => CaptureReader::from_reader(reader),
+            CaptureSource::Stream { reader, counters: probe, .. } => {
+                counters = probe.map(|p| (p, CaptureCounters::default()));
+                CaptureReader::from_reader(reader)
+            }
         };
         let reader = match opened {
             Ok(r) => {
@@ -181,7 +190,7 @@ impl Input {
                 None
             }
         };
-        Input { reader, head: None, summary, consumed: 0 }
+        Input { reader, counters, head: None, summary, consumed: 0 }
     }
 
     /// Reads the next packet into `head`.
@@ -258,6 +267,21 @@ struct Source {
 }
 
 impl Source {
+    /// Reads the live inputs' counters into `batch`, as differences since the last batch.
+    fn probe(&mut self, batch: &mut Batch) {
+        for input in &mut self.inputs {
+            if let Some((probe, last)) = input.counters.as_mut() {
+                let now = probe();
+                let (r, d) = batch.counters.unwrap_or((0, 0));
+                batch.counters = Some((
+                    r + now.received.saturating_sub(last.received),
+                    d + now.dropped.saturating_sub(last.dropped),
+                ));
+                *last = now;
+            }
+        }
+    }
+
     fn fill(&mut self, batch: &mut Batch) {
         batch.clear();
         if let [input] = self.inputs.as_mut_slice() {
@@ -330,8 +354,24 @@ pub enum CaptureSource {
         name: String,
         /// The bytes of a pcap or pcapng stream.
         reader: Box<dyn std::io::Read + Send>,
+        /// A live capture's cumulative kernel counters, read after each batch and attributed
+        /// to the windows being read (`capture_received`, `capture_dropped`).
+        counters: Option<CounterProbe>,
     },
 }
+
+/// A live capture's cumulative counters: packets the kernel received for it, and dropped (by
+/// the kernel or the interface).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureCounters {
+    /// Received.
+    pub received: u64,
+    /// Dropped.
+    pub dropped: u64,
+}
+
+/// Reads a live capture's [`CaptureCounters`].
+pub type CounterProbe = std::sync::Arc<dyn Fn() -> CaptureCounters + Send + Sync>;
 
 impl std::fmt::Debug for CaptureSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -445,6 +485,7 @@ fn run(
     let (mut ready, mut next) = (Batch::default(), Batch::default());
     let mut census = Census::default();
     source.fill(&mut ready);
+    source.probe(&mut ready);
     ready.decode();
     while !ready.meta.is_empty() {
         // Accumulate `ready` here while the next batch is read and decoded beside it.
@@ -464,10 +505,14 @@ fn run(
                         }
                     }
                 }
+                if let Some((received, dropped)) = ready.counters {
+                    extractor.capture_counters(ready.meta.last().map(|m| m.ts_ns), received, dropped);
+                }
                 deliver(&mut out, &mut failed);
             },
             || {
                 source.fill(&mut next);
+                source.probe(&mut next);
                 next.decode();
             },
         );
@@ -479,6 +524,10 @@ fn run(
         }
         progress(source.progress());
         std::mem::swap(&mut ready, &mut next);
+    }
+    // The counters read with the last, empty batch (the stream's end) go to the last window.
+    if let Some((received, dropped)) = ready.counters {
+        extractor.capture_counters(None, received, dropped);
     }
     let mut counts = extractor.finish(&mut |r| out.push(r));
     deliver(&mut out, &mut failed);

@@ -46,6 +46,14 @@ pub struct WindowRecord {
     /// Capture time without packets before this window, when longer than the maximum gap that
     /// is filled with zero rows; `null` otherwise.
     pub gap_before_ns: Option<i64>,
+    /// Live capture only: packets the kernel received for the capture while this window was
+    /// being read (after the filter; from libpcap's counters). Absent for files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_received: Option<u64>,
+    /// Live capture only: packets the kernel and the interface dropped meanwhile — traffic
+    /// that happened but is missing from every count of this window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_dropped: Option<u64>,
 
     /// Frames.
     pub packets: u64,

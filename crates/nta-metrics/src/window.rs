@@ -69,6 +69,8 @@ pub(crate) struct WindowAcc {
     pub(crate) index: i64,
     pub(crate) late: bool,
     pub(crate) gap_before_ns: Option<i64>,
+    /// Kernel counters of a live capture attributed to this window (received, dropped).
+    pub(crate) capture: Option<(u64, u64)>,
     /// Bit i: source i contributed (sources beyond 63 share bit 63).
     pub(crate) sources: u64,
     packets: u64,
@@ -159,6 +161,7 @@ impl WindowAcc {
             index: 0,
             late: false,
             gap_before_ns: None,
+            capture: None,
             sources: 0,
             packets: 0,
             bytes: 0,
@@ -349,6 +352,8 @@ impl WindowAcc {
             sample_rate: sample_rate.max(1),
             late: self.late,
             gap_before_ns: self.gap_before_ns,
+            capture_received: self.capture.map(|c| c.0),
+            capture_dropped: self.capture.map(|c| c.1),
             packets,
             bytes,
             mean_pkt_size: mean(bytes, packets),

@@ -627,3 +627,37 @@ fn window_bounds_are_refused_up_front_and_a_run_stops_at_its_limit() {
     assert!(r.unwrap_err().contains("more than 5000 windows"));
     assert!(n <= 5_000, "{n} delivered");
 }
+
+/// A stream source with kernel counters: every window carries them, and they add up to what
+/// the counters said; a file's records carry none.
+#[test]
+fn live_counters_are_attributed_to_windows() {
+    use nta_metrics::{CaptureCounters, CaptureSource, CounterProbe, extract_sources};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let calls = Arc::new(AtomicU64::new(0));
+    let c = Arc::clone(&calls);
+    // Each read of the counters: 1,000 more received, 7 more dropped.
+    let probe: CounterProbe = Arc::new(move || {
+        let n = c.fetch_add(1, Ordering::Relaxed) + 1;
+        CaptureCounters { received: n * 1_000, dropped: n * 7 }
+    });
+    let reader = Box::new(std::fs::File::open(&fixture).unwrap());
+    let source = CaptureSource::Stream { name: "live:test".into(), reader, counters: Some(probe) };
+    let mut out = Vec::new();
+    extract_sources(vec![source], &ExtractConfig::new(10 * NS), &|_| {}, &mut |r| {
+        out.push(r);
+        Ok(())
+    })
+    .unwrap();
+    let n = calls.load(Ordering::Relaxed);
+    assert!(n >= 2, "{n} reads");
+    assert!(out.iter().all(|r| r.capture_received.is_some() && r.capture_dropped.is_some()));
+    assert_eq!(out.iter().map(|r| r.capture_received.unwrap()).sum::<u64>(), n * 1_000);
+    assert_eq!(out.iter().map(|r| r.capture_dropped.unwrap()).sum::<u64>(), n * 7);
+    assert!(out.iter().all(|r| r.source == "live:test"));
+    let file = extract(&[fixture], &ExtractConfig::new(10 * NS));
+    assert!(file.iter().all(|r| r.capture_received.is_none() && r.capture_dropped.is_none()));
+    assert!(!serde_json::to_string(&file[0]).unwrap().contains("capture_"));
+}
