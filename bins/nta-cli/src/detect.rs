@@ -2,6 +2,7 @@
 //! model and/or a baseline, appended to the anomaly store.
 
 use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
+use crate::learn::Learner;
 use crate::live::LiveArgs;
 use crate::metrics_files::read_metrics;
 use crate::report::print_report;
@@ -44,6 +45,10 @@ pub(crate) struct Args {
     detect: DetectFlags,
     #[command(flatten)]
     live: LiveArgs,
+    /// With --interface: learn normal from the first DURATION of capture time (a baseline and
+    /// a model saved as --model NAME, default live_IFACE), then detect
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ns, requires = "interface")]
+    learn: Option<i64>,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -57,14 +62,29 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if let Some(o) = &args.out {
         layout = layout.with_anomalies(o);
     }
-    let model = args.model.as_deref().map(|m| load_model(&layout, m)).transpose()?;
+    // With --learn, --model names what will be learnt; otherwise it is loaded.
+    let learner = match (args.learn, &args.live.interface) {
+        (Some(span), Some(iface)) => {
+            let name = match &args.model {
+                Some(m) => m.clone(),
+                None => nta_store::name_for_capture(std::path::Path::new(&format!("live_{iface}"))),
+            };
+            layout.model_path(&name)?;
+            Some(Learner::new(name, span))
+        }
+        _ => None,
+    };
+    let model = match &learner {
+        Some(_) => None,
+        None => args.model.as_deref().map(|m| load_model(&layout, m)).transpose()?,
+    };
     let baseline = args
         .baseline
         .as_deref()
         .map(|b| Baseline::load(b).with_context(|| format!("loading baseline {}", b.display())))
         .transpose()?;
-    if model.is_none() && baseline.is_none() {
-        bail!("give --model NAME and/or --baseline FILE");
+    if model.is_none() && baseline.is_none() && learner.is_none() {
+        bail!("give --model NAME and/or --baseline FILE (or, live, --learn DURATION)");
     }
     let cfg = args.detect.detect_config()?;
     let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
@@ -75,13 +95,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     if let Some(live) = args.live.open()? {
         let (source, end) = live.take();
-        let code = detect_stream(&layout, source, window, model.as_ref(), baseline.as_ref(), &cfg);
+        let code = detect_stream(&layout, source, window, (model, baseline, learner), &cfg);
         end.report();
         return code;
     }
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
         let source = CaptureSource::File(p.clone());
-        return detect_stream(&layout, source, window, model.as_ref(), baseline.as_ref(), &cfg);
+        return detect_stream(&layout, source, window, (model, baseline, None), &cfg);
     }
     let (records, warnings, read_error) = match &args.pcap {
         Some(p) => {
@@ -153,10 +173,10 @@ fn detect_stream(
     layout: &Layout,
     input: CaptureSource,
     window: i64,
-    model: Option<&nta_ml::Model>,
-    baseline: Option<&Baseline>,
+    judges: (Option<nta_ml::Model>, Option<Baseline>, Option<Learner>),
     cfg: &DetectConfig,
 ) -> Result<ExitCode> {
+    let (mut model, mut baseline, mut learner) = judges;
     let store = AnomalyStore::new(layout.anomalies_path());
     // The closing report covers the most recent anomalies (a capture may run for days; every
     // one is in the store).
@@ -165,7 +185,16 @@ fn detect_stream(
     let (mut windows, mut appended) = (0, 0);
     let mut stdout = std::io::stdout();
     let summary = extract_sources(vec![input], &ExtractConfig::new(window), &|_| {}, &mut |r| {
-        let d = detect(std::slice::from_ref(&r), model, baseline, cfg).map_err(std::io::Error::other)?;
+        if let Some(l) = learner.as_mut() {
+            match l.offer(layout, &r).map_err(|e| std::io::Error::other(format!("{e:#}")))? {
+                None => return Ok(()),
+                Some((m, b)) => {
+                    (model, baseline, learner) = (Some(m), Some(b), None);
+                }
+            }
+        }
+        let d =
+            detect(std::slice::from_ref(&r), model.as_ref(), baseline.as_ref(), cfg).map_err(std::io::Error::other)?;
         windows += d.windows;
         if !d.anomalies.is_empty() {
             appended += store.append(&d.anomalies).map_err(std::io::Error::other)?;

@@ -11,6 +11,7 @@ mod detect;
 mod evaluate;
 mod extract;
 mod inspect;
+mod learn;
 mod live;
 mod metrics_files;
 mod models;

@@ -251,3 +251,35 @@ fn live_detection_reports_anomalies_as_windows_close() {
     assert!(stdout.contains("CRITICAL") || stdout.contains("HIGH"), "{stdout}");
     assert!(std::fs::read_to_string(&live_store).unwrap().lines().count() >= 1);
 }
+
+#[test]
+fn live_detection_learns_normal_first_when_asked() {
+    let v = match Veth::new("l") {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    let live_store = tmp("live-learn.jsonl");
+    let (child, _) = start(&[
+        "detect",
+        "--interface",
+        &v.host,
+        "--learn",
+        "4s",
+        "--window",
+        "1s",
+        "--model",
+        "learnt_live",
+        "--out",
+        live_store.to_str().unwrap(),
+    ]);
+    // About 7 s of traffic: 4 s to learn from, the rest to detect on.
+    v.replay(&fixture(), 5_000).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, _, err) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("learnt normal from"), "{err}");
+    let data = tmp("data");
+    assert!(data.join("models/learnt_live.json").is_file() && data.join("baselines/learnt_live.json").is_file());
+    let models = nta(&["models", "--json"]);
+    assert!(String::from_utf8_lossy(&models.stdout).contains("learnt_live"));
+}
