@@ -6,12 +6,14 @@
 //! `cancel` marks the job cancelled at once; its work stops at the next batch of packets,
 //! tree or block of rows, and writes nothing.
 
+use crate::events::{Event, Events};
 use nta_store::{AnalyzeOutcome, DetectOutcome, TrainOutcome};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 /// Where a job stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -75,14 +77,32 @@ pub struct Handle {
     pub bytes_done: AtomicU64,
     /// Capture bytes in all.
     pub bytes_total: AtomicU64,
+    /// The job's id and the events its progress goes to.
+    id: String,
+    events: Option<Events>,
+    /// When progress was last published (ms since the job was made), for the 10-a-second cap.
+    last_event_ms: AtomicU64,
+    made: Option<Instant>,
 }
 
 impl Handle {
-    /// A progress callback feeding the counters.
+    /// A progress callback feeding the counters (and `progress` events, ten a second at most).
     pub fn progress(&self) -> impl Fn(nta_metrics::Progress) + Sync + '_ {
         |p: nta_metrics::Progress| {
             self.bytes_done.store(p.bytes_done, Ordering::Relaxed);
             self.bytes_total.store(p.bytes_total, Ordering::Relaxed);
+            let (Some(events), Some(made)) = (&self.events, self.made) else { return };
+            let now = made.elapsed().as_millis() as u64 + 100;
+            let last = self.last_event_ms.load(Ordering::Relaxed);
+            if now >= last + 100
+                && self.last_event_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                events.publish(Event::Progress {
+                    id: self.id.clone(),
+                    bytes_done: p.bytes_done,
+                    bytes_total: p.bytes_total,
+                });
+            }
         }
     }
 }
@@ -177,6 +197,8 @@ pub struct JobCounts {
 pub struct Jobs {
     /// Oldest first.
     entries: Mutex<VecDeque<Entry>>,
+    /// Where state changes, progress and stored anomalies are told.
+    events: Events,
     queue: SyncSender<(String, Arc<Handle>, Work)>,
     limits: JobLimits,
     pruned: AtomicU64,
@@ -184,9 +206,9 @@ pub struct Jobs {
 
 impl Jobs {
     /// A registry with `limits.workers` threads waiting for work.
-    pub fn new(limits: JobLimits) -> Arc<Jobs> {
+    pub fn new(limits: JobLimits, events: Events) -> Arc<Jobs> {
         let (tx, rx) = std::sync::mpsc::sync_channel(limits.queue.max(1));
-        let jobs = Arc::new(Jobs { entries: Mutex::default(), queue: tx, limits, pruned: AtomicU64::new(0) });
+        let jobs = Arc::new(Jobs { entries: Mutex::default(), events, queue: tx, limits, pruned: AtomicU64::new(0) });
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..limits.workers.max(1) {
             let (jobs, rx) = (Arc::downgrade(&jobs), rx.clone());
@@ -208,7 +230,12 @@ impl Jobs {
         F: FnOnce(&Handle) -> Result<JobResult, JobError> + Send + 'static,
     {
         let id = nta_store::new_id();
-        let handle = Arc::new(Handle::default());
+        let handle = Arc::new(Handle {
+            id: id.clone(),
+            events: Some(self.events.clone()),
+            made: Some(Instant::now()),
+            ..Handle::default()
+        });
         let mut entries = self.lock();
         match self.queue.try_send((id.clone(), handle.clone(), Box::new(work))) {
             Ok(()) => {}
@@ -224,6 +251,8 @@ impl Jobs {
             result: None,
             error: None,
         });
+        drop(entries);
+        self.events.publish(Event::Job { id: id.clone(), kind: kind.to_owned(), state: State::Queued, error: None });
         Ok(id)
     }
 
@@ -264,6 +293,7 @@ impl Jobs {
         if e.state.active() {
             e.handle.cancel.store(true, Ordering::Relaxed);
             e.state = State::Cancelled;
+            self.events.publish(Event::Job { id: e.id.clone(), kind: e.kind.clone(), state: e.state, error: None });
         }
         Some(e.view(true))
     }
@@ -287,7 +317,24 @@ impl Jobs {
     fn set(&self, id: &str, f: impl FnOnce(&mut Entry)) {
         let mut entries = self.lock();
         if let Some(e) = entries.iter_mut().find(|e| e.id == id) {
+            let before = e.state;
             f(e);
+            if e.state != before {
+                self.events.publish(Event::Job {
+                    id: e.id.clone(),
+                    kind: e.kind.clone(),
+                    state: e.state,
+                    error: e.error.clone(),
+                });
+                let found = match &e.result {
+                    Some(JobResult::Detection(d)) => Some((d.anomalies, d.new, d.incidents.len())),
+                    Some(JobResult::Analysis(a)) => Some((a.anomalies, a.new, a.incidents.len())),
+                    _ => None,
+                };
+                if let Some((anomalies, new, incidents)) = found {
+                    self.events.publish(Event::Anomalies { job: e.id.clone(), anomalies, new, incidents });
+                }
+            }
         }
         // Forget the oldest finished jobs beyond the number kept.
         let finished = entries.iter().filter(|e| !e.state.active()).count();

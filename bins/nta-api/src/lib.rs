@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod jobs;
 mod openapi;
 pub mod routes;
@@ -14,6 +15,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 pub use auth::Auth;
+pub use events::{Event, Events};
 pub use jobs::{JobLimits, Jobs};
 use nta_store::{FileStore, Layout};
 pub use routes::control::Control;
@@ -44,6 +46,8 @@ pub struct Services {
     pub store: web::Data<FileStore>,
     /// Long work.
     pub jobs: web::Data<Jobs>,
+    /// What happens, for `/api/events`.
+    pub events: web::Data<Events>,
     /// The server's current work (`/api/control`).
     pub control: web::Data<Control>,
     /// Who may change things.
@@ -65,9 +69,11 @@ impl Services {
         if removed > 0 {
             println!("removed {removed} partial upload(s) left by an earlier run");
         }
+        let events = Events::new();
         Ok(Services {
             store: web::Data::new(FileStore::new(layout)),
-            jobs: web::Data::from(Jobs::new(jobs)),
+            jobs: web::Data::from(Jobs::new(jobs, events.clone())),
+            events: web::Data::new(events),
             control: web::Data::new(Control::new()),
             auth: web::Data::new(auth),
             limits: web::Data::new(limits),
@@ -106,6 +112,7 @@ pub fn create_app(
     App::new()
         .app_data(s.store)
         .app_data(s.jobs)
+        .app_data(s.events)
         .app_data(s.control)
         .app_data(s.auth)
         .app_data(s.limits)

@@ -3,7 +3,7 @@
 //! library crates' records derive it under their `openapi` feature). A test checks that every
 //! route of `routes::configure` is documented and every documented operation is routed.
 
-use crate::routes::{anomalies, control, jobs, metrics, models, server, uploads};
+use crate::routes::{anomalies, control, events, jobs, metrics, models, server, uploads};
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         control::control_stop,
         control::control_state,
         server::document,
+        events::events,
     ),
     modifiers(&Bearer),
     tags(

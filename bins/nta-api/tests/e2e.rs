@@ -322,3 +322,50 @@ fn stalled_uploads_are_dropped_and_leave_nothing() {
     assert_eq!(s, 200);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `GET /api/events` streams what happens: connected (`hello`), a training's states, and a
+/// detection's stored anomalies, over a real connection as they happen.
+#[test]
+fn events_stream_jobs_and_anomalies_as_they_happen() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("nta-api-e2e-events-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
+    let _server = start(&dir, port, &["--pcap", fixture.to_str().unwrap()]);
+    // Wait for the startup job to finish, so the metrics and a model exist.
+    let t = Instant::now();
+    loop {
+        let (_, st) = json(port, "GET", "/api/status", None);
+        if st["running_jobs"] == 0 && st["models"] == 1 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "{st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut sse = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(sse, "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let mut read_until = |sse: &mut TcpStream, seen: &mut String, want: &str| {
+        while !seen.contains(want) {
+            let n = sse.read(&mut buf).unwrap();
+            assert!(n > 0, "stream ended before {want:?}: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    read_until(&mut sse, &mut seen, "event: hello");
+    assert!(seen.to_lowercase().contains("content-type: text/event-stream"), "{seen}");
+    let (s, j) = json(port, "POST", "/api/train", Some(serde_json::json!({"name": "ev"})));
+    let train = finished(port, s, j)["id"].as_str().unwrap().to_owned();
+    read_until(
+        &mut sse,
+        &mut seen,
+        &format!("{{\"type\":\"job\",\"id\":\"{train}\",\"kind\":\"train\",\"state\":\"done\"}}"),
+    );
+    assert!(seen.contains(&format!("\"id\":\"{train}\",\"kind\":\"train\",\"state\":\"running\"")), "{seen}");
+    let (s, j) = json(port, "POST", "/api/anomalies/detect", Some(serde_json::json!({"model": "ev"})));
+    let detect = finished(port, s, j)["id"].as_str().unwrap().to_owned();
+    read_until(&mut sse, &mut seen, &format!("event: anomalies\ndata: {{\"type\":\"anomalies\",\"job\":\"{detect}\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -26,6 +26,7 @@ macro_rules! routes {
 
 pub mod anomalies;
 pub mod control;
+pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod models;
@@ -59,14 +60,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(uploads::configure)
         .configure(jobs::configure)
         .configure(control::configure)
+        .configure(events::configure)
         .default_service(web::to(not_found));
 }
 
 /// Every (method, path) served.
 #[cfg(test)]
 pub(crate) fn all_routes() -> Vec<(&'static str, &'static str)> {
-    [server::ROUTES, anomalies::ROUTES, metrics::ROUTES, models::ROUTES, uploads::ROUTES, jobs::ROUTES, control::ROUTES]
-        .concat()
+    [
+        server::ROUTES,
+        anomalies::ROUTES,
+        metrics::ROUTES,
+        models::ROUTES,
+        uploads::ROUTES,
+        jobs::ROUTES,
+        control::ROUTES,
+        events::ROUTES,
+    ]
+    .concat()
 }
 
 /// The JSON 404 for unknown routes.
