@@ -36,9 +36,21 @@ pub enum Event {
         /// Capture bytes in all.
         bytes_total: u64,
     },
+    /// A live capture closed a window.
+    Window {
+        /// Its start, RFC 3339.
+        window_start: String,
+        /// Packets in it.
+        packets: u64,
+        /// Their bytes.
+        bytes: u64,
+        /// Packets the capture lost in it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capture_dropped: Option<u64>,
+    },
     /// Anomalies were detected and stored.
     Anomalies {
-        /// The job that detected them.
+        /// The job that detected them (`live` for live detection).
         job: String,
         /// Abnormal windows found.
         anomalies: usize,
@@ -55,6 +67,7 @@ impl Event {
         match self {
             Event::Job { .. } => "job",
             Event::Progress { .. } => "progress",
+            Event::Window { .. } => "window",
             Event::Anomalies { .. } => "anomalies",
         }
     }

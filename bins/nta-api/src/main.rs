@@ -52,6 +52,19 @@ struct Args {
     /// it, for a trusted network; changes still need the token
     #[arg(long, env = "NTA_OPEN_READS")]
     open_reads: bool,
+    /// Capture this interface from the start and detect continuously (instead of --pcap); needs
+    /// a build with `--features live` and CAP_NET_RAW
+    #[arg(long, env = "NTA_INTERFACE", conflicts_with = "pcap")]
+    interface: Option<String>,
+    /// With --interface: a BPF filter
+    #[arg(long, env = "NTA_FILTER", requires = "interface")]
+    filter: Option<String>,
+    /// With --interface: learn normal from the first span of capture time (e.g. 10m), then detect
+    #[arg(long, env = "NTA_LEARN", requires = "interface", value_parser = humantime::parse_duration)]
+    learn: Option<Duration>,
+    /// With --interface: the model to detect with, or the name to learn into [default: live_IFACE]
+    #[arg(long, env = "NTA_MODEL", requires = "interface")]
+    model: Option<String>,
 }
 
 /// The settings file; every key optional.
@@ -93,6 +106,17 @@ struct Settings {
     jobs: JobLimits,
     cors_origins: Vec<String>,
     open_reads: bool,
+}
+
+/// Live detection at start: `--interface` and its companions.
+fn live_request(args: &Args) -> Option<nta_api::live::LiveRequest> {
+    args.interface.as_ref().map(|interface| nta_api::live::LiveRequest {
+        interface: interface.clone(),
+        filter: args.filter.clone(),
+        learn_ns: args.learn.and_then(|d| i64::try_from(d.as_nanos()).ok()),
+        model: args.model.clone(),
+        window_ns: None,
+    })
 }
 
 fn settings(args: Args) -> Result<Settings> {
@@ -158,7 +182,9 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args = settings(Args::parse())?;
+    let parsed = Args::parse();
+    let live = live_request(&parsed);
+    let args = settings(parsed)?;
     let token = match std::env::var("NTA_API_TOKEN") {
         Ok(t) => {
             Auth::check_token(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -177,7 +203,7 @@ fn run() -> Result<()> {
     services.cors_origins = std::sync::Arc::new(args.cors_origins.clone());
     let pcap = args.pcap.clone().or_else(|| {
         let sample = PathBuf::from("fixtures/test_net_traffic.pcapng");
-        sample.is_file().then_some(sample)
+        (live.is_none() && sample.is_file()).then_some(sample)
     });
     let bind = args.bind;
     let jobs = services.jobs.clone();
@@ -195,7 +221,14 @@ fn run() -> Result<()> {
                 };
                 CannotBind { bind, reason }
             })?;
-        if let Some(pcap) = pcap {
+        if let Some(request) = live {
+            let interface = request.interface.clone();
+            services
+                .control
+                .start_live(&services.jobs, &layout, &services.events, request)
+                .map_err(|e| anyhow::anyhow!("{interface}: {e}"))?;
+            println!("live detection on {interface}");
+        } else if let Some(pcap) = pcap {
             let id =
                 services.control.start(&services.jobs, &layout, "startup", pcap).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("startup job {id}: processing the capture");

@@ -2,7 +2,6 @@
 //! model and/or a baseline, appended to the anomaly store.
 
 use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
-use crate::learn::Learner;
 use crate::live::LiveArgs;
 use crate::metrics_files::read_metrics;
 use crate::report::print_report;
@@ -10,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use nta_analysis::{DetectConfig, Detection, detect};
 use nta_baselines::Baseline;
 use nta_metrics::{CaptureSource, ExtractConfig, MAX_WINDOWS_IN_MEMORY, extract_files, extract_sources};
-use nta_store::{AnomalyStore, Layout, load_model};
+use nta_store::{AnomalyStore, Layout, Learner, load_model};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -186,10 +185,15 @@ fn detect_stream(
     let mut stdout = std::io::stdout();
     let summary = extract_sources(vec![input], &ExtractConfig::new(window), &|_| {}, &mut |r| {
         if let Some(l) = learner.as_mut() {
-            match l.offer(layout, &r).map_err(|e| std::io::Error::other(format!("{e:#}")))? {
+            match l.offer(layout, &r).map_err(std::io::Error::other)? {
                 None => return Ok(()),
-                Some((m, b)) => {
-                    (model, baseline, learner) = (Some(m), Some(b), None);
+                Some(learnt) => {
+                    eprintln!(
+                        "learnt normal from {} windows: baseline and model {} saved; detecting",
+                        learnt.windows,
+                        l.name()
+                    );
+                    (model, baseline, learner) = (Some(learnt.model), Some(learnt.baseline), None);
                 }
             }
         }

@@ -11,7 +11,6 @@ mod detect;
 mod evaluate;
 mod extract;
 mod inspect;
-mod learn;
 mod live;
 mod metrics_files;
 mod models;

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{cli, nta, tmp};
-use std::io::{BufRead, BufReader, Read, Write};
+use nta_corpus::veth::{Veth, run, skip};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,71 +16,8 @@ fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng")
 }
 
-/// Says, past the harness's capture, that the current test skipped and why.
-fn skip(why: &str) {
-    let thread = std::thread::current();
-    let _ = writeln!(std::io::stderr(), "skipped {}: {why}", thread.name().unwrap_or("a live test"));
-}
-
-fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
-    }
-}
-
-/// A veth pair: `host` here, `peer` in the namespace `ns`; removed on drop.
-struct Veth {
-    ns: String,
-    host: String,
-    peer: String,
-}
-
-impl Veth {
-    /// Everything a live test needs, or why not.
-    fn new(tag: &str) -> Result<Veth, String> {
-        if !cfg!(feature = "live") {
-            return Err("built without live capture (cargo test --features nta-cli/live)".into());
-        }
-        let uid = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")));
-        if uid != Some(true) {
-            return Err("not root (capturing and network namespaces need it)".into());
-        }
-        for tool in ["ip", "tcpreplay"] {
-            if Command::new(tool).arg("-V").output().is_err() && Command::new(tool).arg("--version").output().is_err() {
-                return Err(format!("{tool} is not installed"));
-            }
-        }
-        let id = format!("{}{tag}", std::process::id() % 100_000);
-        let v = Veth { ns: format!("nta{id}"), host: format!("nta{id}a"), peer: format!("nta{id}b") };
-        run("ip", &["netns", "add", &v.ns]).map_err(|e| format!("network namespaces unavailable: {e}"))?;
-        run("ip", &["link", "add", &v.host, "type", "veth", "peer", "name", &v.peer])?;
-        run("ip", &["link", "set", &v.peer, "netns", &v.ns])?;
-        // Quiet: no IPv6 neighbour chatter of our own; big enough for every frame of the file.
-        let _ = run("sysctl", &["-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", v.host)]);
-        let _ =
-            run("ip", &["netns", "exec", &v.ns, "sysctl", "-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", v.peer)]);
-        run("ip", &["link", "set", &v.host, "mtu", "9000", "up"])?;
-        run("ip", &["netns", "exec", &v.ns, "ip", "link", "set", &v.peer, "mtu", "9000", "up"])?;
-        Ok(v)
-    }
-
-    /// Replays `file` into the namespace's end at `pps` packets per second.
-    fn replay(&self, file: &Path, pps: u32) -> Result<(), String> {
-        let file = file.to_str().unwrap_or_default();
-        run("ip", &["netns", "exec", &self.ns, "tcpreplay", "-q", "-i", &self.peer, &format!("--pps={pps}"), file])
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = run("ip", &["link", "del", &self.host]);
-        let _ = run("ip", &["netns", "del", &self.ns]);
-    }
+fn veth(tag: &str) -> Result<Veth, String> {
+    Veth::new(tag, cfg!(feature = "live"))
 }
 
 /// `nta-cli ARGS`, once it says it is capturing; its stderr so far is returned with it.
@@ -143,7 +81,7 @@ fn census(path: &Path) -> Vec<(String, u64)> {
 
 #[test]
 fn a_replayed_capture_is_captured_whole_and_sigterm_flushes_it() {
-    let v = match Veth::new("w") {
+    let v = match veth("w") {
         Ok(v) => v,
         Err(why) => return skip(&why),
     };
@@ -173,7 +111,7 @@ fn a_replayed_capture_is_captured_whole_and_sigterm_flushes_it() {
 
 #[test]
 fn a_filter_keeps_what_tshark_keeps_and_a_bad_one_is_an_error() {
-    let v = match Veth::new("f") {
+    let v = match veth("f") {
         Ok(v) => v,
         Err(why) => return skip(&why),
     };
@@ -203,7 +141,7 @@ fn a_filter_keeps_what_tshark_keeps_and_a_bad_one_is_an_error() {
 
 #[test]
 fn an_interface_that_disappears_ends_with_a_clear_error_and_the_windows_so_far() {
-    let v = match Veth::new("d") {
+    let v = match veth("d") {
         Ok(v) => v,
         Err(why) => return skip(&why),
     };
@@ -220,7 +158,7 @@ fn an_interface_that_disappears_ends_with_a_clear_error_and_the_windows_so_far()
 
 #[test]
 fn live_detection_reports_anomalies_as_windows_close() {
-    let v = match Veth::new("a") {
+    let v = match veth("a") {
         Ok(v) => v,
         Err(why) => return skip(&why),
     };
@@ -254,7 +192,7 @@ fn live_detection_reports_anomalies_as_windows_close() {
 
 #[test]
 fn live_detection_learns_normal_first_when_asked() {
-    let v = match Veth::new("l") {
+    let v = match veth("l") {
         Ok(v) => v,
         Err(why) => return skip(&why),
     };

@@ -10,9 +10,14 @@
 //!   so a test starts with `if !nta_corpus::require() { return; }` and never passes silently.
 //! - [`pcap`] — a file of the corpus by its path relative to the corpus folder.
 //!
+//! - [`veth::Veth`] — a veth pair with one end in a network namespace, for the live-capture
+//!   tests, and [`veth::skip`].
+//!
 //! A dev-dependency only: no library or binary of nta depends on it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod veth;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -38,6 +38,7 @@ mod files;
 mod identity;
 mod index;
 mod layout;
+mod live;
 mod ops;
 
 /// Re-exported: the one formatter of an error and its causes, for both binaries.
@@ -51,6 +52,7 @@ pub use crate::{
     identity::{FileKey, now_rfc3339},
     index::{Snapshot, StoreIndex},
     layout::{Layout, name_for_capture, new_id},
+    live::{Learner, Learnt, MetricsLog},
     ops::{
         AnalyzeOutcome, DetectOutcome, Extracted, Records, TrainOutcome, analyze_into, detect, extract, load_model,
         read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection, train,

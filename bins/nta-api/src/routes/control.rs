@@ -4,7 +4,9 @@
 use crate::auth::Auth;
 use crate::auth::Reader;
 use crate::error::{ApiError, ApiResult};
+use crate::events::Events;
 use crate::jobs::{JobResult, JobView, Jobs, State};
+use crate::live::{LiveRequest, LiveRun, LiveState};
 use crate::routes::accepted;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,12 +23,14 @@ routes! {
     get "/api/control/state" => control_state,
 }
 
-/// The server's mode and the job doing its current work.
+/// The server's mode and the job doing its current work, or its live capture.
 #[derive(Debug)]
 pub struct Control {
     /// When the server started.
     pub started: Instant,
     state: Mutex<(String, Option<String>)>,
+    /// The live capture, running or the last one (its final state).
+    live: Mutex<Option<LiveRun>>,
 }
 
 impl Default for Control {
@@ -38,12 +42,43 @@ impl Default for Control {
 impl Control {
     /// Idle, no job.
     pub fn new() -> Control {
-        Control { started: Instant::now(), state: Mutex::new(("idle".into(), None)) }
+        Control { started: Instant::now(), state: Mutex::new(("idle".into(), None)), live: Mutex::new(None) }
     }
 
-    /// `idle` or `pcap <path>`.
+    /// `idle`, `pcap <path>` or `live <interface>`.
     pub fn mode(&self) -> String {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).0.clone()
+    }
+
+    /// The live capture's state (running, or the last one's at its end).
+    pub fn live(&self) -> Option<LiveState> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(LiveRun::state)
+    }
+
+    /// Starts continuous live detection on an interface, unless a control job or a live
+    /// capture is running (409).
+    pub fn start_live(&self, jobs: &Jobs, layout: &Layout, events: &Events, request: LiveRequest) -> ApiResult<()> {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.refuse_if_busy(&st, jobs)?;
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let mode = format!("live {}", request.interface);
+        *live = Some(LiveRun::start(layout.clone(), events.clone(), request)?);
+        *st = (mode, None);
+        Ok(())
+    }
+
+    /// 409 while a control job or a live capture runs.
+    fn refuse_if_busy(&self, st: &(String, Option<String>), jobs: &Jobs) -> ApiResult<()> {
+        let busy = |what: String| ApiError::new(StatusCode::CONFLICT, "busy", format!("{what}; stop it first"));
+        if let Some(running) =
+            st.1.as_deref().and_then(|id| jobs.get(id)).filter(|j| matches!(j.state, State::Running | State::Queued))
+        {
+            return Err(busy(format!("job {} is running", running.id)));
+        }
+        if self.live.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(LiveRun::running) {
+            return Err(busy(format!("a live capture runs ({})", st.0)));
+        }
+        Ok(())
     }
 
     /// The current control job's id.
@@ -55,15 +90,7 @@ impl Control {
     /// (409). Returns the job id.
     pub fn start(&self, jobs: &Jobs, layout: &Layout, kind: &str, pcap: PathBuf) -> ApiResult<String> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(running) =
-            st.1.as_deref().and_then(|id| jobs.get(id)).filter(|j| matches!(j.state, State::Running | State::Queued))
-        {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "busy",
-                format!("job {} is running; stop it first", running.id),
-            ));
-        }
+        self.refuse_if_busy(&st, jobs)?;
         let mode = format!("pcap {}", pcap.display());
         let layout = layout.clone();
         let id = jobs.spawn(kind, move |h| {
@@ -75,15 +102,19 @@ impl Control {
         Ok(id)
     }
 
-    /// Back to idle; returns the job that was current.
+    /// Back to idle: a live capture is stopped (its windows flushed); returns the job that
+    /// was current.
     fn stop(&self) -> Option<String> {
+        if let Some(run) = self.live.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            run.stop();
+        }
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.0 = "idle".into();
         st.1.clone()
     }
 }
 
-/// Body of `POST /api/control/start`: exactly one of the two.
+/// Body of `POST /api/control/start`: exactly one of `path`, `upload_id` and `interface`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
@@ -91,23 +122,40 @@ pub struct StartRequest {
     path: Option<String>,
     /// An upload.
     upload_id: Option<String>,
+    /// Live: capture this interface and detect continuously until stopped.
+    interface: Option<String>,
+    /// Live: a BPF filter.
+    filter: Option<String>,
+    /// Live: learn normal from the first span of capture time (`10m`), then detect.
+    learn: Option<String>,
+    /// Live: the model to detect with, or the name to learn into [default: live_IFACE].
+    model: Option<String>,
+    /// Live: window length [default: the model's, else 10s].
+    window: Option<String>,
 }
 
 /// Body of `GET /api/control/state` and `POST /api/control/stop`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ControlState {
-    /// `idle` or `pcap <path>`.
+    /// `idle`, `pcap <path>` or `live <interface>`.
     mode: String,
     /// The control job, if one was started.
     job: Option<JobView>,
+    /// The live capture (running, or the last one at its end): interface, uptime, packets,
+    /// kernel drops, rate, windows, anomalies.
+    live: Option<LiveState>,
 }
 
-/// Processes a capture (extract → baseline → train → detect) as the server's current work.
+/// Processes a capture (extract → baseline → train → detect) as the server's current work
+/// (a job, 202), or starts continuous live detection on an interface (`interface`, 200: see
+/// `GET /api/control/state`; 403 without capture privileges, 501 in a build without libpcap).
 ///
-/// One at a time: 409 while the control job runs. Always a job (202).
+/// One at a time: 409 while the control job or a live capture runs.
 #[utoipa::path(post, path = "/api/control/start", tag = "control", security(("bearer" = [])),
     request_body = StartRequest,
-    responses((status = 202, body = crate::routes::Accepted), (status = 400, body = crate::error::ErrorBody),
+    responses((status = 202, body = crate::routes::Accepted), (status = 200, description = "live capture started", body = ControlState),
+        (status = 400, body = crate::error::ErrorBody), (status = 403, description = "no capture privileges", body = crate::error::ErrorBody),
+        (status = 501, description = "a build without live capture", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "a control job is running", body = crate::error::ErrorBody),
         (status = 503, description = "the job queue is full", body = crate::error::ErrorBody)))]
@@ -117,11 +165,38 @@ pub async fn control_start(
     store: web::Data<FileStore>,
     jobs: web::Data<Jobs>,
     control: web::Data<Control>,
+    events: web::Data<Events>,
     body: web::Json<StartRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.check(&req)?;
     let b = body.into_inner();
     let layout = store.layout();
+    if let Some(interface) = &b.interface {
+        if b.path.is_some() || b.upload_id.is_some() {
+            return Err(ApiError::bad("bad_request", "give exactly one of path, upload_id and interface"));
+        }
+        let duration = |what: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
+            v.as_deref()
+                .map(|s| {
+                    humantime::parse_duration(s)
+                        .ok()
+                        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+                        .ok_or_else(|| ApiError::bad("bad_request", format!("{what} {s:?}: not a duration")))
+                })
+                .transpose()
+        };
+        let request = LiveRequest {
+            interface: interface.clone(),
+            filter: b.filter.clone(),
+            learn_ns: duration("learn", &b.learn)?,
+            model: b.model.clone(),
+            window_ns: duration("window", &b.window)?,
+        };
+        let (control, events) = (control.clone(), events.clone());
+        let layout = layout.clone();
+        web::block(move || control.start_live(&jobs, &layout, &events, request)).await??;
+        return Ok(HttpResponse::Ok().json(ControlState { mode: format!("live {interface}"), job: None, live: None }));
+    }
     let pcap = match (&b.path, &b.upload_id) {
         (Some(p), None) => {
             let root = layout.data_dir().canonicalize().map_err(ApiError::internal)?;
@@ -151,8 +226,10 @@ pub async fn control_stop(
     control: web::Data<Control>,
 ) -> ApiResult<HttpResponse> {
     auth.check(&req)?;
-    let job = control.stop().and_then(|id| jobs.cancel(&id));
-    Ok(HttpResponse::Ok().json(ControlState { mode: "idle".into(), job }))
+    let stopping = control.clone();
+    let current = web::block(move || stopping.stop()).await?;
+    let job = current.and_then(|id| jobs.cancel(&id));
+    Ok(HttpResponse::Ok().json(ControlState { mode: "idle".into(), job, live: control.live() }))
 }
 
 /// The mode and the control job.
@@ -163,5 +240,5 @@ pub async fn control_state(
     control: web::Data<Control>,
 ) -> ApiResult<HttpResponse> {
     let job = control.job().and_then(|id| jobs.get(&id));
-    Ok(HttpResponse::Ok().json(ControlState { mode: control.mode(), job }))
+    Ok(HttpResponse::Ok().json(ControlState { mode: control.mode(), job, live: control.live() }))
 }
