@@ -62,8 +62,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         layout = layout.with_anomalies(o);
     }
     // With --learn, --model names what will be learnt; otherwise it is loaded.
-    let learner = match (args.learn, &args.live.interface) {
-        (Some(span), Some(iface)) => {
+    let learner = match (args.learn, args.live.interface.join("_")) {
+        (Some(span), iface) if !iface.is_empty() => {
             let name = match &args.model {
                 Some(m) => m.clone(),
                 None => nta_store::name_for_capture(std::path::Path::new(&format!("live_{iface}"))),
@@ -89,7 +89,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
     let cfg_x = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(window) };
     cfg_x.validate()?;
-    if args.live.interface.is_some() && !args.metrics.is_empty() {
+    if args.live.wanted() && !args.metrics.is_empty() {
         bail!("--interface captures live: give it without --metrics");
     }
     if let Some(live) = args.live.open()? {

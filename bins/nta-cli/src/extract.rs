@@ -117,10 +117,10 @@ impl Bar {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    if args.live.interface.is_some() && (!args.pcaps.is_empty() || args.dir.is_some()) {
+    if args.live.wanted() && (!args.pcaps.is_empty() || args.dir.is_some()) {
         bail!("--interface captures live: give it without --pcap or --dir");
     }
-    let paths = if args.live.interface.is_some() { Vec::new() } else { inputs(args)? };
+    let paths = if args.live.wanted() { Vec::new() } else { inputs(args)? };
     let mut cfg = ExtractConfig::new(args.window);
     if let Some(g) = args.max_gap {
         cfg.max_gap_ns = g;

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 /// Capture from an interface instead of reading files.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct LiveArgs {
-    /// Capture from this interface (libpcap; `any` for every interface at once) until
-    /// SIGINT/SIGTERM or --duration; needs CAP_NET_RAW
+    /// Capture from this interface (repeatable: several are taken in turn as one capture; `any`
+    /// for every interface at once) until SIGINT/SIGTERM or --duration; needs CAP_NET_RAW
     #[arg(long, value_name = "IFACE")]
-    pub(crate) interface: Option<String>,
+    pub(crate) interface: Vec<String>,
     /// BPF filter (tcpdump syntax), compiled by libpcap
     #[arg(long, value_name = "EXPR", requires = "interface")]
     filter: Option<String>,
@@ -40,17 +40,25 @@ pub(crate) struct Live {
 }
 
 impl LiveArgs {
-    /// Opens the interface (a clear error for a missing interface, missing privileges, a bad
+    /// Whether a capture was asked for.
+    pub(crate) fn wanted(&self) -> bool {
+        !self.interface.is_empty()
+    }
+
+    /// Opens the interface(s) (a clear error for a missing interface, missing privileges, a bad
     /// filter or a build without libpcap) and arms SIGINT/SIGTERM to end the capture.
     pub(crate) fn open(&self) -> Result<Option<Live>> {
-        let Some(interface) = &self.interface else { return Ok(None) };
+        if self.interface.is_empty() {
+            return Ok(None);
+        }
+        let interface = self.interface.join(",");
         let options = LiveOptions {
             filter: self.filter.clone(),
             snaplen: self.snaplen,
             buffer_size: u32::try_from(self.buffer_size).unwrap_or(u32::MAX),
             ..LiveOptions::default()
         };
-        let capture = LiveCapture::open(interface, &options)?;
+        let capture = LiveCapture::open_many(&self.interface, &options)?;
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(signal, Arc::clone(&stop)).context("arming SIGINT/SIGTERM")?;

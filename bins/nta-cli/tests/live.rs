@@ -221,3 +221,60 @@ fn live_detection_learns_normal_first_when_asked() {
     let models = nta(&["models", "--json"]);
     assert!(String::from_utf8_lossy(&models.stdout).contains("learnt_live"));
 }
+
+/// Without CAP_NET_RAW (the test drops root for an unprivileged user), the error says so and
+/// how to grant it.
+#[test]
+fn without_privileges_the_error_says_how_to_grant_them() {
+    if !cfg!(feature = "live") {
+        return skip("built without live capture (cargo test --features nta-cli/live)");
+    }
+    if run("id", &["-u"]).map(|u| u.trim() == "0") != Ok(true) || run("setpriv", &["--version"]).is_err() {
+        return skip("needs root and setpriv to run as an unprivileged user");
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_nta-cli")])
+        .args(["extract", "--interface", "lo", "--out", "/dev/null"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("needs CAP_NET_RAW") && err.contains("setcap cap_net_raw,cap_net_admin=eip"), "{err}");
+}
+
+/// Several `--interface`s are one capture: the sample replayed into each is counted twice.
+#[test]
+fn several_interfaces_are_one_capture() {
+    let (a, b) = match (veth("m"), veth("n")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(why), _) | (_, Err(why)) => return skip(&why),
+    };
+    let out = tmp("live-two.jsonl");
+    let (child, said) = start(&[
+        "extract",
+        "--interface",
+        &a.host,
+        "--interface",
+        &b.host,
+        "--window",
+        "10s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(said.contains(&format!("capturing on {},{}", a.host, b.host)), "{said}");
+    a.replay(&fixture(), 50_000).unwrap();
+    b.replay(&fixture(), 50_000).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, _, err) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("72432 packets captured (18409200 bytes); kernel: 72432 received, 0 dropped"), "{err}");
+    let file = tmp("file-two.jsonl");
+    let fixture = fixture();
+    assert!(
+        nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--window", "10s", "--out", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let twice: Vec<(String, u64)> = census(&file).into_iter().map(|(k, v)| (k, 2 * v)).collect();
+    assert_eq!(census(&out), twice);
+}

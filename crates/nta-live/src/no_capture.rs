@@ -16,6 +16,12 @@ impl LiveCapture {
         Err(LiveError::NotBuilt)
     }
 
+    /// Answers [`LiveError::NotBuilt`] (after checking the options, as the real one does).
+    pub fn open_many(_interfaces: &[String], options: &LiveOptions) -> Result<LiveCapture, LiveError> {
+        options.validate()?;
+        Err(LiveError::NotBuilt)
+    }
+
     /// The interface's name.
     pub fn interface(&self) -> &str {
         match self.never {}
