@@ -2,12 +2,13 @@
 //! every output written where the other commands look (through nta-store), and a report.
 
 use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
+use crate::live::LiveArgs;
 use crate::report::{print_census, print_report};
 use anyhow::{Result, bail};
 use nta_analysis::{AnalyzeOptions, evaluate};
 use nta_capture::read_labels;
-use nta_metrics::{ExtractConfig, MAX_WINDOWS_IN_MEMORY};
-use nta_store::{analyze_into, name_for_capture};
+use nta_metrics::{CaptureSource, ExtractConfig, MAX_WINDOWS_IN_MEMORY};
+use nta_store::{analyze_sources_into, name_for_capture};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,11 +38,20 @@ pub(crate) struct Args {
     /// Print the detection (anomalies and incidents) as JSON on stdout instead of the report
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let files = if args.files.is_empty() { vec![PathBuf::from(DEFAULT_CAPTURE)] } else { args.files.clone() };
-    if args.files.is_empty() && !files.iter().all(|f| f.is_file()) {
+    if args.live.wanted() && !args.files.is_empty() {
+        bail!("--interface captures live: give it without capture files");
+    }
+    let files = if args.files.is_empty() && !args.live.wanted() {
+        vec![PathBuf::from(DEFAULT_CAPTURE)]
+    } else {
+        args.files.clone()
+    };
+    if args.files.is_empty() && !args.live.wanted() && !files.iter().all(|f| f.is_file()) {
         bail!("{DEFAULT_CAPTURE}: no such file (run from the repository root, or give a capture)");
     }
     check_inputs(&files)?;
@@ -51,12 +61,28 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let mut opts = AnalyzeOptions {
         extract: ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(args.window) },
-        name: name_for_capture(files.first().map_or(std::path::Path::new("analysis"), PathBuf::as_path)),
+        name: match args.live.wanted() {
+            true => name_for_capture(std::path::Path::new(&format!("live_{}", args.live.interface.join("_")))),
+            false => name_for_capture(files.first().map_or(std::path::Path::new("analysis"), PathBuf::as_path)),
+        },
         detect: args.detect.detect_config()?,
         ..AnalyzeOptions::default()
     };
     opts.forest.random_state = args.seed;
-    let (analysis, outcome) = analyze_into(&layout, &files, opts, &|_| {}, &Default::default())?;
+    opts.extract.validate()?;
+    // Live: the windows of the capture until SIGINT/SIGTERM or --duration, then the analysis.
+    let (sources, live) = match args.live.open()? {
+        Some(l) => {
+            let (source, end) = l.take();
+            (vec![source], Some(end))
+        }
+        None => (files.iter().cloned().map(CaptureSource::File).collect(), None),
+    };
+    let analysed = analyze_sources_into(&layout, sources, opts, &|_| {}, &Default::default());
+    if let Some(l) = &live {
+        l.report();
+    }
+    let (analysis, outcome) = analysed?;
     let d = &analysis.detection;
     for w in &outcome.warnings {
         eprintln!("warning: {w}");

@@ -278,3 +278,23 @@ fn several_interfaces_are_one_capture() {
     let twice: Vec<(String, u64)> = census(&file).into_iter().map(|(k, v)| (k, 2 * v)).collect();
     assert_eq!(census(&out), twice);
 }
+
+/// `analyze --interface`: the capture's windows until SIGTERM, then the whole analysis (a
+/// baseline and a model of that traffic, saved as live_IFACE, and its anomalies stored).
+#[test]
+fn analyze_captures_then_analyses() {
+    let v = match veth("z") {
+        Ok(v) => v,
+        Err(why) => return skip(&why),
+    };
+    let store = tmp("live-analyze.jsonl");
+    let (child, _) =
+        start(&["analyze", "--interface", &v.host, "--window", "1s", "--anomalies", store.to_str().unwrap()]);
+    v.replay(&fixture(), 5_000).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, stdout, err) = stop(child);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("36216 packets captured"), "{err}");
+    assert!(stdout.contains(&format!("model live_{}", v.host)), "{stdout}");
+    assert!(tmp("data").join(format!("models/live_{}.json", v.host)).is_file());
+}

@@ -48,6 +48,6 @@ pub use crate::{
     error::Error,
     evaluate::{Evaluation, KindScore, evaluate},
     hosts::HostPattern,
-    pipeline::{Analysis, AnalyzeOptions, analyze},
+    pipeline::{Analysis, AnalyzeOptions, analyze, analyze_sources},
     summary::{Summary, summarize},
 };

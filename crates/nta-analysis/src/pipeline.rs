@@ -5,7 +5,9 @@ use crate::Error;
 use crate::detect::{DetectConfig, Detection, detect};
 use nta_baselines::{Baseline, BuildOptions};
 use nta_capture::Label;
-use nta_metrics::{ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord, extract_files};
+use nta_metrics::{
+    CaptureSource, ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord, extract_sources,
+};
 use nta_ml::{ForestParams, Model, train_on_records};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,9 +71,21 @@ pub fn analyze(
     progress: &(dyn Fn(Progress) + Sync),
     stop: &AtomicBool,
 ) -> Result<Analysis, Error> {
+    analyze_sources(paths.iter().cloned().map(CaptureSource::File).collect(), opts, progress, stop)
+}
+
+/// [`analyze`] of any [`CaptureSource`]s: files, standard input, a live capture (its windows
+/// until the capture ends, then the analysis).
+pub fn analyze_sources(
+    sources: Vec<CaptureSource>,
+    opts: &AnalyzeOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
+) -> Result<Analysis, Error> {
     let stopped = || stop.load(Ordering::Relaxed);
+    let names: Vec<String> = sources.iter().map(CaptureSource::name).collect();
     let mut records = Vec::new();
-    let extracted = extract_files(paths, &opts.extract, progress, &mut |r| {
+    let extracted = extract_sources(sources, &opts.extract, progress, &mut |r| {
         if stopped() {
             return Err(std::io::Error::other("cancelled"));
         }
@@ -87,10 +101,10 @@ pub fn analyze(
             .files
             .iter()
             .find_map(|f| f.error.clone().map(|e| (PathBuf::from(&f.path), e)))
-            .unwrap_or_else(|| (paths.first().cloned().unwrap_or_default(), "no packets".into()));
+            .unwrap_or_else(|| (names.first().map(PathBuf::from).unwrap_or_default(), "no packets".into()));
         return Err(Error::Format { path, reason });
     }
-    let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let sources = names;
     let baseline =
         Baseline::build(&opts.name, &opts.created_at, &records, sources.clone(), &opts.exclude, opts.baseline.clone())?;
     let model = match train_on_records(&opts.name, &opts.created_at, &records, sources, &opts.forest, stop) {

@@ -54,7 +54,8 @@ pub use crate::{
     layout::{Layout, name_for_capture, new_id},
     live::{Learner, Learnt, MetricsLog},
     ops::{
-        AnalyzeOutcome, DetectOutcome, Extracted, Records, TrainOutcome, analyze_into, detect, extract, load_model,
-        read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection, train,
+        AnalyzeOutcome, DetectOutcome, Extracted, Records, TrainOutcome, analyze_into, analyze_sources_into, detect,
+        extract, load_model, read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection,
+        train,
     },
 };

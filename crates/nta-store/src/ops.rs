@@ -230,6 +230,18 @@ pub fn store_detection(layout: &Layout, d: &Detection) -> Result<DetectOutcome, 
 pub fn analyze_into(
     layout: &Layout,
     paths: &[PathBuf],
+    opts: AnalyzeOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
+) -> Result<(Analysis, AnalyzeOutcome), Error> {
+    let sources = paths.iter().cloned().map(nta_metrics::CaptureSource::File).collect();
+    analyze_sources_into(layout, sources, opts, progress, stop)
+}
+
+/// [`analyze_into`] of any capture sources (a live capture: its windows until it ends).
+pub fn analyze_sources_into(
+    layout: &Layout,
+    sources: Vec<nta_metrics::CaptureSource>,
     mut opts: AnalyzeOptions,
     progress: &(dyn Fn(Progress) + Sync),
     stop: &AtomicBool,
@@ -238,7 +250,8 @@ pub fn analyze_into(
         opts.created_at = now_rfc3339();
     }
     layout.model_path(&opts.name)?;
-    let a = match nta_analysis::analyze(paths, &opts, progress, stop) {
+    let names: Vec<String> = sources.iter().map(nta_metrics::CaptureSource::name).collect();
+    let a = match nta_analysis::analyze_sources(sources, &opts, progress, stop) {
         Err(nta_analysis::Error::Cancelled) => return Err(Error::Cancelled),
         other => other?,
     };
@@ -249,7 +262,7 @@ pub fn analyze_into(
     save_model(layout, &a.model)?;
     save_baseline(layout, &opts.name, &a.baseline)?;
     let d = store_detection(layout, &a.detection)?;
-    let capture = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
+    let capture = names.join(" + ");
     let warnings = read_warnings(&a.extract);
     let outcome = AnalyzeOutcome {
         capture,
