@@ -63,8 +63,11 @@ pub struct LiveState {
     packets: u64,
     /// Their bytes on the wire.
     bytes: u64,
-    /// Packets per second since the start.
+    /// Packets per second over the last second or so (since the previous look at the state,
+    /// when that was at least a second ago; else the last rate measured).
     packets_per_s: f64,
+    /// Packets per second since the start.
+    mean_packets_per_s: f64,
     /// The kernel's counters: received for the capture, dropped (ring full), dropped by the
     /// interface.
     kernel_received: u64,
@@ -93,6 +96,8 @@ pub struct LiveRun {
     stats: Arc<Mutex<StreamStats>>,
     progress: Arc<Mutex<Progress>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The last rate sample: when, packets then, and the rate it gave.
+    rate: Mutex<(Instant, u64, f64)>,
 }
 
 /// A capture error as the API's error: 501 without libpcap, 403 without privileges, 400 else.
@@ -159,6 +164,7 @@ impl LiveRun {
             stats,
             progress,
             thread: Some(thread),
+            rate: Mutex::new((Instant::now(), 0, 0.0)),
         })
     }
 
@@ -180,6 +186,14 @@ impl LiveRun {
         let s = self.stats.lock().map(|s| *s).unwrap_or_default();
         let p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
         let uptime_s = self.started.elapsed().as_secs_f64();
+        let packets_per_s = {
+            let mut r = self.rate.lock().unwrap_or_else(PoisonError::into_inner);
+            let dt = r.0.elapsed().as_secs_f64();
+            if dt >= 1.0 {
+                *r = (Instant::now(), s.packets, s.packets.saturating_sub(r.1) as f64 / dt);
+            }
+            r.2
+        };
         LiveState {
             interface: self.request.interface.clone(),
             filter: self.request.filter.clone(),
@@ -189,7 +203,8 @@ impl LiveRun {
             uptime_s,
             packets: s.packets,
             bytes: s.bytes,
-            packets_per_s: s.packets as f64 / uptime_s.max(1e-9),
+            packets_per_s,
+            mean_packets_per_s: s.packets as f64 / uptime_s.max(1e-9),
             kernel_received: s.capture.received,
             kernel_dropped: s.capture.dropped_kernel,
             interface_dropped: s.capture.dropped_interface,
