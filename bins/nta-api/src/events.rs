@@ -3,7 +3,7 @@
 //! anomalies stored. A slow subscriber loses the oldest events (it is told how many), never
 //! holds the server back; a bounded channel keeps memory fixed.
 
-use crate::jobs::State;
+use crate::job_state::State;
 use serde::Serialize;
 use tokio::sync::broadcast;
 use utoipa::ToSchema;

@@ -7,6 +7,7 @@
 //! tree or block of rows, and writes nothing.
 
 use crate::events::{Event, Events};
+pub use crate::job_state::State;
 use nta_store::{AnalyzeOutcome, DetectOutcome, TrainOutcome};
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -14,28 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
-
-/// Where a job stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Waiting for a worker.
-    Queued,
-    /// A worker is on it.
-    Running,
-    /// Finished; `result` holds what it made.
-    Done,
-    /// Failed; `error` says why.
-    Failed,
-    /// Cancelled before it finished: it wrote nothing.
-    Cancelled,
-}
-
-impl State {
-    fn active(self) -> bool {
-        matches!(self, State::Queued | State::Running)
-    }
-}
 
 /// What a finished job made.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

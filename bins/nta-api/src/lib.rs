@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+mod job_state;
 pub mod jobs;
 pub mod live;
 mod openapi;
