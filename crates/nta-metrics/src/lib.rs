@@ -33,6 +33,7 @@
 mod error;
 mod extractor;
 mod flows;
+mod input;
 mod jsonl;
 mod percentile;
 mod pipeline;
@@ -46,11 +47,9 @@ pub use crate::{
         MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
     },
     flows::{FlowConfig, MAX_FLOWS},
+    input::{CaptureCounters, CaptureSource, CounterProbe, FileSummary, Progress, STDIN_PATH, source_name},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
-    pipeline::{
-        CaptureCounters, CaptureSource, CounterProbe, ExtractSummary, FileSummary, Progress, STDIN_PATH, extract_files,
-        extract_sources, source_name,
-    },
+    pipeline::{ExtractSummary, extract_files, extract_sources},
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };
