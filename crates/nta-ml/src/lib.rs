@@ -36,20 +36,19 @@ mod error;
 mod features;
 mod forest;
 mod model;
+mod params;
 mod table;
 mod train;
 
 pub use crate::{
     error::Error,
     features::{ExtractStats, FEATURES, Feature, FeatureExtractor},
-    forest::{
-        Contamination, ForestParams, IsolationForest, MAX_ESTIMATORS, MAX_FEATURES, MAX_FOREST_NODES, MAX_SAMPLES,
-        MaxSamples, Node, Tree, average_path_length,
-    },
+    forest::{IsolationForest, Node, Tree, average_path_length},
     model::{
         FeatureStats, MAX_MODEL_BYTES, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name,
         list_models, model_files,
     },
+    params::{Contamination, ForestParams, MAX_ESTIMATORS, MAX_FEATURES, MAX_FOREST_NODES, MAX_SAMPLES, MaxSamples},
     table::read_csv,
     train::{Scores, score, train, train_on_records},
 };

@@ -2,7 +2,7 @@
 //! features from other tools.
 
 use crate::Error;
-use crate::forest::MAX_FEATURES;
+use crate::params::MAX_FEATURES;
 use nta_capture::{LineError, LineReader};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use std::io::BufReader;

@@ -2,8 +2,9 @@
 
 use crate::Error;
 use crate::features::FeatureExtractor;
-use crate::forest::{ForestParams, IsolationForest};
+use crate::forest::IsolationForest;
 use crate::model::{FeatureStats, Model, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name};
+use crate::params::ForestParams;
 use nta_metrics::{WindowRecord, percentile};
 use serde::Serialize;
 use smartcore::linalg::basic::matrix::DenseMatrix;
