@@ -72,6 +72,18 @@ impl From<nta_store::Error> for ApiError {
     }
 }
 
+impl From<nta_live::LiveError> for ApiError {
+    /// 501 `not_built` without libpcap, 403 `forbidden` without capture privileges, 400 else.
+    fn from(e: nta_live::LiveError) -> ApiError {
+        use nta_live::LiveError as E;
+        match e {
+            E::NotBuilt => ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_built", e.to_string()),
+            E::Permission { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            e => ApiError::bad("bad_request", e.to_string()),
+        }
+    }
+}
+
 impl From<nta_ml::Error> for ApiError {
     fn from(e: nta_ml::Error) -> ApiError {
         ApiError::bad("bad_request", e.to_string())

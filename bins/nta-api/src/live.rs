@@ -5,10 +5,9 @@
 
 use crate::error::ApiError;
 use crate::events::{Event, Events};
-use actix_web::http::StatusCode;
 use nta_analysis::{DetectConfig, detect};
 use nta_baselines::Baseline;
-use nta_live::{LiveCapture, LiveError, LiveOptions, LiveStream, StreamStats};
+use nta_live::{LiveCapture, LiveOptions, LiveStream, StreamStats};
 use nta_metrics::{CaptureCounters, CaptureSource, CounterProbe, ExtractConfig, WindowRecord, extract_sources};
 use nta_ml::Model;
 use nta_store::{AnomalyStore, Layout, Learner, MetricsLog};
@@ -100,15 +99,6 @@ pub struct LiveRun {
     rate: Mutex<(Instant, u64, f64)>,
 }
 
-/// A capture error as the API's error: 501 without libpcap, 403 without privileges, 400 else.
-fn api_error(e: LiveError) -> ApiError {
-    match e {
-        LiveError::NotBuilt => ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_built", e.to_string()),
-        LiveError::Permission { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-        e => ApiError::bad("bad_request", e.to_string()),
-    }
-}
-
 impl LiveRun {
     /// Opens the interface (errors answered now) and starts the run's thread.
     pub fn start(layout: Layout, events: Events, request: LiveRequest) -> Result<LiveRun, ApiError> {
@@ -135,7 +125,7 @@ impl LiveRun {
         let cfg = ExtractConfig::new(window);
         cfg.validate().map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
         let options = LiveOptions { filter: request.filter.clone(), ..LiveOptions::default() };
-        let capture = LiveCapture::open(&request.interface, &options).map_err(api_error)?;
+        let capture = LiveCapture::open(&request.interface, &options)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stream = LiveStream::new(capture, Arc::clone(&stop), None);
         let stats = stream.stats();

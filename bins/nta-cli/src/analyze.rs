@@ -46,14 +46,16 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if args.live.wanted() && !args.files.is_empty() {
         bail!("--interface captures live: give it without capture files");
     }
+    // No capture named and no interface: the bundled sample.
     let files = if args.files.is_empty() && !args.live.wanted() {
-        vec![PathBuf::from(DEFAULT_CAPTURE)]
+        let sample = PathBuf::from(DEFAULT_CAPTURE);
+        if !sample.is_file() {
+            bail!("{DEFAULT_CAPTURE}: no such file (run from the repository root, or give a capture)");
+        }
+        vec![sample]
     } else {
         args.files.clone()
     };
-    if args.files.is_empty() && !args.live.wanted() && !files.iter().all(|f| f.is_file()) {
-        bail!("{DEFAULT_CAPTURE}: no such file (run from the repository root, or give a capture)");
-    }
     check_inputs(&files)?;
     let mut layout = args.dirs.layout();
     if let Some(a) = &args.anomalies {

@@ -57,15 +57,20 @@ pub fn require() -> bool {
     let test = thread.name().unwrap_or("this test");
     let first = SAID.lock().map(|mut said| said.insert(test.to_owned())).unwrap_or(true);
     if first {
-        // Straight to the process's stderr: the test harness captures `eprintln!` of passing
-        // tests, and a skip must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped {test}: no capture corpus at {} (it needs ../shared/pcaps beside the project, or {ENV})",
+        skip(&format!(
+            "no capture corpus at {} (it needs ../shared/pcaps beside the project, or {ENV})",
             pcaps_dir().display()
-        );
+        ));
     }
     false
+}
+
+/// Says that the current test (its thread's name) skipped, and why — straight to the
+/// process's stderr: the test harness captures `eprintln!` of passing tests, and a skip must
+/// be seen.
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let _ = writeln!(std::io::stderr(), "skipped {}: {why}", thread.name().unwrap_or("this test"));
 }
 
 #[cfg(test)]

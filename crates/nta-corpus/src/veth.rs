@@ -1,15 +1,9 @@
 //! [`Veth`]: a veth pair with one end in a network namespace, for the live-capture tests of
-//! both binaries, and [`skip`], which says past the test harness why a test skipped.
+//! both binaries (with [`skip`], re-exported, to say why a test skipped).
 
-use std::io::Write;
+pub use crate::skip;
 use std::path::Path;
 use std::process::Command;
-
-/// Says on the process's stderr (past the harness's capture) that the current test skipped.
-pub fn skip(why: &str) {
-    let thread = std::thread::current();
-    let _ = writeln!(std::io::stderr(), "skipped {}: {why}", thread.name().unwrap_or("a live test"));
-}
 
 /// Runs a command; its stdout, or why it failed.
 pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
