@@ -102,7 +102,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     } else {
         print_census(&mut out, &outcome.capture, &analysis.extract)?;
         writeln!(out)?;
-        print_report(&mut out, d, args.window)?;
+        print_report(&mut out, d, args.window, args.detect.by_time())?;
         writeln!(out)?;
         writeln!(
             out,

@@ -2,8 +2,9 @@
 
 use anyhow::Result;
 use nta_analysis::{Detector, Severity, incidents, summarize};
+use nta_capture::AttackKind;
 use nta_capture::format_rfc3339_ns;
-use nta_store::{AnomalyStore, Filter};
+use nta_store::{AnomalyStore, Filter, Order};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,12 +31,22 @@ pub(crate) struct ListArgs {
     /// At least this severity
     #[arg(long)]
     severity: Option<Severity>,
-    /// Only this detector (model, baseline, both)
+    /// Only this detector (model, baseline, both, rules)
     #[arg(long)]
     detector: Option<Detector>,
-    /// Source containing this text
+    /// Only this attack kind (port_scan, host_sweep, syn_flood, udp_flood, icmp_flood,
+    /// dns_tunnel, brute_force, arp_spoof, exfiltration, volume_spike, traffic_drop, unknown)
+    #[arg(long, value_parser = parse_kind)]
+    kind: Option<AttackKind>,
+    /// Only anomalies with this address among their attackers or victims
     #[arg(long)]
-    source: Option<String>,
+    ip: Option<std::net::IpAddr>,
+    /// Capture name containing this text
+    #[arg(long, alias = "source")]
+    capture: Option<String>,
+    /// Order: severity (most severe first) or time
+    #[arg(long, default_value = "severity")]
+    order: Order,
     /// Model score at least this
     #[arg(long)]
     min_score: Option<f64>,
@@ -50,14 +61,24 @@ pub(crate) struct ListArgs {
     json: bool,
 }
 
+pub(crate) fn parse_kind(s: &str) -> Result<AttackKind, String> {
+    AttackKind::ALL
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| format!("unknown kind {s:?}: expected one of {}", AttackKind::ALL.map(|k| k.name()).join(", ")))
+}
+
 fn filter_of(a: &ListArgs) -> Filter {
     Filter {
         since_ns: a.since,
         until_ns: a.until,
         min_severity: a.severity,
         detector: a.detector,
-        source: a.source.clone(),
+        capture: a.capture.clone(),
+        kind: a.kind,
+        ip: a.ip,
         min_score: a.min_score,
+        order: a.order,
     }
 }
 

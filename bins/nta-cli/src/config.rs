@@ -35,9 +35,17 @@ pub(crate) struct DetectFlags {
     /// Detection settings and suppression (TOML; see docs/ANALYSIS.md)
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// Order of the incidents in the report: severity (most severe first) or time
+    #[arg(long, default_value = "severity")]
+    pub(crate) order: nta_store::Order,
 }
 
 impl DetectFlags {
+    /// Whether the report lists incidents in time order.
+    pub(crate) fn by_time(&self) -> bool {
+        self.order == nta_store::Order::Time
+    }
+
     /// The config file's settings (or the defaults), with the flags on top.
     pub(crate) fn detect_config(&self) -> Result<DetectConfig> {
         let mut cfg = match &self.config {

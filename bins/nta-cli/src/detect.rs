@@ -94,13 +94,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     if let Some(live) = args.live.open()? {
         let (source, end) = live.take();
-        let code = detect_stream(&layout, source, window, (model, baseline, learner), &cfg);
+        let code = detect_stream(&layout, source, window, (model, baseline, learner), (&cfg, args.detect.by_time()));
         end.report();
         return code;
     }
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
         let source = CaptureSource::File(p.clone());
-        return detect_stream(&layout, source, window, (model, baseline, None), &cfg);
+        return detect_stream(&layout, source, window, (model, baseline, None), (&cfg, args.detect.by_time()));
     }
     let (records, warnings, read_error) = match &args.pcap {
         Some(p) => {
@@ -119,7 +119,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     };
     let d = detect(&records, model.as_ref(), baseline.as_ref(), &cfg)?;
     let appended = AnomalyStore::new(layout.anomalies_path()).append(&d.anomalies)?;
-    print_report(&mut std::io::stdout().lock(), &d, records.first().map_or(0, |r| r.window_ns))?;
+    print_report(&mut std::io::stdout().lock(), &d, records.first().map_or(0, |r| r.window_ns), args.detect.by_time())?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -173,7 +173,7 @@ fn detect_stream(
     input: CaptureSource,
     window: i64,
     judges: (Option<nta_ml::Model>, Option<Baseline>, Option<Learner>),
-    cfg: &DetectConfig,
+    (cfg, by_time): (&DetectConfig, bool),
 ) -> Result<ExitCode> {
     let (mut model, mut baseline, mut learner) = judges;
     let store = AnomalyStore::new(layout.anomalies_path());
@@ -219,9 +219,9 @@ fn detect_stream(
     }
     let found: Vec<_> = found.into();
     let incidents = nta_analysis::incidents(&found);
-    let d = Detection { windows, anomalies: found, incidents };
+    let d = Detection { windows, anomalies: found, incidents, rules_only: None };
     writeln!(stdout)?;
-    print_report(&mut stdout.lock(), &d, window)?;
+    print_report(&mut stdout.lock(), &d, window, by_time)?;
     eprintln!("{appended} new anomalies appended to {}", layout.anomalies_path().display());
     Ok(if summary.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -16,9 +16,9 @@ pub(crate) struct EvaluateArgs {
     /// Labels (JSON lines with kind, start_ns, end_ns)
     #[arg(long)]
     labels: PathBuf,
-    /// Only anomalies from this source (text contained in `source`)
-    #[arg(long)]
-    source: Option<String>,
+    /// Only anomalies of this capture (text contained in `capture`)
+    #[arg(long, alias = "source")]
+    capture: Option<String>,
     /// JSON output
     #[arg(long)]
     json: bool,
@@ -28,7 +28,7 @@ pub(crate) fn run(args: &EvaluateArgs) -> Result<ExitCode> {
     let store = AnomalyStore::new(&args.anomalies);
     let read = store.read()?;
     let anomalies: Vec<_> =
-        read.anomalies.into_iter().filter(|a| args.source.as_deref().is_none_or(|s| a.source.contains(s))).collect();
+        read.anomalies.into_iter().filter(|a| args.capture.as_deref().is_none_or(|s| a.capture.contains(s))).collect();
     let labels = read_labels(&args.labels)?;
     let window = anomalies.first().map_or(10_000_000_000, |a| a.window_end_ns - a.window_start_ns);
     let e = evaluate(&anomalies, &labels, window);

@@ -66,7 +66,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let (top, bottom) = root.split_vertically(h * 3 / 5);
     let title = format!(
         "{} — {} windows of {} s from {}",
-        records.first().map_or("", |r| r.source.as_str()),
+        records.first().map_or("", |r| r.capture.as_str()),
         records.len(),
         window_ns as f64 / 1e9,
         records.first().map_or("", |r| r.window_start.as_str())

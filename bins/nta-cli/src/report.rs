@@ -37,23 +37,34 @@ pub(crate) fn print_census(out: &mut dyn Write, names: &str, s: &ExtractSummary)
     )
 }
 
-pub(crate) fn print_report(out: &mut dyn Write, d: &Detection, window: i64) -> std::io::Result<()> {
+pub(crate) fn print_report(out: &mut dyn Write, d: &Detection, window: i64, by_time: bool) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} windows of {} s: {} abnormal, {} incident(s)",
+        "{} windows of {} s: {} abnormal, {} incident(s){}",
         d.windows,
         window as f64 / 1e9,
         d.anomalies.len(),
-        d.incidents.len()
+        d.incidents.len(),
+        if by_time || d.incidents.len() < 2 { "" } else { ", most severe first" }
     )?;
-    for i in &d.incidents {
+    if let Some(why) = &d.rules_only {
+        writeln!(out, "judged by the evidence rules only ({why})")?;
+    }
+    let mut incidents: Vec<&nta_analysis::Incident> = d.incidents.iter().collect();
+    if !by_time {
+        let mut owned: Vec<nta_analysis::Incident> = d.incidents.clone();
+        nta_analysis::by_severity(&mut owned);
+        let order: Vec<&str> = owned.iter().map(|i| i.id.as_str()).collect();
+        incidents.sort_by_key(|i| order.iter().position(|id| *id == i.id));
+    }
+    for i in incidents {
         writeln!(out)?;
+        writeln!(out, "  {}  {}", i.severity.name().to_uppercase(), headline_or_summary(i))?;
         writeln!(
             out,
-            "  {} .. {}  {}  ({} window{}, {}{}{})",
+            "      {} .. {}  ({} window{}, {}{}{})",
             i.start,
-            &i.end[11..],
-            i.severity.name().to_uppercase(),
+            i.end.get(11..).unwrap_or(&i.end),
             i.windows,
             if i.windows == 1 { "" } else { "s" },
             i.detector,
@@ -74,4 +85,9 @@ pub(crate) fn print_report(out: &mut dyn Write, d: &Detection, window: i64) -> s
         }
     }
     Ok(())
+}
+
+/// The incident's first line: its headline when a kind is named, else its summary.
+fn headline_or_summary(i: &nta_analysis::Incident) -> &str {
+    if i.kind == nta_capture::AttackKind::Unknown || i.headline.is_empty() { &i.summary } else { &i.headline }
 }

@@ -131,7 +131,7 @@ fn extract_streams_from_standard_input() {
     let first = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("no record while the stream is open");
     let r: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!((r["window_start_ns"].as_i64(), r["packets"].as_u64()), (Some(t0), Some(3)));
-    assert_eq!(r["source"], "-");
+    assert_eq!(r["capture"], "-");
     // Closing the stream ends the run: the empty windows between, then the last one.
     drop(stdin);
     let status = child.wait().unwrap();
@@ -142,7 +142,7 @@ fn extract_streams_from_standard_input() {
     assert_eq!(rest.iter().map(|r| r["packets"].as_u64().unwrap()).sum::<u64>(), 1);
     // A whole capture through standard input gives the records of the file, but for `source`.
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/test_net_traffic.pcapng");
-    let records = |out: &[u8]| json_lines_without(&String::from_utf8_lossy(out), &["source"]);
+    let records = |out: &[u8]| json_lines_without(&String::from_utf8_lossy(out), &["capture"]);
     let from_file = nta(&["extract", "--pcap", fixture.to_str().unwrap(), "--out", "-", "--window", "10s"]);
     let piped = cli()
         .args(["extract", "--pcap", "-", "--out", "-", "--window", "10s"])
@@ -183,7 +183,7 @@ fn detect_on_a_stream_finds_what_the_file_run_finds() {
     b.extend(common);
     let streamed = cli().args(&b).stdin(std::fs::File::open(&fixture).unwrap()).output().unwrap();
     assert!(streamed.status.success(), "{}", String::from_utf8_lossy(&streamed.stderr));
-    let read = |p: &PathBuf| json_lines_without(&std::fs::read_to_string(p).unwrap(), &["id", "source"]);
+    let read = |p: &PathBuf| json_lines_without(&std::fs::read_to_string(p).unwrap(), &["id", "capture"]);
     let (from_file, from_stream) = (read(&file_store), read(&stream_store));
     assert!(from_file.len() > 20, "{}", from_file.len());
     assert_eq!(from_stream, from_file);

@@ -1,5 +1,7 @@
 //! [`Anomaly`] records and their parts.
 
+use crate::attack::Host;
+use nta_capture::AttackKind;
 use nta_metrics::{Metric, TopPort, TopSource};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -15,6 +17,8 @@ pub enum Detector {
     Baseline,
     /// Both.
     Both,
+    /// Neither: the evidence rules alone (docs/ANALYSIS.md, "Attack kinds").
+    Rules,
 }
 
 impl Detector {
@@ -24,6 +28,7 @@ impl Detector {
             Detector::Model => "model",
             Detector::Baseline => "baseline",
             Detector::Both => "both",
+            Detector::Rules => "rules",
         }
     }
 }
@@ -42,7 +47,8 @@ impl std::str::FromStr for Detector {
             "model" => Ok(Detector::Model),
             "baseline" => Ok(Detector::Baseline),
             "both" => Ok(Detector::Both),
-            _ => Err(format!("detector {s:?}: expected model, baseline or both")),
+            "rules" => Ok(Detector::Rules),
+            _ => Err(format!("detector {s:?}: expected model, baseline, both or rules")),
         }
     }
 }
@@ -136,7 +142,7 @@ pub struct Contribution {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
-    /// Stable id: FNV-1a 64 of source, window start, window length and detector, in hex.
+    /// Stable id: FNV-1a 64 of capture, window start, window length and detector, in hex.
     pub id: String,
     /// Window start, RFC 3339.
     pub window_start: String,
@@ -146,10 +152,25 @@ pub struct Anomaly {
     pub window_start_ns: i64,
     /// Window end, ns.
     pub window_end_ns: i64,
-    /// The capture(s) the window came from.
-    pub source: String,
+    /// The capture(s) the window came from (called `source` before 0.2; read under both names).
+    #[serde(alias = "source")]
+    pub capture: String,
     /// Which detector flagged it.
     pub detector: Detector,
+    /// What kind of attack (docs/ANALYSIS.md, "Attack kinds"); `unknown` when no rule names it
+    /// (and for records written before kinds existed).
+    #[serde(default = "unknown_kind")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "port_scan"))]
+    pub kind: AttackKind,
+    /// The attacking addresses, strongest evidence first (at most 10), with their counts.
+    #[serde(default)]
+    pub attackers: Vec<Host>,
+    /// The attacked addresses, strongest evidence first (at most 10), with their counts.
+    #[serde(default)]
+    pub victims: Vec<Host>,
+    /// The key counts in words ("2,905 ports in 10 s, 97% refused").
+    #[serde(default)]
+    pub detail: String,
     /// The model used, if any.
     pub model: Option<String>,
     /// The baseline used, if any.
@@ -186,6 +207,11 @@ pub struct Anomaly {
 
 fn default_gap_windows() -> i64 {
     1
+}
+
+/// `unknown`: the kind of records written before kinds existed.
+pub(crate) fn unknown_kind() -> AttackKind {
+    AttackKind::Unknown
 }
 
 /// FNV-1a 64 of the parts, as 16 hex digits.

@@ -3,6 +3,7 @@
 //! ```toml
 //! # Every key is optional; the values shown are the defaults.
 //! min_severity = "low"            # drop anomalies below: low, medium, high, critical
+//! min_history_windows = 30        # fewer windows of baseline/model: the rules judge alone
 //!
 //! [detectors]
 //! model = true                    # use the Isolation Forest
@@ -21,6 +22,10 @@
 //! hosts = []                      # addresses or CIDR subnets: windows whose top source by
 //!                                 # bytes is one of them are not reported
 //! metrics = []                    # metrics that never flag nor explain a window
+//!
+//! [rules]                         # the evidence rules' bars (docs/ANALYSIS.md)
+//! enabled = true
+//! scan_ports = 25                 # … every field of RuleConfig
 //! ```
 
 use crate::Error;
@@ -38,6 +43,8 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 struct File {
     min_severity: Option<Severity>,
+    min_history_windows: Option<usize>,
+    rules: Option<crate::rules::RuleConfig>,
     detectors: Option<Detectors>,
     baseline: Option<BaselineSection>,
     allow: Option<Allow>,
@@ -74,6 +81,12 @@ impl DetectConfig {
         let mut c = DetectConfig::default();
         if let Some(s) = f.min_severity {
             c.min_severity = s;
+        }
+        if let Some(n) = f.min_history_windows {
+            c.min_history_windows = n;
+        }
+        if let Some(r) = f.rules {
+            c.rules = r;
         }
         if let Some(d) = f.detectors {
             c.model_enabled = d.model.unwrap_or(c.model_enabled);

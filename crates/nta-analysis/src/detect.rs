@@ -1,8 +1,11 @@
 //! [`detect`]: window records → anomalies (model and baseline) → incidents.
 
 use crate::anomaly::{Anomaly, Contribution, Detector, Severity, stable_id};
+use crate::attack::headline;
+use crate::incident::{Incident, incidents};
+use crate::rules::{RuleConfig, findings};
 use nta_baselines::{Baseline, Deviation, Thresholds};
-use nta_capture::format_rfc3339_ns;
+use nta_capture::{AttackKind, format_rfc3339_ns};
 use nta_metrics::{Metric, WindowRecord};
 use nta_ml::{FEATURES, FeatureExtractor, Model};
 use serde::{Deserialize, Serialize};
@@ -33,7 +36,15 @@ pub struct DetectConfig {
     pub baseline_single_factor: f64,
     /// Windows whose top source by bytes is in one of these are not reported.
     pub allow_hosts: Vec<crate::hosts::HostPattern>,
+    /// The evidence rules that name attacks (and flag them without history).
+    pub rules: RuleConfig,
+    /// A baseline learnt from fewer windows, or a model trained on fewer, is no history: the
+    /// detection then uses the rules only and says so ([`Detection::rules_only`]).
+    pub min_history_windows: usize,
 }
+
+/// The default [`DetectConfig::min_history_windows`]: 30 windows (5 minutes of 10 s windows).
+pub const MIN_HISTORY_WINDOWS: usize = 30;
 
 impl Default for DetectConfig {
     fn default() -> DetectConfig {
@@ -48,40 +59,10 @@ impl Default for DetectConfig {
             baseline_min_metrics: 2,
             baseline_single_factor: 1.3,
             allow_hosts: Vec::new(),
+            rules: RuleConfig::default(),
+            min_history_windows: MIN_HISTORY_WINDOWS,
         }
     }
-}
-
-/// Consecutive abnormal windows of the same character: one story.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Incident {
-    /// Stable id (of its first anomaly's window and source).
-    pub id: String,
-    /// Start of the first window, RFC 3339.
-    pub start: String,
-    /// End of the last window, RFC 3339.
-    pub end: String,
-    /// Start, ns.
-    pub start_ns: i64,
-    /// End, ns.
-    pub end_ns: i64,
-    /// Abnormal windows in it.
-    pub windows: usize,
-    /// Highest model score.
-    pub peak_score: Option<f64>,
-    /// Largest |z|.
-    pub peak_abs_z: Option<f64>,
-    /// Highest severity.
-    pub severity: Severity,
-    /// `both` when both detectors contributed, else the one that did.
-    pub detector: Detector,
-    /// The metrics that explain it most often, most frequent first.
-    pub top_metrics: Vec<Metric>,
-    /// The summary of its strongest window.
-    pub summary: String,
-    /// The anomaly ids, in time order.
-    pub anomalies: Vec<String>,
 }
 
 /// What [`detect`] found.
@@ -93,6 +74,10 @@ pub struct Detection {
     pub anomalies: Vec<Anomaly>,
     /// Incidents, in time order.
     pub incidents: Vec<Incident>,
+    /// Why the learned detectors were not used, when they were not: the judgement is the
+    /// evidence rules' alone ("no history: the baseline was learnt from 3 windows, fewer than 30").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_only: Option<String>,
 }
 
 fn fmt_num(v: f64) -> String {
@@ -125,8 +110,30 @@ pub fn detect(
     baseline: Option<&Baseline>,
     cfg: &DetectConfig,
 ) -> Result<Detection, nta_ml::Error> {
-    let model = model.filter(|_| cfg.model_enabled);
-    let baseline = baseline.filter(|_| cfg.baseline_enabled);
+    let mut model = model.filter(|_| cfg.model_enabled);
+    let mut baseline = baseline.filter(|_| cfg.baseline_enabled);
+    // Too little history to know normal from abnormal: the rules judge alone.
+    let min = cfg.min_history_windows;
+    let mut short = Vec::new();
+    if let Some(b) = baseline.filter(|b| b.windows < min) {
+        short.push(format!("the baseline was learnt from {} windows", b.windows));
+        baseline = None;
+    }
+    if let Some(m) = model {
+        // A model of other features is an error whether or not it has history enough.
+        m.check_features(&FeatureExtractor.names())?;
+    }
+    if let Some(m) = model.filter(|m| m.training.rows < min) {
+        short.push(format!("the model was trained on {} windows", m.training.rows));
+        model = None;
+    }
+    let rules_only = (model.is_none() && baseline.is_none()).then(|| {
+        if short.is_empty() {
+            "no model or baseline was given".to_string()
+        } else {
+            format!("no history: {}, fewer than {min}", short.join(" and "))
+        }
+    });
     // Late supplements are not windows of their own; a window of nothing but frames nta
     // cannot decode (an unsupported link type) has nothing to explain: never flagged.
     let usable: Vec<(usize, &WindowRecord)> =
@@ -175,21 +182,36 @@ pub fn detect(
             d
         });
         let base_hit = dev.as_ref().is_some_and(|d| d.flagged);
+        let median_packets =
+            baseline.and_then(|b| b.profile_for(r.window_start_ns).0.get(&Metric::Packets).map(|s| s.median));
+        let found = if capture_lossy(r) { Vec::new() } else { findings(r, median_packets, &cfg.rules) };
+        let rule_severity = found.iter().filter_map(|f| f.severity).max();
         let detector = match (model_hit.is_some(), base_hit) {
             (true, true) => Detector::Both,
             (true, false) => Detector::Model,
             (false, true) => Detector::Baseline,
+            (false, false) if rule_severity.is_some() => Detector::Rules,
             (false, false) => continue,
         };
         let score = model_out.get(i).map(|(s, _)| *s);
         let max_abs_z = dev.as_ref().map(|d| d.max_abs_z);
-        let severity =
-            Severity::of(if model_hit.is_some() { score } else { None }, if base_hit { max_abs_z } else { None });
+        let learned = if detector == Detector::Rules {
+            Severity::Low
+        } else {
+            Severity::of(if model_hit.is_some() { score } else { None }, if base_hit { max_abs_z } else { None })
+        };
+        let severity = learned.max(rule_severity.unwrap_or(Severity::Low));
         if severity < cfg.min_severity {
             continue;
         }
-        if let Some(top) = r.top_src_by_bytes.first()
-            && cfg.allow_hosts.iter().any(|h| h.contains(top.ip))
+        let allowed = |ip: std::net::IpAddr| cfg.allow_hosts.iter().any(|h| h.contains(ip));
+        if r.top_src_by_bytes.first().is_some_and(|top| allowed(top.ip)) {
+            continue;
+        }
+        // An attack whose attackers are all allow-listed (a scanner you run yourself).
+        if let Some(f) = found.first()
+            && !f.attackers.is_empty()
+            && f.attackers.iter().all(|a| allowed(a.ip))
         {
             continue;
         }
@@ -242,15 +264,29 @@ pub fn detect(
         });
         explanation.truncate(cfg.top_contributions.max(1));
         let reasons: Vec<&str> = explanation.iter().take(3).map(|c| c.reason.as_str()).collect();
-        let summary = format!(
-            "{severity} ({detector}{}): {}",
+        let (kind, attackers, victims, detail) = match found.into_iter().next() {
+            Some(f) => (f.kind, f.attackers, f.victims, f.detail),
+            None => (
+                volume_kind(r, &explanation),
+                Vec::new(),
+                Vec::new(),
+                reasons.first().map_or(String::new(), |s| s.to_string()),
+            ),
+        };
+        let mut summary = format!(
+            "{severity} ({detector}{})",
             score.filter(|_| model_hit.is_some()).map_or(String::new(), |s| format!(", score {s:.2}")),
-            reasons.join("; ")
         );
+        if kind != AttackKind::Unknown {
+            summary = format!("{} — {summary}", headline(kind, &attackers, &victims, &detail));
+        }
+        if !reasons.is_empty() {
+            summary = format!("{summary}: {}", reasons.join("; "));
+        }
         let window_end_ns = r.window_end_ns();
         anomalies.push(Anomaly {
             id: stable_id(&[
-                r.source.as_bytes(),
+                r.capture.as_bytes(),
                 &r.window_start_ns.to_le_bytes(),
                 &r.window_ns.to_le_bytes(),
                 detector.name().as_bytes(),
@@ -259,8 +295,12 @@ pub fn detect(
             window_end: format_rfc3339_ns(window_end_ns),
             window_start_ns: r.window_start_ns,
             window_end_ns,
-            source: r.source.clone(),
+            capture: r.capture.clone(),
             detector,
+            kind,
+            attackers,
+            victims,
+            detail,
             model: model.map(|m| m.name.clone()),
             baseline: baseline.map(|b| b.name.clone()),
             score,
@@ -278,77 +318,7 @@ pub fn detect(
     }
     anomalies.sort_by_key(|a| a.window_start_ns);
     let incidents = incidents(&anomalies);
-    Ok(Detection { windows: usable.len(), anomalies, incidents })
-}
-
-/// Groups anomalies (in time order) whose windows follow each other and share a top-3
-/// metric. The one rule for incidents, used by detection and by every reader of the store:
-/// an anomaly joins the one before it when the gap between them is at most its
-/// `incident_gap_windows` windows of its own length (both stored in the record).
-pub fn incidents<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> Vec<Incident> {
-    let all: Vec<&Anomaly> = anomalies.into_iter().collect();
-    incident_groups(&all).into_iter().filter_map(|r| incident(all.get(r)?)).collect()
-}
-
-/// The incidents of `anomalies` (in time order) as index ranges, without building them: a
-/// caller that shows a page of incidents builds only those with [`incident`].
-pub fn incident_groups(anomalies: &[&Anomaly]) -> Vec<std::ops::Range<usize>> {
-    let shares_top3 = |a: &Anomaly, b: &Anomaly| {
-        a.explanation.iter().take(3).any(|c| b.explanation.iter().take(3).any(|d| d.metric == c.metric))
-    };
-    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
-    for (i, a) in anomalies.iter().enumerate() {
-        let joins = i.checked_sub(1).and_then(|j| anomalies.get(j)).is_some_and(|last| {
-            let window_ns = a.window_end_ns.saturating_sub(a.window_start_ns).max(1);
-            let gap = a.window_start_ns.saturating_sub(last.window_end_ns);
-            let close = gap <= a.incident_gap_windows.max(0).saturating_mul(window_ns);
-            close && a.source == last.source && shares_top3(a, last)
-        });
-        match groups.last_mut() {
-            Some(g) if joins => g.end = i + 1,
-            _ => groups.push(i..i + 1),
-        }
-    }
-    groups
-}
-
-/// The incident made of the anomalies `g` (one group of [`incident_groups`]); `None` if empty.
-pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
-    let first = g.first()?;
-    let last = g.last()?;
-    let peak = g
-        .iter()
-        .max_by(|a, b| a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0))))?;
-    let mut counts: BTreeMap<Metric, usize> = BTreeMap::new();
-    for a in g {
-        for c in a.explanation.iter().take(3) {
-            *counts.entry(c.metric).or_insert(0) += 1;
-        }
-    }
-    let mut top: Vec<(Metric, usize)> = counts.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let detector = if g.iter().all(|a| a.detector == Detector::Model) {
-        Detector::Model
-    } else if g.iter().all(|a| a.detector == Detector::Baseline) {
-        Detector::Baseline
-    } else {
-        Detector::Both
-    };
-    Some(Incident {
-        id: stable_id(&[b"incident", first.id.as_bytes()]),
-        start: first.window_start.clone(),
-        end: last.window_end.clone(),
-        start_ns: first.window_start_ns,
-        end_ns: last.window_end_ns,
-        windows: g.len(),
-        peak_score: g.iter().filter_map(|a| a.score).max_by(f64::total_cmp),
-        peak_abs_z: g.iter().filter_map(|a| a.max_abs_z).max_by(f64::total_cmp),
-        severity: g.iter().map(|a| a.severity).max().unwrap_or(Severity::Low),
-        detector,
-        top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
-        summary: peak.summary.clone(),
-        anomalies: g.iter().map(|a| a.id.clone()).collect(),
-    })
+    Ok(Detection { windows: usable.len(), anomalies, incidents, rules_only })
 }
 
 /// A window of nothing but frames of a link type nta does not decode.
@@ -360,4 +330,29 @@ fn only_undecoded(r: &WindowRecord) -> bool {
 /// drops): its low counts are not evidence of a traffic drop.
 fn capture_lossy(r: &WindowRecord) -> bool {
     r.capture_dropped.is_some_and(|d| d > 0 && d.saturating_mul(100) >= (r.packets + d))
+}
+
+/// The kind of a window the learned detectors flagged and no rule names: its strongest reason
+/// is more traffic (`volume_spike`) or less (`traffic_drop`), or something else (`unknown`).
+fn volume_kind(r: &WindowRecord, explanation: &[Contribution]) -> AttackKind {
+    const VOLUME: &[Metric] = &[
+        Metric::Packets,
+        Metric::Bytes,
+        Metric::BitsPerS,
+        Metric::PacketsPerS,
+        Metric::Ipv4Packets,
+        Metric::Ipv6Packets,
+        Metric::TcpPackets,
+        Metric::UdpPackets,
+        Metric::IcmpPackets,
+        Metric::InitiatorBytes,
+    ];
+    if r.packets == 0 {
+        return AttackKind::TrafficDrop;
+    }
+    match explanation.first() {
+        Some(c) if VOLUME.contains(&c.metric) && c.z.is_some_and(|z| z > 0.0) => AttackKind::VolumeSpike,
+        Some(c) if VOLUME.contains(&c.metric) && c.z.is_some_and(|z| z < 0.0) => AttackKind::TrafficDrop,
+        _ => AttackKind::Unknown,
+    }
 }

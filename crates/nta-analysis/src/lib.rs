@@ -31,23 +31,29 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod anomaly;
+mod attack;
 mod carve;
 mod config;
 mod detect;
 mod error;
 mod evaluate;
 mod hosts;
+mod incident;
 mod pipeline;
+mod rules;
 mod summary;
 
 pub use crate::{
     anomaly::{Anomaly, Contribution, Detector, Severity, stable_id},
+    attack::{Host, MAX_HOSTS, headline, merge_hosts, thousands},
     carve::{CarveSpec, CarveStats, carve},
     config::MAX_CONFIG_BYTES,
-    detect::{DetectConfig, Detection, Incident, detect, incident, incident_groups, incidents},
+    detect::{DetectConfig, Detection, MIN_HISTORY_WINDOWS, detect},
     error::Error,
     evaluate::{Evaluation, KindScore, evaluate},
     hosts::HostPattern,
+    incident::{Incident, by_severity, incident, incident_groups, incidents, names_attack},
     pipeline::{Analysis, AnalyzeOptions, analyze, analyze_sources},
+    rules::{AUTH_PORTS, RuleConfig, findings, is_internal},
     summary::{Summary, summarize},
 };

@@ -82,8 +82,8 @@ pub struct WindowDeviation {
     pub window_start_ns: i64,
     /// Window length, ns.
     pub window_ns: i64,
-    /// The record's source.
-    pub source: String,
+    /// The capture(s) of the record.
+    pub capture: String,
     /// Seasonal slot whose profile was used (`None`: the global profile).
     pub slot: Option<u8>,
     /// Some metric exceeds its threshold.
@@ -147,7 +147,7 @@ impl Baseline {
             window_start: r.window_start.clone(),
             window_start_ns: r.window_start_ns,
             window_ns: r.window_ns,
-            source: r.source.clone(),
+            capture: r.capture.clone(),
             slot,
             flagged: deviations.iter().any(|d| d.exceeds),
             max_abs_z: deviations.first().map_or(0.0, |d| d.z.abs()),

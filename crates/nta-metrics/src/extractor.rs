@@ -3,10 +3,12 @@
 //! highest timestamp seen is `reorder_ns` past its end, so packets out of order by less than
 //! that land in their own window; later ones produce a supplementary record marked `late`.
 
+use crate::evidence::MacAddr;
 use crate::flows::{FlowConfig, FlowTable};
+use crate::hosts::ArpMemory;
 use crate::record::WindowRecord;
 use crate::window::WindowAcc;
-use nta_parsing::PacketSummary;
+use nta_parsing::{Network, PacketSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -144,6 +146,8 @@ pub struct Extractor {
     windows: BTreeMap<i64, WindowAcc>,
     pool: Vec<WindowAcc>,
     flows: FlowTable,
+    /// Which MAC claimed an address first (ARP spoofing evidence).
+    arp: ArpMemory,
     /// Highest timestamp seen.
     clock: Option<i64>,
     /// Index of the window the clock is in.
@@ -168,6 +172,7 @@ impl Extractor {
             windows: BTreeMap::new(),
             pool: Vec::new(),
             flows,
+            arp: ArpMemory::default(),
             clock: None,
             current: i64::MIN,
             written_below: i64::MIN,
@@ -283,6 +288,9 @@ impl Extractor {
         self.advance(ts);
         let idx = self.index_of(ts);
         let ev = self.flows.packet(s, self.clock.unwrap_or(ts).max(ts));
+        if let Network::Arp(a) = s.network {
+            self.arp.claim(a.sender, MacAddr(a.sender_mac));
+        }
         let win = self.window(idx);
         win.add(s, source);
         win.new_flows += ev.new;
@@ -292,13 +300,13 @@ impl Extractor {
         if ev.from_initiator {
             win.initiator_bytes += u64::from(s.wire_len);
         }
-        if let Some(ip) = ev.new_initiator {
-            win.add_new_flow(ip);
+        if let (Some(a), Some(b), Some(ip)) = (ev.new_initiator, ev.new_responder, s.ip) {
+            win.add_new_flow(a, b, ip.protocol, ev.new_port, ev.syn_opened);
         }
-        if ev.syn_opened
-            && let (Some(a), Some(b)) = (ev.new_initiator, ev.new_responder)
+        if ev.established
+            && let (Some(ip), Some(t)) = (s.ip, s.tcp())
         {
-            win.add_new_connection(a, b);
+            win.hosts.established(ip.src, ip.dst, t.dst_port);
         }
         self.counts.evicted_flows += ev.evicted;
         if let Some(t) = ev.answered_syn_ts {
@@ -333,7 +341,7 @@ impl Extractor {
             }
             self.counts.windows += 1;
             let source = self.source_names(acc.sources);
-            emit(acc.finish(self.cfg.window_ns, source, self.cfg.sample, self.cfg.top_n));
+            emit(acc.finish(self.cfg.window_ns, source, self.cfg.sample, self.cfg.top_n, &self.arp));
             self.written_below = self.written_below.max(index + 1);
             self.pool.push(acc);
         }

@@ -49,6 +49,10 @@ struct Flow {
     lo_initiates: bool,
     /// Timestamp of the initiator's SYN while it has not been answered.
     syn_ts: Option<i64>,
+    /// The responder answered the SYN (SYN-ACK seen).
+    answered: bool,
+    /// The initiator acknowledged the answer: the handshake completed.
+    established: bool,
     fin_lo: bool,
     fin_hi: bool,
     prev: u32,
@@ -71,6 +75,10 @@ pub(crate) struct FlowEvents {
     pub(crate) new_initiator: Option<IpAddr>,
     /// The responder of the flow this packet created.
     pub(crate) new_responder: Option<IpAddr>,
+    /// The responder's port of the flow this packet created (0 without ports).
+    pub(crate) new_port: u16,
+    /// This packet completed a TCP handshake (the initiator's first ACK after the SYN-ACK).
+    pub(crate) established: bool,
 }
 
 /// The flow table.
@@ -213,6 +221,8 @@ impl FlowTable {
                     last_ts: ts,
                     lo_initiates: src_initiates == src_is_lo,
                     syn_ts: syn_only.then_some(ts),
+                    answered: false,
+                    established: false,
                     fin_lo: false,
                     fin_hi: false,
                     prev: NIL,
@@ -222,6 +232,7 @@ impl FlowTable {
                 ev.from_initiator = src_initiates;
                 ev.new_initiator = Some(if src_initiates { ip.src } else { ip.dst });
                 ev.new_responder = Some(if src_initiates { ip.dst } else { ip.src });
+                ev.new_port = if src_initiates { dp } else { sp };
                 let i = match self.free.pop() {
                     Some(i) => {
                         if let Some(f) = self.slab.get_mut(i as usize) {
@@ -249,7 +260,18 @@ impl FlowTable {
             } else if !from_initiator && let Some(t) = f.syn_ts.take() {
                 ev.answered_syn_ts = Some(t);
             }
+            if !from_initiator && syn_ack {
+                f.answered = true;
+            }
             ev.from_initiator = src_is_lo == f.lo_initiates;
+            if ev.from_initiator
+                && f.answered
+                && !f.established
+                && tcp_flags.is_some_and(|fl| fl.ack() && !fl.syn() && !fl.rst())
+            {
+                f.established = true;
+                ev.established = true;
+            }
             if let Some(fl) = tcp_flags {
                 if fl.fin() {
                     if src_is_lo {

@@ -31,8 +31,10 @@
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod error;
+mod evidence;
 mod extractor;
 mod flows;
+mod hosts;
 mod input;
 mod jsonl;
 mod percentile;
@@ -42,11 +44,19 @@ mod window;
 
 pub use crate::{
     error::Error,
+    evidence::{
+        ArpEvidence, ConnectionEvidence, DnsEvidence, EVIDENCE_LIST_LEN, Evidence, MacAddr, ScannerEvidence,
+        SourceFlows, TargetEvidence, TransferEvidence,
+    },
     extractor::{
         DEFAULT_MAX_WINDOWS, ExtractConfig, ExtractCounts, Extractor, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS,
         MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
     },
     flows::{FlowConfig, MAX_FLOWS},
+    hosts::{
+        BULK_PACKET_BYTES, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS, MAX_TRACKED_PROBES,
+        MAX_TRACKED_TRANSFERS,
+    },
     input::{CaptureCounters, CaptureSource, CounterProbe, FileSummary, Progress, STDIN_PATH, source_name},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},

@@ -1,5 +1,6 @@
 //! [`WindowRecord`]: one line of `metrics.jsonl`. Every field is defined in docs/METRICS.md.
 
+use crate::evidence::Evidence;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -37,8 +38,10 @@ pub struct WindowRecord {
     /// Window length, ns.
     pub window_ns: i64,
     /// The capture file(s) the packets came from, comma-separated: canonical paths, so one
-    /// capture has one name whatever path named it (standard input is `-`).
-    pub source: String,
+    /// capture has one name whatever path named it (standard input is `-`). Called `source`
+    /// before 0.2 (read under both names).
+    #[serde(alias = "source")]
+    pub capture: String,
     /// 1 when every packet was processed; N when 1 packet in N was (counts are scaled by N).
     pub sample_rate: u32,
     /// A supplementary record for packets that arrived after this window had been written.
@@ -168,6 +171,10 @@ pub struct WindowRecord {
     pub top_src_by_bytes: Vec<TopSource>,
     /// The 5 destination ports with the most packets (ties: lower port first).
     pub top_dst_ports: Vec<TopPort>,
+    /// Who did what to whom: per-host evidence lists (docs/METRICS.md, "Evidence"). Records
+    /// written before it existed read as empty.
+    #[serde(default, skip_serializing_if = "Evidence::is_empty")]
+    pub evidence: Evidence,
 }
 
 trait AsF64 {

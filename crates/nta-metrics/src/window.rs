@@ -2,14 +2,23 @@
 //! sets, counts per key), and every derived number is computed at the end from sorted counts,
 //! so the result does not depend on packet order, batching or thread count.
 
+use crate::evidence::MacAddr;
+use crate::hosts::{ArpMemory, HostAcc, TcpFacts};
 use crate::record::{TopPort, TopSource, WindowRecord};
 use nta_capture::format_rfc3339_ns;
 use nta_parsing::{App, Fragment, Network, PacketSummary, Transport};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 /// Fixed-point scale of summed DNS name entropies (exact, order-independent sums).
 const ENTROPY_SCALE: f64 = 1_000_000.0;
+
+/// Domains whose queries are lookups of addresses (PTR), never tunnel evidence.
+fn reverse_domains() -> &'static [u64; 2] {
+    static HASHES: OnceLock<[u64; 2]> = OnceLock::new();
+    HASHES.get_or_init(|| [nta_parsing::domain_hash("in-addr.arpa"), nta_parsing::domain_hash("ip6.arpa")])
+}
 
 /// Packets per TCP/UDP port, dense, with the list of ports touched (for cheap clearing).
 #[derive(Debug)]
@@ -104,8 +113,8 @@ pub(crate) struct WindowAcc {
     http: u64,
     icmp_unreachable: u64,
     icmp_echo: u64,
-    src_ips: FxHashMap<IpAddr, (u64, u64)>,
-    dst_ips: FxHashMap<IpAddr, u64>,
+    /// Per-address accounting (capped): sources, destinations and the evidence lists.
+    pub(crate) hosts: HostAcc,
     dst_ports: PortCounts,
     src_ports: PortCounts,
     pub(crate) new_flows: u64,
@@ -114,10 +123,6 @@ pub(crate) struct WindowAcc {
     pub(crate) open_at_start: u64,
     /// Bytes sent by flow initiators.
     pub(crate) initiator_bytes: u64,
-    /// New flows per initiating address.
-    new_flows_by_src: FxHashMap<IpAddr, u32>,
-    /// TCP connections (SYNs opening a flow) per (initiator, responder).
-    connections_by_pair: FxHashMap<(IpAddr, IpAddr), u32>,
     /// SYNs opening connections in this window not answered (yet).
     pub(crate) half_open: u64,
 }
@@ -130,29 +135,14 @@ impl WindowAcc {
     /// Empties the accumulator for window `index`, keeping its allocations.
     pub(crate) fn reset(&mut self, index: i64) {
         let mut sni = std::mem::take(&mut self.sni);
-        let mut src_ips = std::mem::take(&mut self.src_ips);
-        let mut dst_ips = std::mem::take(&mut self.dst_ips);
-        let mut new_flows_by_src = std::mem::take(&mut self.new_flows_by_src);
-        new_flows_by_src.clear();
-        let mut connections_by_pair = std::mem::take(&mut self.connections_by_pair);
-        connections_by_pair.clear();
+        let mut hosts = std::mem::take(&mut self.hosts);
+        hosts.clear();
         let mut dst_ports = std::mem::replace(&mut self.dst_ports, PortCounts::none());
         let mut src_ports = std::mem::replace(&mut self.src_ports, PortCounts::none());
         sni.clear();
-        src_ips.clear();
-        dst_ips.clear();
         dst_ports.clear();
         src_ports.clear();
-        *self = WindowAcc {
-            sni,
-            src_ips,
-            dst_ips,
-            dst_ports,
-            src_ports,
-            new_flows_by_src,
-            connections_by_pair,
-            ..WindowAcc::empty()
-        };
+        *self = WindowAcc { sni, hosts, dst_ports, src_ports, ..WindowAcc::empty() };
         self.index = index;
     }
 
@@ -194,8 +184,7 @@ impl WindowAcc {
             http: 0,
             icmp_unreachable: 0,
             icmp_echo: 0,
-            src_ips: FxHashMap::default(),
-            dst_ips: FxHashMap::default(),
+            hosts: HostAcc::default(),
             dst_ports: PortCounts::none(),
             src_ports: PortCounts::none(),
             new_flows: 0,
@@ -204,8 +193,6 @@ impl WindowAcc {
             open_at_start: 0,
             half_open: 0,
             initiator_bytes: 0,
-            new_flows_by_src: FxHashMap::default(),
-            connections_by_pair: FxHashMap::default(),
         }
     }
 
@@ -230,6 +217,7 @@ impl WindowAcc {
             Network::Arp(a) => {
                 self.arp += 1;
                 self.arp_replies += u64::from(a.operation == 2);
+                self.hosts.arp(a.sender, MacAddr(a.sender_mac), a.operation == 2, a.target);
             }
             _ => self.other += 1,
         }
@@ -243,10 +231,9 @@ impl WindowAcc {
         if ip.fragment != Fragment::No {
             self.fragments += 1;
         }
-        let src = self.src_ips.entry(ip.src).or_insert((0, 0));
-        src.0 += 1;
-        src.1 += u64::from(s.wire_len);
-        *self.dst_ips.entry(ip.dst).or_insert(0) += 1;
+        let mut tcp = None;
+        let mut echo_request = false;
+        let mut unreachable = false;
         let dst_port = match s.transport {
             Transport::Tcp(t) => {
                 let f = t.flags;
@@ -254,6 +241,7 @@ impl WindowAcc {
                 self.tcp_synack += u64::from(f.syn_ack());
                 self.tcp_rst += u64::from(f.rst());
                 self.tcp_fin += u64::from(f.fin());
+                tcp = Some(TcpFacts { syn: f.syn() && !f.ack(), syn_ack: f.syn_ack(), rst: f.rst() });
                 self.src_ports.add(t.src_port, 1);
                 self.dst_ports.add(t.dst_port, 1);
                 Some(t.dst_port)
@@ -264,12 +252,16 @@ impl WindowAcc {
                 Some(u.dst_port)
             }
             Transport::Icmp(i) => {
-                self.icmp_unreachable += u64::from(i.is_unreachable());
-                self.icmp_echo += u64::from(i.is_echo_request());
+                unreachable = i.is_unreachable();
+                echo_request = i.is_echo_request();
+                self.icmp_unreachable += u64::from(unreachable);
+                self.icmp_echo += u64::from(echo_request);
                 None
             }
             _ => None,
         };
+        let udp = matches!(s.transport, Transport::Udp(_));
+        self.hosts.packet(ip.src, ip.dst, s.wire_len, tcp, udp, echo_request, unreachable);
         match s.app {
             App::None => {}
             App::Dns(d) if !d.mdns => {
@@ -282,6 +274,9 @@ impl WindowAcc {
                         self.qname_len_sum += u64::from(q.len);
                         self.qname_len_max = self.qname_len_max.max(u64::from(q.len));
                         self.qname_entropy_fx += (f64::from(q.entropy) * ENTROPY_SCALE).round() as u64;
+                        if !reverse_domains().contains(&q.domain_hash) {
+                            self.hosts.dns_query(ip.src, ip.dst, (q.domain_hash, q.hash, q.len), d.qtype == Some(16));
+                        }
                     }
                 } else if d.response && src_port == 53 {
                     self.dns_responses += 1;
@@ -299,14 +294,9 @@ impl WindowAcc {
         }
     }
 
-    /// Counts a flow opened by `ip`.
-    pub(crate) fn add_new_flow(&mut self, ip: IpAddr) {
-        *self.new_flows_by_src.entry(ip).or_insert(0) += 1;
-    }
-
-    /// Counts a TCP connection attempt from `a` to `b`.
-    pub(crate) fn add_new_connection(&mut self, a: IpAddr, b: IpAddr) {
-        *self.connections_by_pair.entry((a, b)).or_insert(0) += 1;
+    /// Counts a flow opened by `initiator` to `port` of `responder` (`syn`: by a TCP SYN).
+    pub(crate) fn add_new_flow(&mut self, initiator: IpAddr, responder: IpAddr, proto: u8, port: u16, syn: bool) {
+        self.hosts.new_flow(initiator, responder, proto, port, syn);
     }
 
     /// Whether any packet was added.
@@ -315,23 +305,36 @@ impl WindowAcc {
     }
 
     /// The record; counts scaled by `sample_rate`.
-    pub(crate) fn finish(&self, window_ns: i64, source: String, sample_rate: u32, top_n: usize) -> WindowRecord {
+    pub(crate) fn finish(
+        &self,
+        window_ns: i64,
+        source: String,
+        sample_rate: u32,
+        top_n: usize,
+        arp: &ArpMemory,
+    ) -> WindowRecord {
         let k = u64::from(sample_rate.max(1));
         let start = self.index.saturating_mul(window_ns);
         let secs = window_ns as f64 / 1e9;
         let packets = self.packets * k;
         let bytes = self.bytes * k;
-        let mut counts: Vec<u64> = self.src_ips.values().map(|v| v.0).collect();
+        let hosts = &self.hosts.hosts;
+        let mut counts: Vec<u64> = hosts.values().map(|h| h.packets_out).filter(|p| *p > 0).collect();
+        let unique_src_ips = counts.len() as u64;
         let src_ip_entropy = entropy(&mut counts);
         counts.clear();
-        counts.extend(self.dst_ips.values());
+        counts.extend(hosts.values().map(|h| h.packets_in).filter(|p| *p > 0));
+        let unique_dst_ips = counts.len() as u64;
         let dst_ip_entropy = entropy(&mut counts);
         counts.clear();
         counts.extend(self.dst_ports.touched.iter().map(|p| u64::from(self.dst_ports.get(*p))));
         let dst_port_entropy = entropy(&mut counts);
 
-        let mut top_src: Vec<TopSource> =
-            self.src_ips.iter().map(|(ip, (p, b))| TopSource { ip: *ip, bytes: b * k, packets: p * k }).collect();
+        let mut top_src: Vec<TopSource> = hosts
+            .iter()
+            .filter(|(_, h)| h.packets_out > 0)
+            .map(|(ip, h)| TopSource { ip: *ip, bytes: h.bytes_out * k, packets: h.packets_out * k })
+            .collect();
         top_src.sort_unstable_by(|a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)));
         top_src.truncate(top_n);
         let mut top_ports: Vec<TopPort> = self
@@ -348,7 +351,7 @@ impl WindowAcc {
             window_start: format_rfc3339_ns(start),
             window_start_ns: start,
             window_ns,
-            source,
+            capture: source,
             sample_rate: sample_rate.max(1),
             late: self.late,
             gap_before_ns: self.gap_before_ns,
@@ -371,8 +374,8 @@ impl WindowAcc {
             fragments: self.fragments * k,
             truncated_packets: self.truncated * k,
             malformed_packets: self.malformed * k,
-            unique_src_ips: self.src_ips.len() as u64,
-            unique_dst_ips: self.dst_ips.len() as u64,
+            unique_src_ips,
+            unique_dst_ips,
             unique_src_ports: self.src_ports.touched.len() as u64,
             unique_dst_ports: self.dst_ports.touched.len() as u64,
             src_ip_entropy,
@@ -400,11 +403,12 @@ impl WindowAcc {
             ended_flows: self.ended_flows,
             half_open_flows: self.half_open,
             initiator_bytes: self.initiator_bytes * k,
-            max_src_new_flows: self.new_flows_by_src.values().copied().max().map_or(0, u64::from),
-            max_pair_connections: self.connections_by_pair.values().copied().max().map_or(0, u64::from),
+            max_src_new_flows: hosts.values().map(|h| h.new_flows_out).max().map_or(0, u64::from),
+            max_pair_connections: self.hosts.pairs.values().map(|p| p.connections).max().map_or(0, u64::from),
             evicted_flows: self.evicted_flows,
             top_src_by_bytes: top_src,
             top_dst_ports: top_ports,
+            evidence: self.hosts.evidence(arp),
         }
     }
 }

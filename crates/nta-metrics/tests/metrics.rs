@@ -134,7 +134,7 @@ fn hand_computed_windows() {
     assert_eq!(w0.window_start_ns, T0);
     assert_eq!(w0.window_start, "2023-11-14T22:10:00.000000000Z");
     assert_eq!(w0.window_ns, NS);
-    assert_eq!(w0.source, "hand");
+    assert_eq!(w0.capture, "hand");
     assert_eq!(w0.packets, 8);
     let bytes: u64 = pkts[..8].iter().map(|(_, f)| f.len() as u64).sum();
     assert_eq!(w0.bytes, bytes);
@@ -359,7 +359,7 @@ mod split {
 
     fn without_source(mut v: Vec<WindowRecord>) -> Vec<WindowRecord> {
         for r in &mut v {
-            r.source.clear();
+            r.capture.clear();
         }
         v
     }
@@ -406,7 +406,7 @@ fn sources_are_named_and_overlapping_files_merge() {
     for (m, w) in merged.iter().zip(&whole) {
         assert_eq!(m.packets, w.packets);
         assert_eq!(m.new_flows, w.new_flows);
-        assert_eq!(m.source, format!("{},{}", a.display(), b.display()));
+        assert_eq!(m.capture, format!("{},{}", a.display(), b.display()));
     }
 }
 
@@ -656,7 +656,7 @@ fn live_counters_are_attributed_to_windows() {
     assert!(out.iter().all(|r| r.capture_received.is_some() && r.capture_dropped.is_some()));
     assert_eq!(out.iter().map(|r| r.capture_received.unwrap()).sum::<u64>(), n * 1_000);
     assert_eq!(out.iter().map(|r| r.capture_dropped.unwrap()).sum::<u64>(), n * 7);
-    assert!(out.iter().all(|r| r.source == "live:test"));
+    assert!(out.iter().all(|r| r.capture == "live:test"));
     let file = extract(&[fixture], &ExtractConfig::new(10 * NS));
     assert!(file.iter().all(|r| r.capture_received.is_none() && r.capture_dropped.is_none()));
     assert!(!serde_json::to_string(&file[0]).unwrap().contains("capture_"));

@@ -89,6 +89,36 @@ pub struct NameStats {
     pub entropy: f32,
     /// FNV-1a 64 of the lower-cased presentation form.
     pub hash: u64,
+    /// [`domain_hash`] of the name's last two labels (`a.b.example.com` → `example.com`): the
+    /// domain a client's queries are grouped by. Two labels, not the public suffix list's
+    /// registrable domain: under `co.uk` every domain shares one group.
+    pub domain_hash: u64,
+}
+
+/// The hash [`NameStats::domain_hash`] gives a name whose last two labels are `domain`
+/// (presentation form, any case, no trailing dot): `domain_hash("in-addr.arpa")`.
+pub fn domain_hash(domain: &str) -> u64 {
+    let mut labels = domain.trim_end_matches('.').rsplit('.');
+    let last = labels.next().map_or(Fnv::new().0, |l| label_hash(l.as_bytes()));
+    let prev = labels.next().map_or(Fnv::new().0, |l| label_hash(l.as_bytes()));
+    combine_domain(prev, last)
+}
+
+/// FNV-1a 64 of one label, lower-cased.
+fn label_hash(label: &[u8]) -> u64 {
+    let mut h = Fnv::new();
+    for b in label {
+        h.push(b.to_ascii_lowercase());
+    }
+    h.0
+}
+
+fn combine_domain(prev: u64, last: u64) -> u64 {
+    let mut h = Fnv(prev);
+    for b in last.to_le_bytes() {
+        h.push(b);
+    }
+    h.0
 }
 
 /// How a DNS message travelled.
@@ -219,6 +249,8 @@ fn dns_name(msg: &[u8], at: usize) -> Result<(NameStats, usize), DecodeError> {
     let mut counts = [0u16; 256];
     let mut chars = 0usize;
     let mut hash = Fnv::new();
+    // Hashes of the last two labels (for the domain).
+    let (mut prev_label, mut last_label) = (Fnv::new().0, Fnv::new().0);
     let (mut labels, mut longest, mut len) = (0u8, 0u8, 0usize);
     let mut pos = at;
     let mut after = None;
@@ -236,6 +268,7 @@ fn dns_name(msg: &[u8], at: usize) -> Result<(NameStats, usize), DecodeError> {
                     longest_label: longest,
                     entropy: entropy(&counts, chars),
                     hash: hash.0,
+                    domain_hash: combine_domain(prev_label, last_label),
                 };
                 return Ok((stats, after));
             }
@@ -247,6 +280,8 @@ fn dns_name(msg: &[u8], at: usize) -> Result<(NameStats, usize), DecodeError> {
                     hash.push(b'.');
                     len += 1;
                 }
+                prev_label = last_label;
+                last_label = label_hash(label);
                 for b in label {
                     let b = b.to_ascii_lowercase();
                     hash.push(b);

@@ -38,7 +38,9 @@ mod error;
 mod summary;
 
 pub use crate::{
-    app::{DnsSummary, DnsTransport, HttpMethod, HttpSummary, NameStats, TextRef, TlsSummary, label_entropy},
+    app::{
+        DnsSummary, DnsTransport, HttpMethod, HttpSummary, NameStats, TextRef, TlsSummary, domain_hash, label_entropy,
+    },
     census::{Census, census_of},
     decode::{decode, decode_frame, link_type_decoded},
     error::{DecodeError, DecodeErrorKind, Layer},

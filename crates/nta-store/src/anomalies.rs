@@ -45,10 +45,64 @@ pub struct Filter {
     pub min_severity: Option<Severity>,
     /// This detector.
     pub detector: Option<Detector>,
-    /// Source containing this text.
-    pub source: Option<String>,
+    /// Capture name containing this text (`source` before 0.2).
+    #[serde(alias = "source")]
+    pub capture: Option<String>,
+    /// This attack kind.
+    pub kind: Option<nta_capture::AttackKind>,
+    /// This address among the attackers or the victims.
+    pub ip: Option<std::net::IpAddr>,
     /// Model score at least this.
     pub min_score: Option<f64>,
+    /// The order of a listing and of incidents.
+    #[serde(default)]
+    pub order: Order,
+}
+
+/// The order of a listing: most severe first (triage, the default), or time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Severity, then model score, then |z| (highest first), then time.
+    #[default]
+    Severity,
+    /// Window start, then id.
+    Time,
+}
+
+impl std::str::FromStr for Order {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Order, String> {
+        match s {
+            "severity" => Ok(Order::Severity),
+            "time" => Ok(Order::Time),
+            _ => Err(format!("order {s:?}: expected severity or time")),
+        }
+    }
+}
+
+impl Order {
+    /// Sorts `v` (in time order already, or not) in this order.
+    pub fn sort(self, v: &mut [Anomaly]) {
+        sort_anomalies(v);
+        if self == Order::Severity {
+            v.sort_by(|a, b| triage(b).partial_cmp(&triage(a)).unwrap_or(std::cmp::Ordering::Equal));
+        }
+    }
+
+    /// Sorts references the same way.
+    pub fn sort_refs(self, v: &mut [&Anomaly]) {
+        v.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
+        if self == Order::Severity {
+            v.sort_by(|a, b| triage(b).partial_cmp(&triage(a)).unwrap_or(std::cmp::Ordering::Equal));
+        }
+    }
+}
+
+fn triage(a: &Anomaly) -> (Severity, f64, f64) {
+    (a.severity, a.score.unwrap_or(0.0), a.max_abs_z.unwrap_or(0.0))
 }
 
 impl Filter {
@@ -58,7 +112,9 @@ impl Filter {
             && self.until_ns.is_none_or(|t| a.window_start_ns < t)
             && self.min_severity.is_none_or(|s| a.severity >= s)
             && self.detector.is_none_or(|d| a.detector == d)
-            && self.source.as_deref().is_none_or(|s| a.source.contains(s))
+            && self.capture.as_deref().is_none_or(|s| a.capture.contains(s))
+            && self.kind.is_none_or(|k| a.kind == k)
+            && self.ip.is_none_or(|ip| a.attackers.iter().chain(&a.victims).any(|h| h.ip == ip))
             && self.min_score.is_none_or(|m| a.score.is_some_and(|s| s >= m))
     }
 }
@@ -156,7 +212,7 @@ impl AnomalyStore {
     /// The matching records in time order, `limit` of them from `offset`.
     pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error> {
         let mut all: Vec<Anomaly> = self.read()?.anomalies.into_iter().filter(|a| filter.matches(a)).collect();
-        sort_anomalies(&mut all);
+        filter.order.sort(&mut all);
         let total = all.len();
         let items = all.into_iter().skip(offset).take(limit).collect();
         Ok(Page { total, offset, items })

@@ -4,11 +4,11 @@
 
 use crate::Error;
 use crate::anomalies::AnomalyStore;
-use crate::anomalies::Filter;
+use crate::anomalies::{Filter, Order};
 use crate::cache::{MetricsCache, ModelsCache};
 use crate::index::{Snapshot, StoreIndex};
 use crate::layout::Layout;
-use nta_analysis::{Anomaly, Incident, Summary, incident, incident_groups, summarize};
+use nta_analysis::{Anomaly, Incident, Summary, by_severity, incident, incident_groups, summarize};
 use nta_metrics::WindowRecord;
 use nta_ml::ModelInfo;
 use serde::Serialize;
@@ -37,8 +37,8 @@ pub struct SummaryPage {
     pub summary: Summary,
     /// Incidents of the matching anomalies in all.
     pub incidents_total: usize,
-    /// Consecutive anomalies of one source explained by the same metrics, in time order:
-    /// one page of them.
+    /// Consecutive anomalies of one capture telling one story (one attack kind, or shared
+    /// metrics), most severe first or in time order (the filter's `order`): one page of them.
     pub incidents: Vec<Incident>,
 }
 
@@ -111,10 +111,21 @@ impl FileStore {
         let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
         // Only the page's incidents are built.
         let groups = incident_groups(&items);
+        let incidents = match filter.order {
+            Order::Time => {
+                groups.iter().skip(offset).take(limit).filter_map(|r| incident(items.get(r.clone())?)).collect()
+            }
+            Order::Severity => {
+                // Every incident is built to be ranked.
+                let mut all: Vec<Incident> = groups.iter().filter_map(|r| incident(items.get(r.clone())?)).collect();
+                by_severity(&mut all);
+                all.into_iter().skip(offset).take(limit).collect()
+            }
+        };
         let page = Arc::new(SummaryPage {
             summary: summarize(items.iter().copied()),
             incidents_total: groups.len(),
-            incidents: groups.iter().skip(offset).take(limit).filter_map(|r| incident(items.get(r.clone())?)).collect(),
+            incidents,
         });
         *self.summary.lock().unwrap_or_else(PoisonError::into_inner) = Some((snapshot, key, page.clone()));
         Ok(page)

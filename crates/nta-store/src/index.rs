@@ -40,14 +40,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// The matching records, `limit` of them from `offset` (cloning only those).
     pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> Page {
-        let mut total = 0;
-        let mut items = Vec::new();
-        for a in self.anomalies.iter().filter(|a| filter.matches(a)) {
-            if total >= offset && items.len() < limit {
-                items.push(a.clone());
-            }
-            total += 1;
+        let mut matching: Vec<&Anomaly> = self.anomalies.iter().filter(|a| filter.matches(a)).collect();
+        if filter.order != crate::anomalies::Order::Time {
+            filter.order.sort_refs(&mut matching);
         }
+        let total = matching.len();
+        let items = matching.into_iter().skip(offset).take(limit).cloned().collect();
         Page { total, offset, items }
     }
 

@@ -45,7 +45,7 @@ mod ops;
 pub use nta_capture::error_chain;
 
 pub use crate::{
-    anomalies::{AnomalyStore, Filter, Page, StoreRead},
+    anomalies::{AnomalyStore, Filter, Order, Page, StoreRead},
     atomic::{AtomicFile, write_atomic},
     error::Error,
     files::{FileStore, MetricsPage, StoreCounts, SummaryPage},

@@ -78,7 +78,7 @@ impl Learner {
             return Ok(None);
         }
         let records = std::mem::take(&mut self.records);
-        let sources = vec![r.source.clone()];
+        let sources = vec![r.capture.clone()];
         let baseline = Baseline::build(&self.name, &now_rfc3339(), &records, sources, &[], BuildOptions::default())?;
         save_baseline(layout, &self.name, &baseline)?;
         train(layout, &self.name, &records, &ForestParams::default(), &AtomicBool::new(false))?;

@@ -2,7 +2,7 @@
 //! index, and what happens when several writers append at once.
 
 use nta_analysis::{AnalyzeOptions, Anomaly, Detector, Severity, analyze};
-use nta_store::{AnomalyStore, Filter, StoreIndex};
+use nta_store::{AnomalyStore, Filter, Order, StoreIndex};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -47,10 +47,15 @@ fn the_store_does_not_duplicate_and_survives_a_torn_line() {
     let read = store.read().unwrap();
     assert_eq!((read.anomalies.len(), read.bad_lines, read.torn_last_line), (anomalies.len() + 1, 1, false));
     // Filters and pages.
-    let all = store.list(&Filter::default(), 0, 1000).unwrap();
+    let by_time = Filter { order: Order::Time, ..Filter::default() };
+    let all = store.list(&by_time, 0, 1000).unwrap();
     assert_eq!(all.total, anomalies.len() + 1);
     assert!(all.items.windows(2).all(|w| w[0].window_start_ns <= w[1].window_start_ns));
-    let page = store.list(&Filter::default(), 5, 10).unwrap();
+    // The default order is triage: most severe first.
+    let triage = store.list(&Filter::default(), 0, 1000).unwrap();
+    assert_eq!(triage.total, all.total);
+    assert!(triage.items.windows(2).all(|w| w[0].severity >= w[1].severity));
+    let page = store.list(&by_time, 5, 10).unwrap();
     assert_eq!(page.items.len(), 10);
     assert_eq!(page.items[0].id, all.items[5].id);
     let crit = Filter { min_severity: Some(Severity::Critical), ..Filter::default() };
@@ -100,7 +105,7 @@ fn the_store_index_follows_appends_torn_lines_and_replacement() {
     store.append(&rest[1..]).unwrap();
     let all = index.snapshot().unwrap();
     // The same records, in the same order, as a full read and list.
-    let listed = store.list(&Filter::default(), 0, usize::MAX).unwrap();
+    let listed = store.list(&Filter { order: Order::Time, ..Filter::default() }, 0, usize::MAX).unwrap();
     assert_eq!(all.anomalies, listed.items);
     assert_eq!(all.anomalies.len(), anomalies.len());
     let f = Filter { min_severity: Some(Severity::High), ..Filter::default() };

@@ -33,10 +33,22 @@ pub struct AnomalyQuery {
     severity: Option<Severity>,
     /// This detector.
     detector: Option<Detector>,
-    /// Source (capture path) containing this text.
-    source: Option<String>,
+    /// Capture name (path) containing this text (`source` is read as a synonym, its name
+    /// before 0.2).
+    #[serde(alias = "source")]
+    capture: Option<String>,
+    /// This attack kind (`port_scan`, `syn_flood`, … `unknown`).
+    #[param(value_type = Option<String>)]
+    kind: Option<nta_capture::AttackKind>,
+    /// This address among the attackers or victims.
+    #[param(value_type = Option<String>)]
+    ip: Option<std::net::IpAddr>,
     /// Model score at least this.
     min_score: Option<f64>,
+    /// `severity` (most severe first, the default) or `time`: of the anomalies listed and of
+    /// the summary's incidents.
+    #[param(value_type = Option<String>)]
+    order: Option<nta_store::Order>,
     /// Items per page (default 100, at most 1000).
     limit: Option<usize>,
     /// Items skipped (default 0).
@@ -50,8 +62,11 @@ impl AnomalyQuery {
             until_ns: self.until.as_deref().map(|s| parse_time(s, "until")).transpose()?,
             min_severity: self.severity,
             detector: self.detector,
-            source: self.source.clone(),
+            capture: self.capture.clone(),
+            kind: self.kind,
+            ip: self.ip,
             min_score: self.min_score,
+            order: self.order.unwrap_or_default(),
         })
     }
 

@@ -1,0 +1,491 @@
+//! [`HostAcc`]: the per-host accounting of one window, in capped tables, and the [`Evidence`]
+//! made of it when the window closes. Tables are cleared, not freed, between windows (no
+//! allocation on the per-packet path once warm); a key that would grow a full table is not
+//! admitted and counted in `untracked`. [`ArpMemory`] is the one piece that outlives a window:
+//! which MAC claimed an address first.
+
+use crate::evidence::{
+    ArpEvidence, ConnectionEvidence, DnsEvidence, EVIDENCE_LIST_LEN, Evidence, MacAddr, ScannerEvidence, SourceFlows,
+    TargetEvidence, TransferEvidence,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Most distinct addresses accounted per window (sources and destinations together).
+pub const MAX_TRACKED_HOSTS: usize = 1 << 18;
+/// Most distinct (initiator, responder, protocol, port) of new flows per window.
+pub const MAX_TRACKED_PROBES: usize = 1 << 18;
+/// Most distinct (initiator, responder) of new flows per window.
+pub const MAX_TRACKED_PAIRS: usize = 1 << 18;
+/// Most distinct (client, resolver, domain) and, separately, (client, domain, name) per window.
+pub const MAX_TRACKED_DNS: usize = 1 << 16;
+/// Most distinct ARP (sender address, MAC) and (sender, target) per window, and addresses
+/// remembered across windows.
+pub const MAX_TRACKED_ARP: usize = 1 << 16;
+/// Most distinct (sender, receiver) of full-size packets per window.
+pub const MAX_TRACKED_TRANSFERS: usize = 1 << 16;
+/// Packets at least this long (on the wire) count in transfers: bulk data moves in full-size
+/// packets, so only they are accounted per pair, keeping small-packet traffic off this table.
+pub const BULK_PACKET_BYTES: u32 = 1000;
+
+/// What one address did in the window.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HostCounters {
+    pub(crate) packets_out: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) packets_in: u64,
+    pub(crate) bytes_in: u64,
+    syn_out: u32,
+    syn_in: u32,
+    synack_out: u32,
+    synack_in: u32,
+    refused_in: u32,
+    echo_in: u32,
+    udp_out: u32,
+    udp_in: u32,
+    completed_in: u32,
+    pub(crate) new_flows_out: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ProbeCounts {
+    flows: u32,
+    completed: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PairCounts {
+    flows: u32,
+    /// SYNs, UDP packets and echo requests from the first to the second (flood traffic).
+    packets: u32,
+    /// Connections opened by a SYN.
+    pub(crate) connections: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct DnsCounts {
+    queries: u32,
+    len_sum: u64,
+    len_max: u16,
+    txt: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ArpCounts {
+    replies: u32,
+    requests: u32,
+}
+
+/// A slot for `key` in `map`, unless the map is full and the key new (then counted).
+#[inline]
+fn slot<'a, K: Hash + Eq, V: Default>(
+    map: &'a mut FxHashMap<K, V>,
+    key: K,
+    cap: usize,
+    untracked: &mut u64,
+) -> Option<&'a mut V> {
+    let full = map.len() >= cap;
+    match map.entry(key) {
+        Entry::Occupied(e) => Some(e.into_mut()),
+        Entry::Vacant(v) if !full => Some(v.insert(V::default())),
+        Entry::Vacant(_) => {
+            *untracked += 1;
+            None
+        }
+    }
+}
+
+#[inline]
+fn bump(c: &mut u32) {
+    *c = c.saturating_add(1);
+}
+
+/// Which MAC claimed an address first, and which address a MAC claimed first, over the whole
+/// capture (at most [`MAX_TRACKED_ARP`] of each; later ones are not remembered).
+#[derive(Debug, Default)]
+pub(crate) struct ArpMemory {
+    owner: FxHashMap<Ipv4Addr, MacAddr>,
+    home: FxHashMap<MacAddr, Ipv4Addr>,
+}
+
+impl ArpMemory {
+    pub(crate) fn claim(&mut self, ip: Ipv4Addr, mac: MacAddr) {
+        if ip.is_unspecified() {
+            return;
+        }
+        if self.owner.len() < MAX_TRACKED_ARP {
+            self.owner.entry(ip).or_insert(mac);
+        }
+        if self.home.len() < MAX_TRACKED_ARP {
+            self.home.entry(mac).or_insert(ip);
+        }
+    }
+}
+
+/// The per-host tables of one window.
+#[derive(Debug, Default)]
+pub(crate) struct HostAcc {
+    pub(crate) hosts: FxHashMap<IpAddr, HostCounters>,
+    probes: FxHashMap<(IpAddr, IpAddr, u8, u16), ProbeCounts>,
+    pub(crate) pairs: FxHashMap<(IpAddr, IpAddr), PairCounts>,
+    dns: FxHashMap<(IpAddr, IpAddr, u64), DnsCounts>,
+    dns_names: FxHashSet<(IpAddr, u64, u64)>,
+    arp: FxHashMap<(Ipv4Addr, MacAddr), ArpCounts>,
+    arp_targets: FxHashSet<(Ipv4Addr, Ipv4Addr)>,
+    transfers: FxHashMap<(IpAddr, IpAddr), (u64, u64)>,
+    pub(crate) untracked: u64,
+}
+
+/// TCP flag facts of one packet that the host tables count.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TcpFacts {
+    pub(crate) syn: bool,
+    pub(crate) syn_ack: bool,
+    pub(crate) rst: bool,
+}
+
+impl HostAcc {
+    pub(crate) fn clear(&mut self) {
+        self.hosts.clear();
+        self.probes.clear();
+        self.pairs.clear();
+        self.dns.clear();
+        self.dns_names.clear();
+        self.arp.clear();
+        self.arp_targets.clear();
+        self.transfers.clear();
+        self.untracked = 0;
+    }
+
+    /// One IP packet from `src` to `dst`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn packet(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        wire_len: u32,
+        tcp: Option<TcpFacts>,
+        udp: bool,
+        echo_request: bool,
+        unreachable: bool,
+    ) {
+        let bytes = u64::from(wire_len);
+        if let Some(h) = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS, &mut self.untracked) {
+            h.packets_out += 1;
+            h.bytes_out += bytes;
+            if let Some(t) = tcp {
+                if t.syn {
+                    bump(&mut h.syn_out);
+                }
+                if t.syn_ack {
+                    bump(&mut h.synack_out);
+                }
+            }
+            if udp {
+                bump(&mut h.udp_out);
+            }
+        }
+        if let Some(h) = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS, &mut self.untracked) {
+            h.packets_in += 1;
+            h.bytes_in += bytes;
+            if let Some(t) = tcp {
+                if t.syn {
+                    bump(&mut h.syn_in);
+                }
+                if t.syn_ack {
+                    bump(&mut h.synack_in);
+                }
+                if t.rst {
+                    bump(&mut h.refused_in);
+                }
+            }
+            if udp {
+                bump(&mut h.udp_in);
+            }
+            if echo_request {
+                bump(&mut h.echo_in);
+            }
+            if unreachable {
+                bump(&mut h.refused_in);
+            }
+        }
+        if (tcp.is_some_and(|t| t.syn) || udp || echo_request)
+            && let Some(p) = slot(&mut self.pairs, (src, dst), MAX_TRACKED_PAIRS, &mut self.untracked)
+        {
+            bump(&mut p.packets);
+        }
+        if wire_len >= BULK_PACKET_BYTES {
+            // Keyed by the lower address first, so both directions share an entry.
+            let (key, forward) = if src <= dst { ((src, dst), true) } else { ((dst, src), false) };
+            if let Some(t) = slot(&mut self.transfers, key, MAX_TRACKED_TRANSFERS, &mut self.untracked) {
+                if forward {
+                    t.0 += bytes;
+                } else {
+                    t.1 += bytes;
+                }
+            }
+        }
+    }
+
+    /// A flow opened by `initiator` to `port` of `responder`.
+    pub(crate) fn new_flow(&mut self, initiator: IpAddr, responder: IpAddr, proto: u8, port: u16, syn: bool) {
+        if let Some(h) = self.hosts.get_mut(&initiator) {
+            bump(&mut h.new_flows_out);
+        }
+        if let Some(p) =
+            slot(&mut self.probes, (initiator, responder, proto, port), MAX_TRACKED_PROBES, &mut self.untracked)
+        {
+            bump(&mut p.flows);
+        }
+        if let Some(p) = slot(&mut self.pairs, (initiator, responder), MAX_TRACKED_PAIRS, &mut self.untracked) {
+            bump(&mut p.flows);
+            if syn {
+                bump(&mut p.connections);
+            }
+        }
+    }
+
+    /// A TCP handshake from `initiator` to `port` of `responder` completed.
+    pub(crate) fn established(&mut self, initiator: IpAddr, responder: IpAddr, port: u16) {
+        if let Some(h) = self.hosts.get_mut(&responder) {
+            bump(&mut h.completed_in);
+        }
+        if let Some(p) = self.probes.get_mut(&(initiator, responder, 6, port)) {
+            bump(&mut p.completed);
+        }
+    }
+
+    /// A DNS query from `client` to `resolver` for a name of `len` characters.
+    pub(crate) fn dns_query(&mut self, client: IpAddr, resolver: IpAddr, name: (u64, u64, u16), txt: bool) {
+        let (domain, hash, len) = name;
+        if let Some(d) = slot(&mut self.dns, (client, resolver, domain), MAX_TRACKED_DNS, &mut self.untracked) {
+            bump(&mut d.queries);
+            d.len_sum += u64::from(len);
+            d.len_max = d.len_max.max(len);
+            if txt {
+                bump(&mut d.txt);
+            }
+            if self.dns_names.len() < MAX_TRACKED_DNS || self.dns_names.contains(&(client, domain, hash)) {
+                self.dns_names.insert((client, domain, hash));
+            } else {
+                self.untracked += 1;
+            }
+        }
+    }
+
+    /// An ARP message: `sender` claims `sender_ip`; a request asks for `target`.
+    pub(crate) fn arp(&mut self, sender_ip: Ipv4Addr, sender: MacAddr, reply: bool, target: Ipv4Addr) {
+        if sender_ip.is_unspecified() {
+            return; // a probe (RFC 5227): claims nothing
+        }
+        if let Some(a) = slot(&mut self.arp, (sender_ip, sender), MAX_TRACKED_ARP, &mut self.untracked) {
+            if reply {
+                bump(&mut a.replies);
+            } else {
+                bump(&mut a.requests);
+            }
+        }
+        if !reply && target != sender_ip {
+            if self.arp_targets.len() < MAX_TRACKED_ARP || self.arp_targets.contains(&(sender_ip, target)) {
+                self.arp_targets.insert((sender_ip, target));
+            } else {
+                self.untracked += 1;
+            }
+        }
+    }
+
+    /// The window's evidence lists.
+    pub(crate) fn evidence(&self, memory: &ArpMemory) -> Evidence {
+        let mut ev = Evidence { untracked: self.untracked, ..Evidence::default() };
+        let host = |ip: &IpAddr| self.hosts.get(ip).copied().unwrap_or_default();
+
+        // Scanners: group probes by initiator.
+        #[derive(Default)]
+        struct Scan {
+            probes: u64,
+            hosts: u64,
+            arp: u64,
+        }
+        let mut scans: FxHashMap<IpAddr, Scan> = FxHashMap::default();
+        let mut per_pair: FxHashMap<(IpAddr, IpAddr), u64> = FxHashMap::default();
+        let mut per_port: FxHashMap<(IpAddr, u16), u64> = FxHashMap::default();
+        for (src, dst, proto, port) in self.probes.keys() {
+            scans.entry(*src).or_default().probes += 1;
+            *per_pair.entry((*src, *dst)).or_insert(0) += 1;
+            let port = if matches!(proto, 1 | 58) { 0 } else { *port };
+            *per_port.entry((*src, port)).or_insert(0) += 1;
+        }
+        for (src, _) in per_pair.keys() {
+            scans.entry(*src).or_default().hosts += 1;
+        }
+        for (sender, _) in &self.arp_targets {
+            scans.entry(IpAddr::V4(*sender)).or_default().arp += 1;
+        }
+        let mut scanners: Vec<ScannerEvidence> = scans
+            .into_iter()
+            .filter(|(_, s)| s.probes >= 10 || s.arp >= 10)
+            .map(|(ip, s)| {
+                let top = per_pair
+                    .iter()
+                    .filter(|((a, _), _)| *a == ip)
+                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.1.cmp(&x.0.1)))
+                    .map(|((_, b), n)| (*b, *n));
+                let port = per_port
+                    .iter()
+                    .filter(|((a, _), _)| *a == ip)
+                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.1.cmp(&x.0.1)))
+                    .map(|((_, p), n)| (*p, *n));
+                let h = host(&ip);
+                ScannerEvidence {
+                    ip,
+                    probes: s.probes,
+                    hosts: s.hosts,
+                    top_host: top.map(|t| t.0),
+                    top_host_ports: top.map_or(0, |t| t.1),
+                    top_port: port.map_or(0, |p| p.0),
+                    top_port_hosts: port.map_or(0, |p| p.1),
+                    syns: u64::from(h.syn_out),
+                    answered: u64::from(h.synack_in),
+                    refused: u64::from(h.refused_in),
+                    arp_targets: s.arp,
+                }
+            })
+            .collect();
+        scanners.sort_by(|a, b| b.probes.max(b.arp_targets).cmp(&a.probes.max(a.arp_targets)).then(a.ip.cmp(&b.ip)));
+        scanners.truncate(EVIDENCE_LIST_LEN);
+        ev.scanners = scanners;
+
+        // Targets: the receivers of many SYNs, UDP packets or echo requests.
+        let mut targets: Vec<(IpAddr, HostCounters)> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.syn_in >= 20 || h.udp_in >= 100 || h.echo_in >= 20)
+            .map(|(ip, h)| (*ip, *h))
+            .collect();
+        let strength = |h: &HostCounters| h.syn_in.max(h.udp_in).max(h.echo_in);
+        targets.sort_by(|a, b| strength(&b.1).cmp(&strength(&a.1)).then(a.0.cmp(&b.0)));
+        targets.truncate(EVIDENCE_LIST_LEN);
+        ev.targets = targets
+            .into_iter()
+            .map(|(ip, h)| {
+                let mut sources: Vec<SourceFlows> = self
+                    .pairs
+                    .iter()
+                    .filter(|((_, b), _)| *b == ip)
+                    .map(|((a, _), p)| SourceFlows { ip: *a, flows: u64::from(p.flows), packets: u64::from(p.packets) })
+                    .collect();
+                let n_sources = sources.len() as u64;
+                sources.sort_by(|a, b| b.packets.cmp(&a.packets).then(b.flows.cmp(&a.flows)).then(a.ip.cmp(&b.ip)));
+                sources.truncate(5);
+                let mut ports: FxHashSet<(u8, u16)> = FxHashSet::default();
+                ports.extend(self.probes.keys().filter(|k| k.1 == ip).map(|k| (k.2, k.3)));
+                TargetEvidence {
+                    ip,
+                    packets: h.packets_in,
+                    bytes: h.bytes_in,
+                    syns: u64::from(h.syn_in),
+                    answered: u64::from(h.synack_out),
+                    completed: u64::from(h.completed_in),
+                    udp_packets: u64::from(h.udp_in),
+                    udp_sent: u64::from(h.udp_out),
+                    echo_requests: u64::from(h.echo_in),
+                    sources: n_sources,
+                    ports: ports.len() as u64,
+                    top_sources: sources,
+                }
+            })
+            .collect();
+
+        // Connections: repeated flows to one service.
+        let mut conns: Vec<ConnectionEvidence> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| p.flows >= 3)
+            .map(|((src, dst, proto, port), p)| ConnectionEvidence {
+                src: *src,
+                dst: *dst,
+                proto: *proto,
+                port: *port,
+                attempts: u64::from(p.flows),
+                completed: u64::from(p.completed),
+            })
+            .collect();
+        conns.sort_by(|a, b| {
+            b.attempts.cmp(&a.attempts).then((a.src, a.dst, a.proto, a.port).cmp(&(b.src, b.dst, b.proto, b.port)))
+        });
+        conns.truncate(EVIDENCE_LIST_LEN);
+        ev.connections = conns;
+
+        // DNS: per (client, resolver, domain).
+        let mut names: FxHashMap<(IpAddr, u64), u64> = FxHashMap::default();
+        for (client, domain, _) in &self.dns_names {
+            *names.entry((*client, *domain)).or_insert(0) += 1;
+        }
+        let mut dns: Vec<DnsEvidence> = self
+            .dns
+            .iter()
+            .filter(|(_, d)| d.queries >= 5)
+            .map(|((client, resolver, domain), d)| DnsEvidence {
+                client: *client,
+                resolver: *resolver,
+                domain_hash: *domain,
+                queries: u64::from(d.queries),
+                names: names.get(&(*client, *domain)).copied().unwrap_or(0),
+                mean_name_len: d.len_sum as f64 / f64::from(d.queries.max(1)),
+                max_name_len: u64::from(d.len_max),
+                txt_queries: u64::from(d.txt),
+            })
+            .collect();
+        dns.sort_by(|a, b| {
+            b.queries.cmp(&a.queries).then((a.client, a.resolver, a.domain_hash).cmp(&(
+                b.client,
+                b.resolver,
+                b.domain_hash,
+            )))
+        });
+        dns.truncate(EVIDENCE_LIST_LEN);
+        ev.dns = dns;
+
+        // Transfers: each direction of a pair on its own.
+        let mut transfers: Vec<TransferEvidence> = Vec::new();
+        for ((lo, hi), (fwd, rev)) in &self.transfers {
+            for (src, dst, bytes, back) in [(*lo, *hi, *fwd, *rev), (*hi, *lo, *rev, *fwd)] {
+                if bytes >= 100_000 {
+                    let reverse_packets = self.hosts.get(&dst).map_or(0, |h| h.packets_out);
+                    transfers.push(TransferEvidence { src, dst, bytes, reverse_bytes: back, reverse_packets });
+                }
+            }
+        }
+        transfers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then((a.src, a.dst).cmp(&(b.src, b.dst))));
+        transfers.truncate(EVIDENCE_LIST_LEN);
+        ev.transfers = transfers;
+
+        // ARP: addresses claimed by two MACs or more.
+        let mut claimants: FxHashMap<Ipv4Addr, u32> = FxHashMap::default();
+        for (ip, _) in self.arp.keys() {
+            *claimants.entry(*ip).or_insert(0) += 1;
+        }
+        let mut arp: Vec<ArpEvidence> = self
+            .arp
+            .iter()
+            .filter(|((ip, _), _)| claimants.get(ip).is_some_and(|n| *n >= 2))
+            .map(|((ip, mac), c)| ArpEvidence {
+                ip: *ip,
+                mac: *mac,
+                replies: u64::from(c.replies),
+                requests: u64::from(c.requests),
+                owner: memory.owner.get(ip) == Some(mac),
+                mac_home: memory.home.get(mac).copied().filter(|h| h != ip),
+            })
+            .collect();
+        arp.sort_by(|a, b| {
+            (b.replies + b.requests).cmp(&(a.replies + a.requests)).then((a.ip, a.mac).cmp(&(b.ip, b.mac)))
+        });
+        arp.truncate(EVIDENCE_LIST_LEN);
+        ev.arp = arp;
+        ev
+    }
+}
