@@ -182,9 +182,14 @@ pub fn detect(
             d
         });
         let base_hit = dev.as_ref().is_some_and(|d| d.flagged);
-        let median_packets =
-            baseline.and_then(|b| b.profile_for(r.window_start_ns).0.get(&Metric::Packets).map(|s| s.median));
-        let found = if capture_lossy(r) { Vec::new() } else { findings(r, median_packets, &cfg.rules) };
+        let packets =
+            baseline.and_then(|b| b.profile_for(r.window_start_ns).0.get(&Metric::Packets).map(|s| (s.median, s.p10)));
+        let mut found = if capture_lossy(r) { Vec::new() } else { findings(r, packets, &cfg.rules) };
+        // An upload names a flagged window only when bytes are what the baseline found abnormal.
+        let bytes_up = dev
+            .as_ref()
+            .is_some_and(|d| d.deviations.iter().take(3).any(|x| x.z > 0.0 && BYTE_METRICS.contains(&x.metric)));
+        found.retain(|f| f.kind != AttackKind::Exfiltration || f.severity.is_some() || bytes_up);
         let rule_severity = found.iter().filter_map(|f| f.severity).max();
         let detector = match (model_hit.is_some(), base_hit) {
             (true, true) => Detector::Both,
@@ -331,6 +336,9 @@ fn only_undecoded(r: &WindowRecord) -> bool {
 fn capture_lossy(r: &WindowRecord) -> bool {
     r.capture_dropped.is_some_and(|d| d > 0 && d.saturating_mul(100) >= (r.packets + d))
 }
+
+/// Metrics of bytes sent.
+const BYTE_METRICS: &[Metric] = &[Metric::Bytes, Metric::BitsPerS, Metric::InitiatorBytes, Metric::MeanPktSize];
 
 /// The kind of a window the learned detectors flagged and no rule names: its strongest reason
 /// is more traffic (`volume_spike`) or less (`traffic_drop`), or something else (`unknown`).

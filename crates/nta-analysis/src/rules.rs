@@ -80,7 +80,7 @@ impl Default for RuleConfig {
 }
 
 /// Exfiltration names a flagged window from this many bytes on, whatever its alert bar.
-const EXFIL_NAMING_BYTES: u64 = 1_000_000;
+const EXFIL_NAMING_BYTES: u64 = 100_000;
 
 /// A rule names a window the learned detectors flagged at this share of its alert bar.
 const NAMING_SHARE: f64 = 0.4;
@@ -117,9 +117,9 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// The findings of one window, strongest first (empty when the rules are off). `median_packets`
-/// is the baseline's median of `packets`, when a baseline is used.
-pub fn findings(r: &WindowRecord, median_packets: Option<f64>, cfg: &RuleConfig) -> Vec<Finding> {
+/// The findings of one window, strongest first (empty when the rules are off). `packets` is
+/// the baseline's (median, 10th percentile) of `packets`, when a baseline is used.
+pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig) -> Vec<Finding> {
     if !cfg.enabled {
         return Vec::new();
     }
@@ -137,8 +137,15 @@ pub fn findings(r: &WindowRecord, median_packets: Option<f64>, cfg: &RuleConfig)
     for s in &e.scanners {
         let unanswered = s.syns.saturating_sub(s.answered);
         let failing = s.syns == 0 || share(s.answered, s.syns) <= 0.5;
+        // A UDP-only "scan" of a host that receives UDP at flood rate is the flood's spread.
+        let flooded = |v: &IpAddr| {
+            s.syns == 0
+                && e.targets
+                    .iter()
+                    .any(|t| t.ip == *v && t.udp_packets as f64 >= bar(cfg.udp_flood_packets, cfg.udp_flood_per_s))
+        };
         // Port scan: many ports of one host.
-        if let Some(v) = s.top_host.filter(|_| failing) {
+        if let Some(v) = s.top_host.filter(|v| failing && !flooded(v)) {
             let a =
                 Host { ports: Some(s.top_host_ports), syns: Some(s.syns), refused: Some(s.refused), ..Host::new(s.ip) };
             let victim = Host { ports: Some(s.top_host_ports), ..Host::new(v) };
@@ -178,9 +185,11 @@ pub fn findings(r: &WindowRecord, median_packets: Option<f64>, cfg: &RuleConfig)
 
     for t in &e.targets {
         let sources = |t: &nta_metrics::TargetEvidence| -> Vec<Host> {
+            // The sources that sent at least a tenth of what the strongest one did.
+            let top = t.top_sources.first().map_or(0, |s| s.packets);
             t.top_sources
                 .iter()
-                .filter(|s| s.packets > 0)
+                .filter(|s| s.packets > 0 && s.packets.saturating_mul(10) >= top)
                 .take(MAX_HOSTS)
                 .map(|s| Host { packets: Some(s.packets), ..Host::new(s.ip) })
                 .collect()
@@ -330,9 +339,11 @@ pub fn findings(r: &WindowRecord, median_packets: Option<f64>, cfg: &RuleConfig)
         }
     }
 
-    if let Some(m) = median_packets.filter(|m| *m >= cfg.drop_min_median) {
+    // Traffic drop: far below the median and below half of what the quietest tenth of normal
+    // windows carry (a network that is often quiet is not "dropping").
+    if let Some((m, p10)) = packets.filter(|(m, _)| *m >= cfg.drop_min_median) {
         let ratio = r.packets as f64 / m;
-        if ratio <= cfg.drop_ratio / NAMING_SHARE {
+        if ratio <= cfg.drop_ratio / NAMING_SHARE && (r.packets as f64) < 0.5 * p10 {
             // Strength 1 at the bar, growing as traffic vanishes (10 at none at all).
             let strength = (cfg.drop_ratio / ratio.max(cfg.drop_ratio / 10.0)).min(10.0);
             let detail = format!("{} packets against a usual {:.0}", thousands(r.packets), m);

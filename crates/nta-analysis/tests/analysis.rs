@@ -87,33 +87,122 @@ fn severity_rule() {
 }
 
 /// A capture the defaults were not tuned on: another seed, start, length and schedule.
-#[test]
-fn a_fresh_capture_meets_the_quality_targets() {
-    let dir = std::env::temp_dir().join(format!("nta-analysis-fresh-{}", std::process::id()));
+/// A synthesized capture (`seed`, 25 minutes, office) with these attacks, and its labels.
+fn synthesized(seed: u64, attacks: &[(SynthAttack, i64, i64, f64)]) -> (PathBuf, Vec<Label>) {
+    let dir = std::env::temp_dir().join(format!("nta-analysis-synth-{seed}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("fresh.pcapng");
-    let mut cfg = SynthConfig::new(31_337, 25 * 60 * NS);
+    let mut cfg = SynthConfig::new(seed, 25 * 60 * NS);
     cfg.start_ns = 1_781_000_000 * NS;
-    let spec =
-        |kind, min: i64, secs: i64, rate: f64| AttackSpec { rate, ..AttackSpec::new(kind, min * 60 * NS, secs * NS) };
-    cfg.attacks = vec![
-        spec(SynthAttack::Portsweep, 3, 60, 30.0),
-        spec(SynthAttack::Synflood, 7, 60, 300.0),
-        spec(SynthAttack::DnsTunnel, 11, 90, 5.0),
-        spec(SynthAttack::Exfil, 15, 90, 250_000.0),
-        spec(SynthAttack::SshBruteforce, 19, 90, 2.0),
-        spec(SynthAttack::Udpflood, 22, 60, 250.0),
-    ];
+    cfg.attacks = attacks
+        .iter()
+        .map(|&(kind, min, secs, rate)| AttackSpec { rate, ..AttackSpec::new(kind, min * 60 * NS, secs * NS) })
+        .collect();
     let file = std::fs::File::create(&path).unwrap();
     let mut w =
         CaptureWriter::new(std::io::BufWriter::new(file), WriteFormat::Pcapng, LINK_TYPE, SNAPLEN, "t").unwrap();
     let report = synthesize(&cfg, &mut w).unwrap();
     drop(w.into_inner().unwrap());
-    let labels: Vec<Label> = report.attacks.iter().map(|l| l.label.clone()).collect();
+    (path, report.attacks.iter().map(|l| l.label.clone()).collect())
+}
+
+#[test]
+fn a_fresh_capture_meets_the_quality_targets() {
+    let (path, labels) = synthesized(
+        31_337,
+        &[
+            (SynthAttack::Portsweep, 3, 60, 30.0),
+            (SynthAttack::Synflood, 7, 60, 300.0),
+            (SynthAttack::DnsTunnel, 11, 90, 5.0),
+            (SynthAttack::Exfil, 15, 90, 250_000.0),
+            (SynthAttack::SshBruteforce, 19, 90, 2.0),
+            (SynthAttack::Udpflood, 22, 60, 250.0),
+        ],
+    );
     let a = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
     let e = evaluate(&a.detection.anomalies, &labels, 10 * NS);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     assert!(e.recall >= 0.9 && e.precision >= 0.8, "precision {} recall {} {:?}", e.precision, e.recall, e.per_kind);
+}
+
+/// Every attack kind the synthesizer makes, on a seed not used to choose the rules: the
+/// incidents at an attack carry its kind, and its attacker among theirs (≥ 90% each).
+#[test]
+fn every_attack_kind_is_named_with_its_attacker() {
+    let (path, labels) = synthesized(
+        5150,
+        &[
+            (SynthAttack::Portscan, 1, 40, 50.0),
+            (SynthAttack::Portsweep, 3, 60, 30.0),
+            (SynthAttack::Synflood, 7, 60, 300.0),
+            (SynthAttack::Icmpflood, 9, 45, 80.0),
+            (SynthAttack::DnsTunnel, 11, 90, 5.0),
+            (SynthAttack::Exfil, 15, 90, 250_000.0),
+            (SynthAttack::SshBruteforce, 19, 90, 2.0),
+            (SynthAttack::Udpflood, 22, 60, 250.0),
+            (SynthAttack::ArpSpoof, 24, 50, 3.0),
+        ],
+    );
+    let a = analyze(std::slice::from_ref(&path), &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    let (mut at_attack, mut right_kind, mut with_attacker, mut right_attacker) = (0, 0, 0, 0);
+    let mut found = std::collections::BTreeSet::new();
+    for i in &a.detection.incidents {
+        let Some(l) = labels.iter().find(|l| l.overlaps(i.start_ns, i.end_ns)) else { continue };
+        at_attack += 1;
+        found.insert(l.kind);
+        right_kind += usize::from(i.kind == l.kind);
+        if !l.attackers.is_empty() {
+            with_attacker += 1;
+            right_attacker += usize::from(i.attackers.iter().any(|h| l.attackers.contains(&h.ip)));
+        }
+        eprintln!("{:?} at {:?}: {}", i.kind, l.kind, i.headline);
+    }
+    assert!(found.len() + 1 >= labels.len(), "attacks found: {found:?}");
+    assert!(right_kind * 10 >= at_attack * 9, "{right_kind} of {at_attack} incidents of the right kind");
+    assert!(right_attacker * 10 >= with_attacker * 9, "{right_attacker} of {with_attacker} name the attacker");
+}
+
+/// Real attack captures analysed alone, with no history: the rules name the attack and the
+/// attacker, and the detection says it used the rules only.
+#[test]
+fn real_attacks_alone_are_named() {
+    if !nta_corpus::require() {
+        return;
+    }
+    let pcaps = nta_corpus::pcaps_dir();
+    for (rel, kind, attacker) in [
+        ("zeek__zeek/testing/btest/Traces/nmap-vsn.pcap", AttackKind::HostSweep, Some("192.168.1.71")),
+        ("rusticata__pcap-analyzer/assets/nmap_tcp_22_ipv6.pcap", AttackKind::HostSweep, Some("fc00::200:ff:fe00:10")),
+        (
+            "OISF__suricata-verify/tests/ipv6-evasion/ipv6-dos-with-ext-headers-5/denial6-5.pcap",
+            AttackKind::IcmpFlood,
+            Some("2001:db8:1::2"),
+        ),
+        (
+            "elastic__examples/Security Analytics/dns_tunnel_detection/dns-tunnel-iodine.pcap",
+            AttackKind::DnsTunnel,
+            Some("10.0.2.30"),
+        ),
+        ("OISF__suricata-verify/tests/dhcp-request-flood/test.pcap", AttackKind::UdpFlood, Some("0.0.0.0")),
+        (
+            "OISF__suricata-verify/tests/firewall/tcp-session-syn-flood-drop-precedence/input.pcap",
+            AttackKind::SynFlood,
+            Some("192.0.2.10"),
+        ),
+        ("zeek__zeek/testing/btest/Traces/ftp/bruteforce.pcap", AttackKind::BruteForce, Some("192.168.56.1")),
+    ] {
+        let a = analyze(&[pcaps.join(rel)], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
+        assert!(a.detection.rules_only.as_deref().is_some_and(|w| w.starts_with("no history")), "{rel}");
+        let first = a.detection.incidents.iter().max_by_key(|i| i.severity);
+        let i = first.unwrap_or_else(|| panic!("{rel}: no incident"));
+        assert_eq!(i.kind, kind, "{rel}: {}", i.headline);
+        assert!(i.severity >= Severity::Medium, "{rel}: {}", i.headline);
+        if let Some(ip) = attacker {
+            assert!(i.attackers.iter().any(|h| h.ip.to_string() == ip), "{rel}: {}", i.headline);
+        }
+        assert!(i.headline.starts_with(&kind.name().replace('_', " ").to_uppercase()), "{}", i.headline);
+    }
 }
 
 /// Real attack captures (iodine DNS tunnel, nmap scans, an IPv6 ICMP flood) moved into 15
@@ -135,13 +224,18 @@ fn real_attacks_embedded_in_normal_traffic_are_found() {
     synthesize(&cfg, &mut w).unwrap();
     w.into_inner().unwrap();
     let at = cfg.start_ns + 7 * 60 * NS + 3 * NS;
-    for (rel, expect) in [
-        ("elastic__examples/Security Analytics/dns_tunnel_detection/dns-tunnel-iodine.pcap", Metric::DnsQueries),
-        ("rusticata__pcap-analyzer/assets/nmap_tcp_22_ipv6.pcap", Metric::MaxSrcNewFlows),
-        ("zeek__zeek/testing/btest/Traces/nmap-vsn.pcap", Metric::ArpPackets),
+    for (rel, expect, kind) in [
+        (
+            "elastic__examples/Security Analytics/dns_tunnel_detection/dns-tunnel-iodine.pcap",
+            Metric::DnsQueries,
+            AttackKind::DnsTunnel,
+        ),
+        ("rusticata__pcap-analyzer/assets/nmap_tcp_22_ipv6.pcap", Metric::MaxSrcNewFlows, AttackKind::HostSweep),
+        ("zeek__zeek/testing/btest/Traces/nmap-vsn.pcap", Metric::ArpPackets, AttackKind::HostSweep),
         (
             "OISF__suricata-verify/tests/ipv6-evasion/ipv6-dos-with-ext-headers-5/denial6-5.pcap",
             Metric::IcmpEchoRequests,
+            AttackKind::IcmpFlood,
         ),
     ] {
         let moved = dir.join("attack.pcap");
@@ -154,6 +248,8 @@ fn real_attacks_embedded_in_normal_traffic_are_found() {
         let hit = a.detection.incidents.iter().find(|i| i.start_ns <= at && at < i.end_ns);
         let hit = hit.unwrap_or_else(|| panic!("{rel}: nothing at the attack"));
         assert!(hit.severity >= Severity::High, "{rel}: {hit:?}");
+        assert_eq!(hit.kind, kind, "{rel}: {}", hit.headline);
+        assert!(a.detection.rules_only.is_none(), "{rel}: 15 minutes are history enough");
         let peak = a.detection.anomalies.iter().find(|x| x.window_start_ns <= at && at < x.window_end_ns).unwrap();
         assert!(peak.explanation.iter().any(|c| c.metric == expect), "{rel}: {:?}", peak.explanation);
     }
