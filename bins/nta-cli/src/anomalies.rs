@@ -15,6 +15,20 @@ pub(crate) enum AnomaliesCmd {
     List(ListArgs),
     /// Counts by severity and detector, time range, top metrics, incidents
     Summary(ListArgs),
+    /// Write the matching anomalies for a SIEM: Elastic Common Schema JSON lines
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// Format: ecs (Elastic Common Schema alerts, one JSON line each)
+    #[arg(long, default_value = "ecs", value_parser = ["ecs"])]
+    format: String,
+    /// Output file ("-" for stdout), written atomically
+    #[arg(long, default_value = "-")]
+    out: PathBuf,
+    #[command(flatten)]
+    list: ListArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +111,22 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
                 eprintln!("{} of {} matching (offset {})", page.items.len(), page.total, page.offset);
             }
         }
+        AnomaliesCmd::Export(e) => {
+            let a = &e.list;
+            let store = AnomalyStore::new(&a.store);
+            let page = store.list(&Filter { order: Order::Time, ..filter_of(a) }, a.offset, usize::MAX)?;
+            let mut text = Vec::new();
+            for x in &page.items {
+                serde_json::to_writer(&mut text, &crate::export::ecs(x))?;
+                text.push(b'\n');
+            }
+            if e.out.as_os_str() == "-" {
+                out.write_all(&text)?;
+            } else {
+                nta_store::write_atomic(&e.out, &text)?;
+            }
+            eprintln!("{} anomalies exported ({})", page.items.len(), e.format);
+        }
         AnomaliesCmd::Summary(a) => {
             let store = AnomalyStore::new(&a.store);
             let mut read = store.read()?;
@@ -107,7 +137,10 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
             let f = filter_of(a);
             let items: Vec<_> = read.anomalies.into_iter().filter(|x| f.matches(x)).collect();
             let s = summarize(&items);
-            let incidents = incidents(&items);
+            let mut incidents = incidents(&items);
+            if a.order == Order::Severity {
+                nta_analysis::by_severity(&mut incidents);
+            }
             if a.json {
                 writeln!(out, "{}", serde_json::json!({ "summary": s, "incidents": incidents }))?;
             } else {
@@ -119,6 +152,11 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
                 }
                 let top: Vec<String> = s.top_metrics.iter().map(|(m, n)| format!("{m} ({n})")).collect();
                 writeln!(out, "  top metrics: {}", top.join(", "))?;
+                for i in incidents.iter().skip(a.offset).take(a.limit) {
+                    let line =
+                        if i.headline.is_empty() || i.kind == AttackKind::Unknown { &i.summary } else { &i.headline };
+                    writeln!(out, "  {:<8} {}  {line}", i.severity.name().to_uppercase(), i.start)?;
+                }
             }
         }
     }

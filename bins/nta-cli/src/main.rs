@@ -9,6 +9,7 @@ mod carve;
 mod config;
 mod detect;
 mod evaluate;
+mod export;
 mod extract;
 mod inspect;
 mod live;

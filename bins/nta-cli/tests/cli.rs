@@ -236,6 +236,42 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let sum: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sum["summary"]["total"].as_u64().unwrap() as usize, n);
     assert!(!sum["incidents"].as_array().unwrap().is_empty());
+    // Triage: the report's incidents most severe first, each led by its kind and hosts.
+    let sev = ["  LOW  ", "  MEDIUM  ", "  HIGH  ", "  CRITICAL  "];
+    let first = report.lines().find(|l| sev.iter().any(|p| l.starts_with(p))).unwrap();
+    assert!(first.starts_with("  CRITICAL  "), "{report}");
+    assert!(report.contains("PORT SCAN by 48.190.219.81 against 10.20.0.80: "), "{report}");
+    let incidents = sum["incidents"].as_array().unwrap();
+    assert!(incidents.windows(2).all(|w| {
+        let rank = |v: &serde_json::Value| ["low", "medium", "high", "critical"].iter().position(|s| v == s);
+        rank(&w[0]["severity"]) >= rank(&w[1]["severity"])
+    }));
+    // Filters by kind and by host.
+    let out = nta(&["anomalies", "list", "--store", s, "--kind", "syn_flood", "--json"]);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty() && items.iter().all(|a| a["kind"] == "syn_flood" && a["victims"][0]["ip"] == "10.20.0.80")
+    );
+    let out = nta(&["anomalies", "list", "--store", s, "--ip", "48.190.219.81", "--json"]);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(page["items"].as_array().unwrap().iter().all(|a| a["kind"] == "port_scan"), "{page}");
+    assert!(nta(&["anomalies", "list", "--store", s, "--kind", "portscan"]).status.code() == Some(2));
+    // ECS export: one alert document per anomaly, attackers as source.ip.
+    let out = nta(&["anomalies", "export", "--format", "ecs", "--store", s]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(docs.len(), n);
+    for d in &docs {
+        assert_eq!(d["event"]["kind"], "alert");
+        assert!(d["@timestamp"].as_str().unwrap().ends_with('Z'));
+        assert!([21, 47, 73, 99].contains(&d["event"]["severity"].as_u64().unwrap()), "{d}");
+        assert!(d["rule"]["name"].is_string() && d["nta"]["detector"].is_string());
+    }
+    let scan = docs.iter().find(|d| d["rule"]["name"] == "port_scan").unwrap();
+    assert_eq!(scan["source"]["ip"][0], "48.190.219.81");
+    assert_eq!(scan["destination"]["ip"][0], "10.20.0.80");
     let labels = root.join("fixtures/test_net_traffic.labels.jsonl");
     let out = nta(&["evaluate", "--anomalies", s, "--labels", labels.to_str().unwrap(), "--json"]);
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -13,8 +13,9 @@ use std::net::IpAddr;
 
 /// TCP ports of services that authenticate logins: repeated connections to one of them from
 /// one client are brute-force evidence.
+/// (SMB, 445, and Redis, 6379, are left out: their clients open many connections in normal use.)
 pub const AUTH_PORTS: &[u16] =
-    &[21, 22, 23, 110, 143, 389, 445, 465, 587, 993, 995, 1433, 1521, 3306, 3389, 5432, 5900, 5901, 6379, 27017];
+    &[21, 22, 23, 110, 143, 389, 465, 587, 993, 995, 1433, 1521, 3306, 3389, 5432, 5900, 5901, 27017];
 
 /// The bars of the rules (TOML `[rules]`). Each alert bar is a count per window and, for
 /// rates, at least that many per second of window (so longer windows need more evidence).
@@ -145,7 +146,10 @@ pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig)
                     .any(|t| t.ip == *v && t.udp_packets as f64 >= bar(cfg.udp_flood_packets, cfg.udp_flood_per_s))
         };
         // Port scan: many ports of one host.
-        if let Some(v) = s.top_host.filter(|v| failing && !flooded(v)) {
+        // The probes were attempts: SYNs sent or refusals received for half of them at least
+        // (not flows first seen mid-stream).
+        let attempts = s.syns + s.refused >= s.top_host_ports / 2;
+        if let Some(v) = s.top_host.filter(|v| failing && attempts && !flooded(v)) {
             let a =
                 Host { ports: Some(s.top_host_ports), syns: Some(s.syns), refused: Some(s.refused), ..Host::new(s.ip) };
             let victim = Host { ports: Some(s.top_host_ports), ..Host::new(v) };
@@ -173,7 +177,7 @@ pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig)
             let what = if s.arp_targets as f64 >= per_port {
                 "by ARP".to_string()
             } else if s.top_port == 0 {
-                "by ICMP echo".to_string()
+                "by ICMP echo or neighbour solicitation".to_string()
             } else {
                 format!("on port {}", s.top_port)
             };
@@ -270,7 +274,11 @@ pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig)
         // Long names count in full; shorter ones in proportion.
         let length = (d.mean_name_len / cfg.dns_tunnel_mean_len.max(1.0)).min(1.0);
         let long = d.max_name_len >= 100;
-        let names = d.names as f64 * if length >= 1.0 || long { 1.0 } else { length * length * 0.5 };
+        let dns_bar = bar(cfg.dns_tunnel_names, cfg.dns_tunnel_names as f64 / 10.0);
+        // Short names never alert on their own (a busy resolver's many distinct names of one
+        // domain): they only name a window the learned detectors flagged.
+        let names =
+            if length >= 1.0 || long { d.names as f64 } else { (d.names as f64 * length * length).min(0.99 * dns_bar) };
         let a = Host {
             queries: Some(d.queries),
             names: Some(d.names),
@@ -284,18 +292,11 @@ pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig)
             span(secs),
             d.mean_name_len
         );
-        push(
-            AttackKind::DnsTunnel,
-            names,
-            bar(cfg.dns_tunnel_names, cfg.dns_tunnel_names as f64 / 10.0),
-            vec![a],
-            vec![Host::new(d.resolver)],
-            detail,
-        );
+        push(AttackKind::DnsTunnel, names, dns_bar, vec![a], vec![Host::new(d.resolver)], detail);
     }
 
     for c in &e.connections {
-        if c.proto == 6 && AUTH_PORTS.contains(&c.port) && share(c.completed, c.attempts) >= 0.5 {
+        if c.proto == 6 && c.attempts >= 3 && AUTH_PORTS.contains(&c.port) && share(c.completed, c.attempts) >= 0.5 {
             let detail = format!("{} connections to port {} in {}", c.attempts, c.port, span(secs));
             push(
                 AttackKind::BruteForce,

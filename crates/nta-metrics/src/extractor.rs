@@ -301,7 +301,16 @@ impl Extractor {
             win.initiator_bytes += u64::from(s.wire_len);
         }
         if let (Some(a), Some(b), Some(ip)) = (ev.new_initiator, ev.new_responder, s.ip) {
-            win.add_new_flow(a, b, ip.protocol, ev.new_port, ev.syn_opened);
+            // Probes: TCP and UDP flows, and ICMP flows opened by an echo request or a
+            // neighbour solicitation (not errors nor other protocols).
+            let probe = match s.transport {
+                nta_parsing::Transport::Tcp(_) | nta_parsing::Transport::Udp(_) => true,
+                // Echo requests, and IPv6 neighbour solicitations (IPv6's ARP: a sweep of a
+                // local network solicits every address).
+                nta_parsing::Transport::Icmp(i) => i.is_echo_request() || (i.v6 && i.icmp_type == 135),
+                _ => false,
+            };
+            win.add_new_flow(a, b, ip.protocol, ev.new_port, ev.syn_opened, probe);
         }
         if ev.established
             && let (Some(ip), Some(t)) = (s.ip, s.tcp())

@@ -230,13 +230,23 @@ impl HostAcc {
         }
     }
 
-    /// A flow opened by `initiator` to `port` of `responder`.
-    pub(crate) fn new_flow(&mut self, initiator: IpAddr, responder: IpAddr, proto: u8, port: u16, syn: bool) {
+    /// A flow opened by `initiator` to `service` (protocol, port) of `responder`; `probe`: scan
+    /// evidence (TCP, UDP, ICMP echo).
+    pub(crate) fn new_flow(
+        &mut self,
+        initiator: IpAddr,
+        responder: IpAddr,
+        service: (u8, u16),
+        syn: bool,
+        probe: bool,
+    ) {
+        let (proto, port) = service;
         if let Some(h) = self.hosts.get_mut(&initiator) {
             bump(&mut h.new_flows_out);
         }
-        if let Some(p) =
-            slot(&mut self.probes, (initiator, responder, proto, port), MAX_TRACKED_PROBES, &mut self.untracked)
+        if probe
+            && let Some(p) =
+                slot(&mut self.probes, (initiator, responder, proto, port), MAX_TRACKED_PROBES, &mut self.untracked)
         {
             bump(&mut p.flows);
         }

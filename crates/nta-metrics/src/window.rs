@@ -294,9 +294,18 @@ impl WindowAcc {
         }
     }
 
-    /// Counts a flow opened by `initiator` to `port` of `responder` (`syn`: by a TCP SYN).
-    pub(crate) fn add_new_flow(&mut self, initiator: IpAddr, responder: IpAddr, proto: u8, port: u16, syn: bool) {
-        self.hosts.new_flow(initiator, responder, proto, port, syn);
+    /// Counts a flow opened by `initiator` to `port` of `responder` (`syn`: by a TCP SYN;
+    /// `probe`: a TCP or UDP flow or an ICMP echo, which scan evidence counts).
+    pub(crate) fn add_new_flow(
+        &mut self,
+        initiator: IpAddr,
+        responder: IpAddr,
+        proto: u8,
+        port: u16,
+        syn: bool,
+        probe: bool,
+    ) {
+        self.hosts.new_flow(initiator, responder, (proto, port), syn, probe);
     }
 
     /// Whether any packet was added.
