@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crate::events::{Event, Events};
-use nta_analysis::{DetectConfig, detect};
+use nta_analysis::DetectConfig;
 use nta_baselines::Baseline;
 use nta_live::{LiveCapture, LiveOptions, LiveStream, StreamStats};
 use nta_metrics::{CaptureCounters, CaptureSource, CounterProbe, ExtractConfig, WindowRecord, extract_sources};
@@ -140,7 +140,14 @@ impl LiveRun {
             counters: Some(counters),
         };
         let progress = Arc::new(Mutex::new(Progress { learning: learner.is_some(), ..Progress::default() }));
-        let work = Work { layout, events, learner, judges, progress: Arc::clone(&progress) };
+        let work = Work {
+            layout,
+            events,
+            learner,
+            judges,
+            detector: nta_analysis::StreamDetector::new(),
+            progress: Arc::clone(&progress),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("nta-live-{}", request.interface))
             .spawn(move || work.run(source, &cfg))
@@ -218,6 +225,8 @@ struct Work {
     events: Events,
     learner: Option<Learner>,
     judges: Option<(Model, Option<Baseline>)>,
+    /// Window-by-window detection with the last windows as context.
+    detector: nta_analysis::StreamDetector,
     progress: Arc<Mutex<Progress>>,
 }
 
@@ -256,7 +265,7 @@ impl Work {
             self.progress.lock().unwrap_or_else(PoisonError::into_inner).learning = false;
         }
         let Some((model, baseline)) = &self.judges else { return Ok(()) };
-        let d = detect(std::slice::from_ref(r), Some(model), baseline.as_ref(), &DetectConfig::default())?;
+        let d = self.detector.push(r.clone(), Some(model), baseline.as_ref(), &DetectConfig::default())?;
         let new = store.append(&d.anomalies)?;
         if !d.anomalies.is_empty() {
             self.events.publish(Event::Anomalies {

@@ -183,6 +183,7 @@ fn detect_stream(
     let mut found = std::collections::VecDeque::new();
     let (mut windows, mut appended) = (0, 0);
     let mut stdout = std::io::stdout();
+    let mut stream = nta_analysis::StreamDetector::new();
     let summary = extract_sources(vec![input], &ExtractConfig::new(window), &|_| {}, &mut |r| {
         if let Some(l) = learner.as_mut() {
             match l.offer(layout, &r).map_err(std::io::Error::other)? {
@@ -197,8 +198,7 @@ fn detect_stream(
                 }
             }
         }
-        let d =
-            detect(std::slice::from_ref(&r), model.as_ref(), baseline.as_ref(), cfg).map_err(std::io::Error::other)?;
+        let d = stream.push(r, model.as_ref(), baseline.as_ref(), cfg).map_err(std::io::Error::other)?;
         windows += d.windows;
         if !d.anomalies.is_empty() {
             appended += store.append(&d.anomalies).map_err(std::io::Error::other)?;

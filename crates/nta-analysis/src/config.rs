@@ -44,6 +44,7 @@ use std::path::Path;
 struct File {
     min_severity: Option<Severity>,
     min_history_windows: Option<usize>,
+    fine_persistence: Option<usize>,
     rules: Option<crate::rules::RuleConfig>,
     detectors: Option<Detectors>,
     baseline: Option<BaselineSection>,
@@ -84,6 +85,9 @@ impl DetectConfig {
         }
         if let Some(n) = f.min_history_windows {
             c.min_history_windows = n;
+        }
+        if let Some(n) = f.fine_persistence {
+            c.fine_persistence = n.max(1);
         }
         if let Some(r) = f.rules {
             c.rules = r;

@@ -3,12 +3,14 @@
 use crate::anomaly::{Anomaly, Contribution, Detector, Severity, stable_id};
 use crate::attack::headline;
 use crate::incident::{Incident, incidents};
-use crate::rules::{RuleConfig, findings};
+use crate::rules::RuleConfig;
+use crate::span::window_findings;
 use nta_baselines::{Baseline, Deviation, Thresholds};
 use nta_capture::{AttackKind, format_rfc3339_ns};
 use nta_metrics::{Metric, WindowRecord};
 use nta_ml::{FEATURES, FeatureExtractor, Model};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Detection settings, with documented defaults.
@@ -41,6 +43,10 @@ pub struct DetectConfig {
     /// A baseline learnt from fewer windows, or a model trained on fewer, is no history: the
     /// detection then uses the rules only and says so ([`Detection::rules_only`]).
     pub min_history_windows: usize,
+    /// With windows shorter than the rules' span, a window the learned detectors flag and no
+    /// rule names is reported only from this many consecutive flagged windows on: a normal
+    /// one-second burst is one window, an attack lasts.
+    pub fine_persistence: usize,
 }
 
 /// The default [`DetectConfig::min_history_windows`]: 30 windows (5 minutes of 10 s windows).
@@ -61,6 +67,7 @@ impl Default for DetectConfig {
             allow_hosts: Vec::new(),
             rules: RuleConfig::default(),
             min_history_windows: MIN_HISTORY_WINDOWS,
+            fine_persistence: 2,
         }
     }
 }
@@ -110,6 +117,27 @@ pub fn detect(
     baseline: Option<&Baseline>,
     cfg: &DetectConfig,
 ) -> Result<Detection, nta_ml::Error> {
+    detect_after(&[], records, model, baseline, cfg)
+}
+
+/// [`detect`] of `records` that follow `history` (the windows just before them, in time
+/// order): the history is read as context — by the rules over a span and by the persistence
+/// of fine-grained windows — but not reported. A stream judged window by window passes its
+/// last few windows (a span's worth) and finds what one run over the whole capture finds.
+pub fn detect_after(
+    history: &[WindowRecord],
+    records: &[WindowRecord],
+    model: Option<&Model>,
+    baseline: Option<&Baseline>,
+    cfg: &DetectConfig,
+) -> Result<Detection, nta_ml::Error> {
+    let hist = history.len();
+    let joined: Cow<'_, [WindowRecord]> = if history.is_empty() {
+        Cow::Borrowed(records)
+    } else {
+        Cow::Owned(history.iter().chain(records).cloned().collect())
+    };
+    let records: &[WindowRecord] = &joined;
     let mut model = model.filter(|_| cfg.model_enabled);
     let mut baseline = baseline.filter(|_| cfg.baseline_enabled);
     // Too little history to know normal from abnormal: the rules judge alone.
@@ -160,7 +188,11 @@ pub fn detect(
     }
     let score_threshold = model.map(|m| -m.forest.offset);
     let mut anomalies = Vec::new();
-    for (i, r) in &usable {
+    let recs: Vec<&WindowRecord> = usable.iter().map(|(_, r)| *r).collect();
+    let span_ns = (cfg.rules.span_s * 1e9) as i64;
+    // Consecutive windows the learned detectors flagged, up to the current one.
+    let (mut run, mut prev_end) = (0usize, None);
+    for (k, (i, r)) in usable.iter().enumerate() {
         // A window that lost packets to the capture cannot be judged by the forest (it sees
         // low counts, not why): only the baseline's increases may flag it.
         let model_hit =
@@ -184,13 +216,29 @@ pub fn detect(
         let base_hit = dev.as_ref().is_some_and(|d| d.flagged);
         let packets =
             baseline.and_then(|b| b.profile_for(r.window_start_ns).0.get(&Metric::Packets).map(|s| (s.median, s.p10)));
-        let mut found = if capture_lossy(r) { Vec::new() } else { findings(r, packets, &cfg.rules) };
+        let mut found = if capture_lossy(r) { Vec::new() } else { window_findings(&recs, k, packets, &cfg.rules) };
         // An upload names a flagged window only when bytes are what the baseline found abnormal.
         let bytes_up = dev
             .as_ref()
             .is_some_and(|d| d.deviations.iter().take(3).any(|x| x.z > 0.0 && BYTE_METRICS.contains(&x.metric)));
         found.retain(|f| f.kind != AttackKind::Exfiltration || f.severity.is_some() || bytes_up);
         let rule_severity = found.iter().filter_map(|f| f.severity).max();
+        // Fine grain: the learned detectors alone need a few consecutive windows.
+        let learned = model_hit.is_some() || base_hit;
+        run = if !learned {
+            0
+        } else if prev_end == Some(r.window_start_ns) {
+            run + 1
+        } else {
+            1
+        };
+        prev_end = Some(r.window_end_ns());
+        let keep_learned = r.window_ns >= span_ns || run >= cfg.fine_persistence.max(1) || !found.is_empty();
+        let model_hit = model_hit.filter(|_| keep_learned);
+        let base_hit = base_hit && keep_learned;
+        if *i < hist {
+            continue; // context only
+        }
         let detector = match (model_hit.is_some(), base_hit) {
             (true, true) => Detector::Both,
             (true, false) => Detector::Model,
@@ -323,7 +371,8 @@ pub fn detect(
     }
     anomalies.sort_by_key(|a| a.window_start_ns);
     let incidents = incidents(&anomalies);
-    Ok(Detection { windows: usable.len(), anomalies, incidents, rules_only })
+    let windows = usable.iter().filter(|(i, _)| *i >= hist).count();
+    Ok(Detection { windows, anomalies, incidents, rules_only })
 }
 
 /// A window of nothing but frames of a link type nta does not decode.

@@ -41,6 +41,8 @@ mod hosts;
 mod incident;
 mod pipeline;
 mod rules;
+mod span;
+mod stream;
 mod summary;
 
 pub use crate::{
@@ -48,12 +50,13 @@ pub use crate::{
     attack::{Host, MAX_HOSTS, headline, merge_hosts, thousands},
     carve::{CarveSpec, CarveStats, carve},
     config::MAX_CONFIG_BYTES,
-    detect::{DetectConfig, Detection, MIN_HISTORY_WINDOWS, detect},
+    detect::{DetectConfig, Detection, MIN_HISTORY_WINDOWS, detect, detect_after},
     error::Error,
     evaluate::{Evaluation, KindScore, evaluate},
     hosts::HostPattern,
     incident::{Incident, by_severity, incident, incident_groups, incidents, names_attack},
     pipeline::{Analysis, AnalyzeOptions, analyze, analyze_sources},
     rules::{AUTH_PORTS, RuleConfig, findings, is_internal},
+    stream::{MAX_CONTEXT_WINDOWS, StreamDetector},
     summary::{Summary, summarize},
 };

@@ -55,6 +55,9 @@ pub struct RuleConfig {
     pub drop_ratio: f64,
     /// …when the median is at least this many packets.
     pub drop_min_median: f64,
+    /// Windows shorter than this (seconds) are fine-grained: the rules also read the evidence
+    /// of the span of this length that ends with the window (docs/ANALYSIS.md).
+    pub span_s: f64,
 }
 
 impl Default for RuleConfig {
@@ -76,6 +79,7 @@ impl Default for RuleConfig {
             exfil_bytes: 100_000_000,
             drop_ratio: 0.2,
             drop_min_median: 100.0,
+            span_s: 10.0,
         }
     }
 }

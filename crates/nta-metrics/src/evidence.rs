@@ -187,8 +187,8 @@ pub struct TransferEvidence {
     pub reverse_packets: u64,
 }
 
-/// One MAC address claiming an IPv4 address that another MAC also claimed (ARP spoofing
-/// evidence).
+/// One MAC address claiming an IPv4 address that another MAC also claimed in the window, or
+/// that another MAC claimed first in the capture (ARP spoofing evidence).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArpEvidence {
@@ -228,7 +228,7 @@ pub struct Evidence {
     /// (sender, receiver) with at least 100 kB in full-size packets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transfers: Vec<TransferEvidence>,
-    /// Addresses claimed by more than one MAC.
+    /// Addresses claimed by more than one MAC, or by a MAC other than the first that claimed them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arp: Vec<ArpEvidence>,
     /// Packets or flows not accounted per host because a table reached its bound
@@ -242,6 +242,121 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl Evidence {
+    /// Adds `other` (another window's evidence) to this, entry by entry: counts are summed —
+    /// distinct counts too, so over several windows they are upper bounds — and lists are not
+    /// truncated (the evidence of a span of windows, which the rules read at fine grain).
+    pub fn merge(&mut self, other: &Evidence) {
+        for o in &other.scanners {
+            match self.scanners.iter_mut().find(|s| s.ip == o.ip) {
+                Some(s) => {
+                    s.probes += o.probes;
+                    s.hosts += o.hosts;
+                    if s.top_host == o.top_host {
+                        s.top_host_ports += o.top_host_ports;
+                    } else if o.top_host_ports > s.top_host_ports {
+                        (s.top_host, s.top_host_ports) = (o.top_host, o.top_host_ports);
+                    }
+                    if s.top_port == o.top_port {
+                        s.top_port_hosts += o.top_port_hosts;
+                    } else if o.top_port_hosts > s.top_port_hosts {
+                        (s.top_port, s.top_port_hosts) = (o.top_port, o.top_port_hosts);
+                    }
+                    s.syns += o.syns;
+                    s.answered += o.answered;
+                    s.refused += o.refused;
+                    s.arp_targets += o.arp_targets;
+                }
+                None => self.scanners.push(o.clone()),
+            }
+        }
+        for o in &other.targets {
+            match self.targets.iter_mut().find(|t| t.ip == o.ip) {
+                Some(t) => {
+                    t.packets += o.packets;
+                    t.bytes += o.bytes;
+                    t.syns += o.syns;
+                    t.answered += o.answered;
+                    t.completed += o.completed;
+                    t.udp_packets += o.udp_packets;
+                    t.udp_sent += o.udp_sent;
+                    t.echo_requests += o.echo_requests;
+                    t.sources = t.sources.max(o.sources);
+                    t.ports = t.ports.max(o.ports);
+                    for src in &o.top_sources {
+                        match t.top_sources.iter_mut().find(|x| x.ip == src.ip) {
+                            Some(x) => {
+                                x.flows += src.flows;
+                                x.packets += src.packets;
+                            }
+                            None => t.top_sources.push(src.clone()),
+                        }
+                    }
+                    t.top_sources.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.ip.cmp(&b.ip)));
+                }
+                None => self.targets.push(o.clone()),
+            }
+        }
+        for o in &other.connections {
+            let key = |c: &ConnectionEvidence| (c.src, c.dst, c.proto, c.port);
+            match self.connections.iter_mut().find(|c| key(c) == key(o)) {
+                Some(c) => {
+                    c.attempts += o.attempts;
+                    c.completed += o.completed;
+                }
+                None => self.connections.push(o.clone()),
+            }
+        }
+        for o in &other.dns {
+            let key = |d: &DnsEvidence| (d.client, d.resolver, d.domain_hash);
+            match self.dns.iter_mut().find(|d| key(d) == key(o)) {
+                Some(d) => {
+                    let q = d.queries + o.queries;
+                    if q > 0 {
+                        d.mean_name_len =
+                            (d.mean_name_len * d.queries as f64 + o.mean_name_len * o.queries as f64) / q as f64;
+                    }
+                    d.queries = q;
+                    d.names += o.names;
+                    d.max_name_len = d.max_name_len.max(o.max_name_len);
+                    d.txt_queries += o.txt_queries;
+                }
+                None => self.dns.push(o.clone()),
+            }
+        }
+        for o in &other.transfers {
+            match self.transfers.iter_mut().find(|t| (t.src, t.dst) == (o.src, o.dst)) {
+                Some(t) => {
+                    t.bytes += o.bytes;
+                    t.reverse_bytes += o.reverse_bytes;
+                    t.reverse_packets += o.reverse_packets;
+                }
+                None => self.transfers.push(o.clone()),
+            }
+        }
+        for o in &other.arp {
+            match self.arp.iter_mut().find(|a| (a.ip, a.mac) == (o.ip, o.mac)) {
+                Some(a) => {
+                    a.replies += o.replies;
+                    a.requests += o.requests;
+                }
+                None => self.arp.push(o.clone()),
+            }
+        }
+        self.untracked += other.untracked;
+    }
+
+    /// Whether `ip` appears anywhere in the evidence (as a scanner, a target or one of its
+    /// sources, either end of a connection or transfer, a DNS client or resolver, an ARP claim
+    /// or its MAC's home address).
+    pub fn mentions(&self, ip: IpAddr) -> bool {
+        self.scanners.iter().any(|s| s.ip == ip || s.top_host == Some(ip))
+            || self.targets.iter().any(|t| t.ip == ip || t.top_sources.iter().any(|s| s.ip == ip))
+            || self.connections.iter().any(|c| c.src == ip || c.dst == ip)
+            || self.dns.iter().any(|d| d.client == ip || d.resolver == ip)
+            || self.transfers.iter().any(|t| t.src == ip || t.dst == ip)
+            || self.arp.iter().any(|a| IpAddr::V4(a.ip) == ip || a.mac_home.map(IpAddr::V4) == Some(ip))
+    }
+
     /// Whether every list is empty.
     pub fn is_empty(&self) -> bool {
         self.scanners.is_empty()

@@ -26,6 +26,8 @@ pub const MAX_TRACKED_DNS: usize = 1 << 16;
 pub const MAX_TRACKED_ARP: usize = 1 << 16;
 /// Most distinct (sender, receiver) of full-size packets per window.
 pub const MAX_TRACKED_TRANSFERS: usize = 1 << 16;
+/// The window length the evidence floors are stated for (10 s); shorter windows scale them.
+pub const FLOOR_WINDOW_NS: i64 = 10_000_000_000;
 /// Packets at least this long (on the wire) count in transfers: bulk data moves in full-size
 /// packets, so only they are accounted per pair, keeping small-packet traffic off this table.
 pub const BULK_PACKET_BYTES: u32 = 1000;
@@ -308,8 +310,13 @@ impl HostAcc {
     }
 
     /// The window's evidence lists.
-    pub(crate) fn evidence(&self, memory: &ArpMemory) -> Evidence {
+    pub(crate) fn evidence(&self, memory: &ArpMemory, window_ns: i64) -> Evidence {
         let mut ev = Evidence { untracked: self.untracked, ..Evidence::default() };
+        // Floors are for 10 s windows; shorter windows scale them down (at least 1), so a
+        // slow attack still leaves a trace in each short window for rules over a span.
+        let scale = (window_ns as f64 / FLOOR_WINDOW_NS as f64).min(1.0);
+        let floor = |n: u32| ((f64::from(n) * scale).ceil() as u32).max(1);
+        let floor64 = |n: u64| ((n as f64 * scale).ceil() as u64).max(1);
         let host = |ip: &IpAddr| self.hosts.get(ip).copied().unwrap_or_default();
 
         // Scanners: group probes by initiator.
@@ -336,7 +343,7 @@ impl HostAcc {
         }
         let mut scanners: Vec<ScannerEvidence> = scans
             .into_iter()
-            .filter(|(_, s)| s.probes >= 10 || s.arp >= 10)
+            .filter(|(_, s)| s.probes >= floor64(10) || s.arp >= floor64(10))
             .map(|(ip, s)| {
                 let top = per_pair
                     .iter()
@@ -372,7 +379,7 @@ impl HostAcc {
         let mut targets: Vec<(IpAddr, HostCounters)> = self
             .hosts
             .iter()
-            .filter(|(_, h)| h.syn_in >= 20 || h.udp_in >= 100 || h.echo_in >= 20)
+            .filter(|(_, h)| h.syn_in >= floor(20) || h.udp_in >= floor(100) || h.echo_in >= floor(20))
             .map(|(ip, h)| (*ip, *h))
             .collect();
         let strength = |h: &HostCounters| h.syn_in.max(h.udp_in).max(h.echo_in);
@@ -413,7 +420,7 @@ impl HostAcc {
         let mut conns: Vec<ConnectionEvidence> = self
             .probes
             .iter()
-            .filter(|(_, p)| p.flows >= 3)
+            .filter(|(_, p)| p.flows >= floor(3))
             .map(|((src, dst, proto, port), p)| ConnectionEvidence {
                 src: *src,
                 dst: *dst,
@@ -437,7 +444,7 @@ impl HostAcc {
         let mut dns: Vec<DnsEvidence> = self
             .dns
             .iter()
-            .filter(|(_, d)| d.queries >= 5)
+            .filter(|(_, d)| d.queries >= floor(5))
             .map(|((client, resolver, domain), d)| DnsEvidence {
                 client: *client,
                 resolver: *resolver,
@@ -463,7 +470,7 @@ impl HostAcc {
         let mut transfers: Vec<TransferEvidence> = Vec::new();
         for ((lo, hi), (fwd, rev)) in &self.transfers {
             for (src, dst, bytes, back) in [(*lo, *hi, *fwd, *rev), (*hi, *lo, *rev, *fwd)] {
-                if bytes >= 100_000 {
+                if bytes >= floor64(100_000) {
                     let reverse_packets = self.hosts.get(&dst).map_or(0, |h| h.packets_out);
                     transfers.push(TransferEvidence { src, dst, bytes, reverse_bytes: back, reverse_packets });
                 }
@@ -481,7 +488,11 @@ impl HostAcc {
         let mut arp: Vec<ArpEvidence> = self
             .arp
             .iter()
-            .filter(|((ip, _), _)| claimants.get(ip).is_some_and(|n| *n >= 2))
+            // Contested: claimed by two MACs in the window, or by one that is not the MAC first
+            // seen claiming it (the owner may be silent in a short window).
+            .filter(|((ip, mac), _)| {
+                claimants.get(ip).is_some_and(|n| *n >= 2) || memory.owner.get(ip).is_some_and(|o| o != mac)
+            })
             .map(|((ip, mac), c)| ArpEvidence {
                 ip: *ip,
                 mac: *mac,

@@ -54,8 +54,8 @@ pub use crate::{
     },
     flows::{FlowConfig, MAX_FLOWS},
     hosts::{
-        BULK_PACKET_BYTES, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS, MAX_TRACKED_PROBES,
-        MAX_TRACKED_TRANSFERS,
+        BULK_PACKET_BYTES, FLOOR_WINDOW_NS, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS,
+        MAX_TRACKED_PROBES, MAX_TRACKED_TRANSFERS,
     },
     input::{CaptureCounters, CaptureSource, CounterProbe, FileSummary, Progress, STDIN_PATH, source_name},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},

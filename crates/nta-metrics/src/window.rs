@@ -417,7 +417,7 @@ impl WindowAcc {
             evicted_flows: self.evicted_flows,
             top_src_by_bytes: top_src,
             top_dst_ports: top_ports,
-            evidence: self.hosts.evidence(arp),
+            evidence: self.hosts.evidence(arp, window_ns),
         }
     }
 }
