@@ -2,7 +2,9 @@
 //! name beside its destination (unique per process and call, so concurrent writers of the
 //! same name never collide), synced, renamed into place, and the directory is synced so the
 //! rename itself survives a crash. A reader sees the old file or the new one, never half of
-//! one; the last rename wins.
+//! one; the last rename wins. A destination that exists and is not a regular file — a device
+//! such as `/dev/null`, a FIFO, a socket — is written in place: renaming over it would replace
+//! the device with a file (as root, `/dev/null` itself).
 
 use crate::Error;
 use std::fs::File;
@@ -17,6 +19,8 @@ pub struct AtomicFile {
     tmp: PathBuf,
     dest: PathBuf,
     file: Option<File>,
+    /// The destination is not a regular file: written in place, never renamed over.
+    direct: bool,
 }
 
 /// The directory of `path` (`.` for a bare file name).
@@ -28,13 +32,20 @@ impl AtomicFile {
     /// Starts writing `dest` (its directory is created when missing).
     pub fn create(dest: &Path) -> Result<AtomicFile, Error> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        if let Ok(meta) = std::fs::metadata(dest)
+            && !meta.is_file()
+            && !meta.is_dir()
+        {
+            let file = std::fs::OpenOptions::new().write(true).open(dest).map_err(Error::io(dest))?;
+            return Ok(AtomicFile { tmp: dest.to_owned(), dest: dest.to_owned(), file: Some(file), direct: true });
+        }
         let dir = parent_of(dest);
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let name = dest.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = dest.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
         let file = File::create(&tmp).map_err(Error::io(&tmp))?;
-        Ok(AtomicFile { tmp, dest: dest.to_owned(), file: Some(file) })
+        Ok(AtomicFile { tmp, dest: dest.to_owned(), file: Some(file), direct: false })
     }
 
     /// The destination.
@@ -53,6 +64,10 @@ impl AtomicFile {
 
     /// Syncs the file, renames it into place and syncs the directory.
     pub fn commit(mut self) -> Result<(), Error> {
+        if self.direct {
+            // A device or a FIFO: nothing to rename (and it may not sync).
+            return self.file.take().map_or(Ok(()), |mut f| f.flush().map_err(Error::io(&self.dest)));
+        }
         if let Some(f) = self.file.take() {
             f.sync_all().map_err(Error::io(&self.tmp))?;
         }
@@ -79,7 +94,7 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if self.file.is_some() && !self.direct {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
@@ -117,6 +132,29 @@ mod tests {
         assert_eq!(std::fs::read(&dest).unwrap(), b"{}");
         drop(AtomicFile::create(&dest).unwrap());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "the abandoned temporary file is removed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO (like a device such as /dev/null) is written in place, never renamed over.
+    #[test]
+    fn a_fifo_or_a_device_is_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = std::env::temp_dir().join(format!("nta-atomic-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped a_fifo_or_a_device_is_written_in_place: mkfifo unavailable");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+        };
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
