@@ -76,10 +76,9 @@ pub(crate) struct ListArgs {
 }
 
 pub(crate) fn parse_kind(s: &str) -> Result<AttackKind, String> {
-    AttackKind::ALL
-        .into_iter()
-        .find(|k| k.name() == s)
-        .ok_or_else(|| format!("unknown kind {s:?}: expected one of {}", AttackKind::ALL.map(|k| k.name()).join(", ")))
+    // The names, and the synthesizer's older ones (`portscan`, …) as the labels read them.
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown kind {s:?}: expected one of {}", AttackKind::ALL.map(|k| k.name()).join(", ")))
 }
 
 fn filter_of(a: &ListArgs) -> Filter {

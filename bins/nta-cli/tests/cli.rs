@@ -256,7 +256,7 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let out = nta(&["anomalies", "list", "--store", s, "--ip", "48.190.219.81", "--json"]);
     let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(page["items"].as_array().unwrap().iter().all(|a| a["kind"] == "port_scan"), "{page}");
-    assert!(nta(&["anomalies", "list", "--store", s, "--kind", "portscan"]).status.code() == Some(2));
+    assert!(nta(&["anomalies", "list", "--store", s, "--kind", "port_scanning"]).status.code() == Some(2));
     // ECS export: one alert document per anomaly, attackers as source.ip.
     let out = nta(&["anomalies", "export", "--format", "ecs", "--store", s]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -42,7 +42,33 @@ async fn anomalies_list_get_summary() {
     assert_eq!(sum["summary"]["total"].as_u64().unwrap(), total);
     let n = sum["incidents_total"].as_u64().unwrap() as usize;
     assert!(n > 5 && sum["incidents"].as_array().unwrap().len() == n.min(100));
-    // limit/offset page the incidents, in time order.
+    // Incidents most severe first, each with its kind, hosts and headline.
+    let rank = |v: &serde_json::Value| ["low", "medium", "high", "critical"].iter().position(|s| v == s);
+    let incidents = sum["incidents"].as_array().unwrap();
+    assert!(incidents.windows(2).all(|w| rank(&w[0]["severity"]) >= rank(&w[1]["severity"])));
+    let scan = incidents.iter().find(|i| i["kind"] == "port_scan").unwrap();
+    assert_eq!(scan["attackers"][0]["ip"], "48.190.219.81");
+    assert!(scan["headline"].as_str().unwrap().starts_with("PORT SCAN by 48.190.219.81 against 10.20.0.80"));
+    // Listings most severe first by default, in time order on request; filters by kind, host
+    // and capture (`source` read as its old name).
+    let (_, all) = get("/api/anomalies?limit=1000").await;
+    let all = all["items"].as_array().unwrap();
+    assert!(all.windows(2).all(|w| rank(&w[0]["severity"]) >= rank(&w[1]["severity"])));
+    let (_, by_time) = get("/api/anomalies?limit=1000&order=time").await;
+    let t: Vec<i64> =
+        by_time["items"].as_array().unwrap().iter().map(|a| a["window_start_ns"].as_i64().unwrap()).collect();
+    assert!(t.windows(2).all(|w| w[0] <= w[1]));
+    let (s, syn) = get("/api/anomalies?kind=syn_flood").await;
+    assert_eq!(s, 200);
+    let syn = syn["items"].as_array().unwrap();
+    assert!(!syn.is_empty() && syn.iter().all(|a| a["kind"] == "syn_flood"));
+    let (_, by_ip) = get("/api/anomalies?ip=48.190.219.81").await;
+    assert!(by_ip["total"].as_u64().unwrap() > 0);
+    let (_, cap) = get("/api/anomalies?capture=test_net_traffic&limit=1").await;
+    let (_, old) = get("/api/anomalies?source=test_net_traffic&limit=1").await;
+    assert_eq!(cap["total"].as_u64(), Some(total));
+    assert_eq!(old["total"], cap["total"]);
+    // limit/offset page the incidents.
     let (_, page) = get("/api/anomalies/summary?limit=2&offset=3").await;
     assert_eq!(page["incidents_total"].as_u64(), Some(n as u64));
     assert_eq!(page["incidents"].as_array().unwrap()[..], sum["incidents"].as_array().unwrap()[3..5]);
@@ -69,6 +95,9 @@ async fn errors_are_json_with_the_right_status() {
         ("/api/anomalies?since=yesterday", 400, "bad_query"),
         ("/api/anomalies?limit=-3", 400, "bad_query"),
         ("/api/anomalies?colour=red", 400, "bad_query"),
+        ("/api/anomalies?kind=port_scanning", 400, "bad_query"),
+        ("/api/anomalies?ip=10.0.0.300", 400, "bad_query"),
+        ("/api/anomalies?order=random", 400, "bad_query"),
         ("/api/metrics?until=soon", 400, "bad_query"),
     ] {
         let (s, b) = get(path).await;
