@@ -69,6 +69,6 @@ fn live_mode_detects_stores_and_streams() {
     }
     // The live windows went to the metrics file too.
     let metrics = std::fs::read_to_string(dir.join("logs/metrics.jsonl")).unwrap();
-    assert!(metrics.contains(&format!("\"source\":\"live:{}\"", v.host)));
+    assert!(metrics.contains(&format!("\"capture\":\"live:{}\"", v.host)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
