@@ -5,7 +5,7 @@
 
 use crate::evidence::MacAddr;
 use crate::flows::{FlowConfig, FlowTable};
-use crate::hosts::ArpMemory;
+use crate::hosts::{ArpMemory, Opened};
 use crate::record::WindowRecord;
 use crate::window::WindowAcc;
 use nta_parsing::{Network, PacketSummary};
@@ -291,26 +291,30 @@ impl Extractor {
         if let Network::Arp(a) = s.network {
             self.arp.claim(a.sender, MacAddr(a.sender_mac));
         }
+        // Probes: TCP and UDP flows, and ICMP flows opened by an echo request or a neighbour
+        // solicitation (not errors nor other protocols).
+        let opened = match (ev.new_initiator, s.ip) {
+            (Some(a), Some(ip)) => Some(Opened {
+                from_src: a == ip.src,
+                proto: ip.protocol,
+                port: ev.new_port,
+                syn: ev.syn_opened,
+                probe: match s.transport {
+                    nta_parsing::Transport::Tcp(_) | nta_parsing::Transport::Udp(_) => true,
+                    nta_parsing::Transport::Icmp(i) => i.is_echo_request() || (i.v6 && i.icmp_type == 135),
+                    _ => false,
+                },
+            }),
+            _ => None,
+        };
         let win = self.window(idx);
-        win.add(s, source);
+        win.add(s, source, opened);
         win.new_flows += ev.new;
         win.ended_flows += ev.ended;
         win.evicted_flows += ev.evicted;
         win.half_open += u64::from(ev.syn_opened);
         if ev.from_initiator {
             win.initiator_bytes += u64::from(s.wire_len);
-        }
-        if let (Some(a), Some(b), Some(ip)) = (ev.new_initiator, ev.new_responder, s.ip) {
-            // Probes: TCP and UDP flows, and ICMP flows opened by an echo request or a
-            // neighbour solicitation (not errors nor other protocols).
-            let probe = match s.transport {
-                nta_parsing::Transport::Tcp(_) | nta_parsing::Transport::Udp(_) => true,
-                // Echo requests, and IPv6 neighbour solicitations (IPv6's ARP: a sweep of a
-                // local network solicits every address).
-                nta_parsing::Transport::Icmp(i) => i.is_echo_request() || (i.v6 && i.icmp_type == 135),
-                _ => false,
-            };
-            win.add_new_flow(a, b, ip.protocol, ev.new_port, ev.syn_opened, probe);
         }
         if ev.established
             && let (Some(ip), Some(t)) = (s.ip, s.tcp())

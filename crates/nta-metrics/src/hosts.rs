@@ -140,6 +140,21 @@ pub(crate) struct HostAcc {
     pub(crate) untracked: u64,
 }
 
+/// A flow this packet opened (from the flow table).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Opened {
+    /// The packet's sender is the initiator (else its receiver: a SYN-ACK seen first).
+    pub(crate) from_src: bool,
+    /// IANA protocol number.
+    pub(crate) proto: u8,
+    /// The responder's port (0 without ports).
+    pub(crate) port: u16,
+    /// Opened by a TCP SYN.
+    pub(crate) syn: bool,
+    /// Scan evidence: TCP, UDP, ICMP echo or IPv6 neighbour solicitation.
+    pub(crate) probe: bool,
+}
+
 /// TCP flag facts of one packet that the host tables count.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TcpFacts {
@@ -173,9 +188,13 @@ impl HostAcc {
         udp: bool,
         echo_request: bool,
         unreachable: bool,
+        opened: Option<Opened>,
     ) {
         let bytes = u64::from(wire_len);
         if let Some(h) = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS, &mut self.untracked) {
+            if opened.is_some_and(|o| o.from_src) {
+                bump(&mut h.new_flows_out);
+            }
             h.packets_out += 1;
             h.bytes_out += bytes;
             if let Some(t) = tcp {
@@ -191,6 +210,9 @@ impl HostAcc {
             }
         }
         if let Some(h) = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS, &mut self.untracked) {
+            if opened.is_some_and(|o| !o.from_src) {
+                bump(&mut h.new_flows_out);
+            }
             h.packets_in += 1;
             h.bytes_in += bytes;
             if let Some(t) = tcp {
@@ -214,10 +236,37 @@ impl HostAcc {
                 bump(&mut h.refused_in);
             }
         }
-        if (tcp.is_some_and(|t| t.syn) || udp || echo_request)
+        // Pairs: flood packets from the sender, flows from their initiator (one lookup when
+        // both, the common case: a SYN or a first UDP packet).
+        let flood = tcp.is_some_and(|t| t.syn) || udp || echo_request;
+        let (initiator, responder) = match opened {
+            Some(o) if !o.from_src => (dst, src),
+            _ => (src, dst),
+        };
+        if flood
+            && opened.is_some_and(|o| !o.from_src)
             && let Some(p) = slot(&mut self.pairs, (src, dst), MAX_TRACKED_PAIRS, &mut self.untracked)
         {
             bump(&mut p.packets);
+        }
+        if (flood || opened.is_some())
+            && let Some(p) = slot(&mut self.pairs, (initiator, responder), MAX_TRACKED_PAIRS, &mut self.untracked)
+        {
+            if flood && opened.is_none_or(|o| o.from_src) {
+                bump(&mut p.packets);
+            }
+            if let Some(o) = opened {
+                bump(&mut p.flows);
+                if o.syn {
+                    bump(&mut p.connections);
+                }
+            }
+        }
+        if let Some(o) = opened.filter(|o| o.probe)
+            && let Some(p) =
+                slot(&mut self.probes, (initiator, responder, o.proto, o.port), MAX_TRACKED_PROBES, &mut self.untracked)
+        {
+            bump(&mut p.flows);
         }
         if wire_len >= BULK_PACKET_BYTES {
             // Keyed by the lower address first, so both directions share an entry.
@@ -228,34 +277,6 @@ impl HostAcc {
                 } else {
                     t.1 += bytes;
                 }
-            }
-        }
-    }
-
-    /// A flow opened by `initiator` to `service` (protocol, port) of `responder`; `probe`: scan
-    /// evidence (TCP, UDP, ICMP echo).
-    pub(crate) fn new_flow(
-        &mut self,
-        initiator: IpAddr,
-        responder: IpAddr,
-        service: (u8, u16),
-        syn: bool,
-        probe: bool,
-    ) {
-        let (proto, port) = service;
-        if let Some(h) = self.hosts.get_mut(&initiator) {
-            bump(&mut h.new_flows_out);
-        }
-        if probe
-            && let Some(p) =
-                slot(&mut self.probes, (initiator, responder, proto, port), MAX_TRACKED_PROBES, &mut self.untracked)
-        {
-            bump(&mut p.flows);
-        }
-        if let Some(p) = slot(&mut self.pairs, (initiator, responder), MAX_TRACKED_PAIRS, &mut self.untracked) {
-            bump(&mut p.flows);
-            if syn {
-                bump(&mut p.connections);
             }
         }
     }
@@ -319,32 +340,39 @@ impl HostAcc {
         let floor64 = |n: u64| ((n as f64 * scale).ceil() as u64).max(1);
         let host = |ip: &IpAddr| self.hosts.get(ip).copied().unwrap_or_default();
 
-        // Scanners: group probes by initiator.
-        #[derive(Default)]
-        struct Scan {
-            probes: u64,
-            hosts: u64,
-            arp: u64,
+        // Scanners: probes per initiator first (one pass); the grouping by host and by port
+        // only for those past the floor (none under a spoofed flood).
+        let mut probes_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
+        for (src, _, _, _) in self.probes.keys() {
+            *probes_by_src.entry(*src).or_insert(0) += 1;
         }
-        let mut scans: FxHashMap<IpAddr, Scan> = FxHashMap::default();
+        let mut arp_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
+        for (sender, _) in &self.arp_targets {
+            *arp_by_src.entry(IpAddr::V4(*sender)).or_insert(0) += 1;
+        }
+        let mut chosen: Vec<IpAddr> = probes_by_src
+            .iter()
+            .filter(|(_, n)| **n >= floor64(10))
+            .map(|(ip, _)| *ip)
+            .chain(arp_by_src.iter().filter(|(_, n)| **n >= floor64(10)).map(|(ip, _)| *ip))
+            .collect();
+        chosen.sort_unstable();
+        chosen.dedup();
         let mut per_pair: FxHashMap<(IpAddr, IpAddr), u64> = FxHashMap::default();
         let mut per_port: FxHashMap<(IpAddr, u16), u64> = FxHashMap::default();
-        for (src, dst, proto, port) in self.probes.keys() {
-            scans.entry(*src).or_default().probes += 1;
-            *per_pair.entry((*src, *dst)).or_insert(0) += 1;
-            let port = if matches!(proto, 1 | 58) { 0 } else { *port };
-            *per_port.entry((*src, port)).or_insert(0) += 1;
+        if !chosen.is_empty() {
+            for (src, dst, proto, port) in self.probes.keys() {
+                if chosen.binary_search(src).is_err() {
+                    continue;
+                }
+                *per_pair.entry((*src, *dst)).or_insert(0) += 1;
+                let port = if matches!(proto, 1 | 58) { 0 } else { *port };
+                *per_port.entry((*src, port)).or_insert(0) += 1;
+            }
         }
-        for (src, _) in per_pair.keys() {
-            scans.entry(*src).or_default().hosts += 1;
-        }
-        for (sender, _) in &self.arp_targets {
-            scans.entry(IpAddr::V4(*sender)).or_default().arp += 1;
-        }
-        let mut scanners: Vec<ScannerEvidence> = scans
-            .into_iter()
-            .filter(|(_, s)| s.probes >= floor64(10) || s.arp >= floor64(10))
-            .map(|(ip, s)| {
+        let mut scanners: Vec<ScannerEvidence> = chosen
+            .iter()
+            .map(|&ip| {
                 let top = per_pair
                     .iter()
                     .filter(|((a, _), _)| *a == ip)
@@ -358,8 +386,8 @@ impl HostAcc {
                 let h = host(&ip);
                 ScannerEvidence {
                     ip,
-                    probes: s.probes,
-                    hosts: s.hosts,
+                    probes: probes_by_src.get(&ip).copied().unwrap_or(0),
+                    hosts: per_pair.keys().filter(|(a, _)| *a == ip).count() as u64,
                     top_host: top.map(|t| t.0),
                     top_host_ports: top.map_or(0, |t| t.1),
                     top_port: port.map_or(0, |p| p.0),
@@ -367,7 +395,7 @@ impl HostAcc {
                     syns: u64::from(h.syn_out),
                     answered: u64::from(h.synack_in),
                     refused: u64::from(h.refused_in),
-                    arp_targets: s.arp,
+                    arp_targets: arp_by_src.get(&ip).copied().unwrap_or(0),
                 }
             })
             .collect();
@@ -375,7 +403,8 @@ impl HostAcc {
         scanners.truncate(EVIDENCE_LIST_LEN);
         ev.scanners = scanners;
 
-        // Targets: the receivers of many SYNs, UDP packets or echo requests.
+        // Targets: the receivers of many SYNs, UDP packets or echo requests; their sources and
+        // ports in one pass over pairs and probes.
         let mut targets: Vec<(IpAddr, HostCounters)> = self
             .hosts
             .iter()
@@ -385,20 +414,32 @@ impl HostAcc {
         let strength = |h: &HostCounters| h.syn_in.max(h.udp_in).max(h.echo_in);
         targets.sort_by(|a, b| strength(&b.1).cmp(&strength(&a.1)).then(a.0.cmp(&b.0)));
         targets.truncate(EVIDENCE_LIST_LEN);
+        let mut sources: Vec<Vec<SourceFlows>> = vec![Vec::new(); targets.len()];
+        let mut ports: Vec<FxHashSet<(u8, u16)>> = vec![FxHashSet::default(); targets.len()];
+        if !targets.is_empty() {
+            let slot_of = |ip: &IpAddr| targets.iter().position(|(t, _)| t == ip);
+            for ((a, b), p) in &self.pairs {
+                if let Some(k) = slot_of(b)
+                    && let Some(v) = sources.get_mut(k)
+                {
+                    v.push(SourceFlows { ip: *a, flows: u64::from(p.flows), packets: u64::from(p.packets) });
+                }
+            }
+            for (_, dst, proto, port) in self.probes.keys() {
+                if let Some(k) = slot_of(dst)
+                    && let Some(v) = ports.get_mut(k)
+                {
+                    v.insert((*proto, *port));
+                }
+            }
+        }
         ev.targets = targets
             .into_iter()
-            .map(|(ip, h)| {
-                let mut sources: Vec<SourceFlows> = self
-                    .pairs
-                    .iter()
-                    .filter(|((_, b), _)| *b == ip)
-                    .map(|((a, _), p)| SourceFlows { ip: *a, flows: u64::from(p.flows), packets: u64::from(p.packets) })
-                    .collect();
+            .zip(sources.into_iter().zip(ports))
+            .map(|((ip, h), (mut sources, ports))| {
                 let n_sources = sources.len() as u64;
                 sources.sort_by(|a, b| b.packets.cmp(&a.packets).then(b.flows.cmp(&a.flows)).then(a.ip.cmp(&b.ip)));
                 sources.truncate(5);
-                let mut ports: FxHashSet<(u8, u16)> = FxHashSet::default();
-                ports.extend(self.probes.keys().filter(|k| k.1 == ip).map(|k| (k.2, k.3)));
                 TargetEvidence {
                     ip,
                     packets: h.packets_in,

@@ -3,12 +3,11 @@
 //! so the result does not depend on packet order, batching or thread count.
 
 use crate::evidence::MacAddr;
-use crate::hosts::{ArpMemory, HostAcc, TcpFacts};
+use crate::hosts::{ArpMemory, HostAcc, Opened, TcpFacts};
 use crate::record::{TopPort, TopSource, WindowRecord};
 use nta_capture::format_rfc3339_ns;
 use nta_parsing::{App, Fragment, Network, PacketSummary, Transport};
 use rustc_hash::FxHashSet;
-use std::net::IpAddr;
 use std::sync::OnceLock;
 
 /// Fixed-point scale of summed DNS name entropies (exact, order-independent sums).
@@ -196,9 +195,9 @@ impl WindowAcc {
         }
     }
 
-    /// Adds one packet from source `source`.
+    /// Adds one packet from source `source`; `opened`: the flow it opened, if any.
     #[inline]
-    pub(crate) fn add(&mut self, s: &PacketSummary, source: usize) {
+    pub(crate) fn add(&mut self, s: &PacketSummary, source: usize, opened: Option<Opened>) {
         self.sources |= 1u64 << source.min(63);
         self.packets += 1;
         self.bytes += u64::from(s.wire_len);
@@ -261,7 +260,7 @@ impl WindowAcc {
             _ => None,
         };
         let udp = matches!(s.transport, Transport::Udp(_));
-        self.hosts.packet(ip.src, ip.dst, s.wire_len, tcp, udp, echo_request, unreachable);
+        self.hosts.packet(ip.src, ip.dst, s.wire_len, tcp, udp, echo_request, unreachable, opened);
         match s.app {
             App::None => {}
             App::Dns(d) if !d.mdns => {
@@ -292,20 +291,6 @@ impl WindowAcc {
             }
             App::Http(_) => self.http += 1,
         }
-    }
-
-    /// Counts a flow opened by `initiator` to `port` of `responder` (`syn`: by a TCP SYN;
-    /// `probe`: a TCP or UDP flow or an ICMP echo, which scan evidence counts).
-    pub(crate) fn add_new_flow(
-        &mut self,
-        initiator: IpAddr,
-        responder: IpAddr,
-        proto: u8,
-        port: u16,
-        syn: bool,
-        probe: bool,
-    ) {
-        self.hosts.new_flow(initiator, responder, (proto, port), syn, probe);
     }
 
     /// Whether any packet was added.
