@@ -3,7 +3,7 @@
 use crate::config::{check_inputs, parse_duration_ns};
 use crate::live::LiveArgs;
 use anyhow::{Context, Result, bail};
-use nta_metrics::{CaptureSource, ExtractConfig, Progress, extract_sources, write_jsonl_record};
+use nta_metrics::{CaptureSource, ExtractConfig, FlowRecord, Progress, extract_with_flows, write_jsonl_record};
 use nta_store::AtomicFile;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,10 @@ pub(crate) struct Args {
     /// Output JSON lines ("-" for stdout)
     #[arg(long, default_value = "logs/metrics.jsonl")]
     out: PathBuf,
+    /// Also write a flow record of every flow as it ends, JSON lines, to this file ("-" for
+    /// stdout): the same pass (docs/FLOWS.md)
+    #[arg(long, value_name = "FILE")]
+    flows: Option<PathBuf>,
     /// Window length (100ms, 1s, 10s, 1m, ...)
     #[arg(long, default_value = "1s", value_parser = parse_duration_ns)]
     window: i64,
@@ -56,6 +60,9 @@ pub(crate) struct Args {
     json: bool,
     #[command(flatten)]
     live: LiveArgs,
+    /// `nta-cli flows`: the window records are not written.
+    #[arg(skip)]
+    metrics_discarded: bool,
 }
 
 fn is_capture_name(p: &Path) -> bool {
@@ -145,17 +152,21 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         None => (paths.iter().cloned().map(CaptureSource::File).collect(), None),
     };
     let to_stdout = args.out.as_os_str() == "-";
-    // A live capture may run for days: its records go straight to the file as windows close
-    // (each line whole), not to a temporary file renamed at the end.
-    let file = if to_stdout || live.is_some() { None } else { Some(AtomicFile::create(&args.out)?) };
-    let sink: Box<dyn Write + Send> = match (&file, &live) {
-        (Some(f), _) => Box::new(f.file()?),
-        (None, Some(_)) if !to_stdout => {
-            Box::new(std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?)
-        }
-        _ => Box::new(std::io::stdout()),
+    if to_stdout && args.flows.as_ref().is_some_and(|f| f.as_os_str() == "-") {
+        bail!("--out - and --flows - would share standard output: write one of them to a file");
+    }
+    let (file, mut out) = match &args.metrics_discarded {
+        true => (None, BufWriter::with_capacity(1 << 16, Box::new(std::io::sink()) as Box<dyn Write + Send>)),
+        false => open_output(&args.out, live.is_some())?,
     };
-    let mut out = BufWriter::with_capacity(1 << 16, sink);
+    let (flows_file, mut flows_out) = match &args.flows {
+        Some(p) => {
+            let (f, w) = open_output(p, live.is_some())?;
+            (f, Some(w))
+        }
+        None => (None, None),
+    };
+    let mut flow_count = 0u64;
     let bar = Bar { began: Instant::now(), last: Mutex::new(None) };
     let interactive = std::io::stderr().is_terminal();
     let show = |p: Progress| {
@@ -166,15 +177,42 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let began = Instant::now();
     // From a stream, each record is flushed as soon as its window closes.
     let stream = live.is_some() || paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
-    let summary = extract_sources(sources, &cfg, &show, &mut |r| {
-        write_jsonl_record(&mut out, &r)?;
-        if stream { out.flush() } else { Ok(()) }
-    })
+    let mut write_flow = |f: FlowRecord| -> std::io::Result<()> {
+        flow_count += 1;
+        match flows_out.as_mut() {
+            Some(w) => {
+                write_jsonl_record(w, &f)?;
+                if stream { w.flush() } else { Ok(()) }
+            }
+            None => Ok(()),
+        }
+    };
+    let flow_sink: Option<nta_metrics::FlowSink<'_>> = if args.flows.is_some() { Some(&mut write_flow) } else { None };
+    let summary = extract_with_flows(
+        sources,
+        &cfg,
+        &show,
+        &mut |r| {
+            write_jsonl_record(&mut out, &r)?;
+            if stream { out.flush() } else { Ok(()) }
+        },
+        flow_sink,
+    )
     .context("extracting metrics")?;
     out.flush().context("writing metrics")?;
     drop(out);
+    if let Some(w) = flows_out.as_mut() {
+        w.flush().context("writing flows")?;
+    }
+    drop(flows_out);
     if let Some(f) = file {
         f.commit()?;
+    }
+    if let Some(f) = flows_file {
+        f.commit()?;
+    }
+    if let Some(p) = &args.flows {
+        eprintln!("{flow_count} flow records -> {}", p.display());
     }
     if interactive {
         eprint!("\r{:78}\r", "");
@@ -197,6 +235,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
     }
     let c = &summary.counts;
+    if args.metrics_discarded {
+        return Ok(finish(&summary, live.as_ref(), args.json));
+    }
     eprintln!(
         "{} windows ({} empty{}{}) from {} packets{} in {} file(s) -> {}; {:.2} s, {:.0} MB/s, {} thread(s)",
         c.windows,
@@ -211,13 +252,89 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         bytes as f64 / 1e6 / secs.max(1e-9),
         summary.threads,
     );
-    if let Some(l) = &live {
+    Ok(finish(&summary, live.as_ref(), args.json && !to_stdout))
+}
+
+/// The closing part: the live capture's counters, the JSON summary, the exit code.
+fn finish(summary: &nta_metrics::ExtractSummary, live: Option<&crate::live::LiveEnd>, json: bool) -> ExitCode {
+    if let Some(l) = live {
         l.report();
     }
-    if args.json && !to_stdout {
+    if json {
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &summary)?;
-        writeln!(stdout)?;
+        let _ = serde_json::to_writer_pretty(&mut stdout, summary);
+        let _ = writeln!(stdout);
     }
-    Ok(if summary.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if summary.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// A buffered JSON-lines output.
+type Output = BufWriter<Box<dyn Write + Send>>;
+
+/// An output of JSON lines: `-` is standard output; a live capture's file is written as it
+/// goes (it may run for days); any other file atomically, committed by the caller.
+fn open_output(path: &Path, live: bool) -> Result<(Option<AtomicFile>, Output)> {
+    let to_stdout = path.as_os_str() == "-";
+    let file = if to_stdout || live { None } else { Some(AtomicFile::create(path)?) };
+    let sink: Box<dyn Write + Send> = match &file {
+        Some(f) => Box::new(f.file()?),
+        None if !to_stdout => {
+            Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
+        None => Box::new(std::io::stdout()),
+    };
+    Ok((file, BufWriter::with_capacity(1 << 16, sink)))
+}
+
+/// `nta-cli flows`: the flow records of captures (or an interface), JSON lines.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FlowsArgs {
+    /// Capture file (repeatable; `-` reads a capture stream from standard input)
+    #[arg(long = "pcap", value_name = "FILE")]
+    pcaps: Vec<PathBuf>,
+    /// Every capture in this directory
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Output JSON lines ("-" for stdout)
+    #[arg(long, default_value = "logs/flows.jsonl")]
+    out: PathBuf,
+    /// A flow without packets for this long has ended
+    #[arg(long, default_value = "60s", value_parser = parse_duration_ns)]
+    idle_timeout: i64,
+    /// Flows longer than this are written and restarted
+    #[arg(long, default_value = "30m", value_parser = parse_duration_ns)]
+    active_timeout: i64,
+    /// Most flows tracked at once (the least recently active is written early, `evicted`)
+    #[arg(long, default_value_t = 500_000)]
+    max_flows: usize,
+    /// Worker threads (0 = one per core); the output does not depend on it
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Print the run's summary as JSON on stdout (not with --out -)
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    live: LiveArgs,
+}
+
+pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
+    let args = Args {
+        pcaps: f.pcaps.clone(),
+        dir: f.dir.clone(),
+        out: PathBuf::from("-"),
+        flows: Some(f.out.clone()),
+        metrics_discarded: true,
+        window: 10_000_000_000,
+        sample: 1,
+        threads: f.threads,
+        max_gap: None,
+        reorder: None,
+        max_windows: nta_metrics::DEFAULT_MAX_WINDOWS,
+        idle_timeout: f.idle_timeout,
+        active_timeout: f.active_timeout,
+        max_flows: f.max_flows,
+        json: f.json && f.out.as_os_str() != "-",
+        live: f.live.clone(),
+    };
+    run(&args)
 }

@@ -51,6 +51,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Per-window traffic metrics of captures, as JSON lines
     Extract(extract::Args),
+    /// One record per flow (connection) as it ends, with its Community ID, as JSON lines
+    Flows(extract::FlowsArgs),
     /// Learn what normal traffic looks like from window metrics (or `baselines score`)
     Baselines(baselines::Args),
     /// Train an Isolation Forest on window metrics (or any numeric CSV table)
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Extract(args) => extract::run(&args),
+        Command::Flows(args) => extract::run_flows(&args),
         Command::Baselines(args) => baselines::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Score(args) => score::run(&args),

@@ -4,6 +4,7 @@
 //! that land in their own window; later ones produce a supplementary record marked `late`.
 
 use crate::evidence::MacAddr;
+use crate::flow_record::FlowRecord;
 use crate::flows::{FlowConfig, FlowTable};
 use crate::hosts::{ArpMemory, Opened};
 use crate::record::WindowRecord;
@@ -279,6 +280,23 @@ impl Extractor {
     /// Adds a packet from source `source` (an index into the names given to [`Extractor::new`]);
     /// `emit` receives every record that is complete.
     pub fn push(&mut self, s: &PacketSummary, source: usize, emit: &mut dyn FnMut(WindowRecord)) {
+        self.push_frame(s, &[], source, emit);
+    }
+
+    /// Makes a [`FlowRecord`] of every flow that ends ([`Extractor::take_flows`]).
+    pub fn export_flows(&mut self) {
+        self.flows.export();
+    }
+
+    /// The records of the flows that ended since the last call (none unless
+    /// [`Extractor::export_flows`]).
+    pub fn take_flows(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.flows.take_finished()
+    }
+
+    /// [`Extractor::push`] with the packet's bytes (`frame`), from which flow records take
+    /// their application hint.
+    pub fn push_frame(&mut self, s: &PacketSummary, frame: &[u8], source: usize, emit: &mut dyn FnMut(WindowRecord)) {
         self.counts.packets_processed += 1;
         self.last_source = 1u64 << source.min(63);
         let ts = s.ts_ns;
@@ -287,7 +305,7 @@ impl Extractor {
         }
         self.advance(ts);
         let idx = self.index_of(ts);
-        let ev = self.flows.packet(s, self.clock.unwrap_or(ts).max(ts));
+        let ev = self.flows.packet(s, frame, self.clock.unwrap_or(ts).max(ts));
         if let Network::Arp(a) = s.network {
             self.arp.claim(a.sender, MacAddr(a.sender_mac));
         }
@@ -368,6 +386,12 @@ impl Extractor {
             }
         }
         names.join(",")
+    }
+
+    /// Ends every flow still open (exporting: their records become available to
+    /// [`Extractor::take_flows`]); window records are not touched.
+    pub fn end_flows(&mut self) {
+        self.flows.finish_all();
     }
 
     /// Writes every remaining window.

@@ -4,7 +4,10 @@
 //! at most `max_flows`: when full the least recently active flow is evicted. Flows are kept in
 //! a slab with an intrusive list in order of last activity, so expiry and eviction are O(1).
 
-use nta_parsing::{PacketSummary, Transport};
+use crate::flow_record::{
+    AppHint, EndReason, FlowRecord, TcpSides, community_id, flag_letters, other_state, rfc3339, tcp_state,
+};
+use nta_parsing::{App, PacketSummary, Transport};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -55,8 +58,26 @@ struct Flow {
     established: bool,
     fin_lo: bool,
     fin_hi: bool,
+    /// Packets, bytes and TCP flag bits from `lo` and from `hi`.
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    flags: [u16; 2],
+    /// ICMP type and code of the first packet (the Community ID's "ports").
+    icmp: (u8, u8),
     prev: u32,
     next: u32,
+}
+
+impl Flow {
+    /// Counts a packet (`from_lo`: sent by the `lo` endpoint).
+    fn count(&mut self, from_lo: bool, wire_len: u32, tcp_flags: u16) {
+        let k = usize::from(!from_lo);
+        if let (Some(p), Some(b), Some(f)) = (self.packets.get_mut(k), self.bytes.get_mut(k), self.flags.get_mut(k)) {
+            *p += 1;
+            *b += u64::from(wire_len);
+            *f |= tcp_flags;
+        }
+    }
 }
 
 /// What one packet did to the table.
@@ -92,8 +113,15 @@ pub(crate) struct FlowTable {
     tail: u32,
     /// Recently closed TCP flows (time-wait): late ACKs and retransmitted FINs of a closed
     /// connection are absorbed instead of opening a new flow.
-    closed: FxHashMap<FlowKey, i64>,
-    closed_order: VecDeque<(i64, FlowKey)>,
+    closed: FxHashMap<FlowKey, (i64, u32)>,
+    closed_order: VecDeque<(i64, FlowKey, u32)>,
+    /// Flow records are made ([`FlowTable::export`]): closed flows stay in the slab through
+    /// their time-wait (so its stray packets are counted) and ended flows' records wait in
+    /// `finished`.
+    export: bool,
+    finished: Vec<FlowRecord>,
+    /// Application hints of flows, by slab slot.
+    hints: FxHashMap<u32, AppHint>,
 }
 
 /// How long a closed TCP flow absorbs stray packets.
@@ -110,6 +138,83 @@ impl FlowTable {
             tail: NIL,
             closed: FxHashMap::default(),
             closed_order: VecDeque::new(),
+            export: false,
+            finished: Vec::new(),
+            hints: FxHashMap::default(),
+        }
+    }
+
+    /// Makes a [`FlowRecord`] of every flow that ends from now on.
+    pub(crate) fn export(&mut self) {
+        self.export = true;
+    }
+
+    /// The records of the flows ended since the last call.
+    pub(crate) fn take_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.finished.drain(..)
+    }
+
+    /// The record of the flow in slot `i`.
+    fn record(&self, i: u32, reason: EndReason) -> Option<FlowRecord> {
+        let f = self.slab.get(i as usize)?;
+        let (orig, resp, o, r) = if f.lo_initiates { (f.key.lo, f.key.hi, 0, 1) } else { (f.key.hi, f.key.lo, 1, 0) };
+        let get = |a: &[u64; 2], k: usize| a.get(k).copied().unwrap_or(0);
+        let flags = |k: usize| f.flags.get(k).copied().unwrap_or(0);
+        let icmp = matches!(f.key.proto, 1 | 58);
+        let (sp, dp) = if icmp { (u16::from(f.icmp.0), u16::from(f.icmp.1)) } else { (orig.1, resp.1) };
+        let (src_packets, dst_packets) = (get(&f.packets, o), get(&f.packets, r));
+        let conn_state = if f.key.proto == 6 {
+            tcp_state(TcpSides { orig: flags(o), resp: flags(r), established: f.established })
+        } else {
+            other_state(src_packets, dst_packets)
+        };
+        Some(FlowRecord {
+            community_id: community_id(f.key.proto, (orig.0, sp), (resp.0, dp)),
+            proto: f.key.proto,
+            src_ip: orig.0,
+            src_port: sp,
+            dst_ip: resp.0,
+            dst_port: dp,
+            vlan: (f.key.vlan != 0).then_some(f.key.vlan),
+            first_ns: f.first_ts,
+            last_ns: f.last_ts,
+            first: rfc3339(f.first_ts),
+            last: rfc3339(f.last_ts),
+            src_packets,
+            src_bytes: get(&f.bytes, o),
+            dst_packets,
+            dst_bytes: get(&f.bytes, r),
+            src_tcp_flags: flag_letters(flags(o)),
+            dst_tcp_flags: flag_letters(flags(r)),
+            conn_state,
+            end_reason: reason,
+            app: self.hints.get(&i).cloned(),
+        })
+    }
+
+    /// Writes the record of slot `i` (when exporting).
+    fn finish_flow(&mut self, i: u32, reason: EndReason) {
+        if self.export
+            && let Some(r) = self.record(i, reason)
+        {
+            self.finished.push(r);
+            self.hints.remove(&i);
+        }
+    }
+
+    /// Ends every flow: open ones as `end_of_input`, those in time-wait as `closed`.
+    pub(crate) fn finish_all(&mut self) {
+        while let Some((_, key, slot)) = self.closed_order.pop_front() {
+            if slot != NIL {
+                self.finish_flow(slot, EndReason::Closed);
+                self.free.push(slot);
+            }
+            self.closed.remove(&key);
+        }
+        while self.head != NIL {
+            let h = self.head;
+            self.finish_flow(h, EndReason::EndOfInput);
+            self.remove(h);
         }
     }
 
@@ -154,13 +259,17 @@ impl FlowTable {
     /// Ends flows idle since before `now - idle_ns`; calls `ended(expiry_time)` for each, the
     /// expiry time being the last packet plus the idle timeout.
     pub(crate) fn expire(&mut self, now: i64, mut ended: impl FnMut(i64)) {
-        while let Some(&(t, key)) = self.closed_order.front() {
+        while let Some(&(t, key, slot)) = self.closed_order.front() {
             if t.saturating_add(TIME_WAIT_NS) > now {
                 break;
             }
             self.closed_order.pop_front();
-            if self.closed.get(&key) == Some(&t) {
+            if self.closed.get(&key).is_some_and(|(ct, cs)| *ct == t && *cs == slot) {
                 self.closed.remove(&key);
+            }
+            if slot != NIL {
+                self.finish_flow(slot, EndReason::Closed);
+                self.free.push(slot);
             }
         }
         while let Some(f) = self.slab.get(self.head as usize).copied() {
@@ -168,13 +277,16 @@ impl FlowTable {
             if expiry > now {
                 break;
             }
-            self.remove(self.head);
+            let h = self.head;
+            self.finish_flow(h, EndReason::Idle);
+            self.remove(h);
             ended(expiry);
         }
     }
 
-    /// Accounts one packet at `ts`.
-    pub(crate) fn packet(&mut self, s: &PacketSummary, ts: i64) -> FlowEvents {
+    /// Accounts one packet at `ts`; `frame` (the packet's bytes, or empty) gives flow records
+    /// their application hint.
+    pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], ts: i64) -> FlowEvents {
         let mut ev = FlowEvents::default();
         let Some(ip) = s.ip else { return ev };
         let (sp, dp, tcp_flags) = match s.transport {
@@ -189,12 +301,14 @@ impl FlowTable {
         let key = FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi };
         let syn_only = tcp_flags.is_some_and(|f| f.syn() && !f.ack());
         let syn_ack = tcp_flags.is_some_and(|f| f.syn_ack());
+        let flag_bits = tcp_flags.map_or(0, |f| f.0 & 0xff);
 
         let mut slot = self.index.get(&key).copied();
         if let Some(i) = slot
             && let Some(f) = self.slab.get(i as usize)
             && ts.saturating_sub(f.first_ts) >= self.cfg.active_ns
         {
+            self.finish_flow(i, EndReason::ActiveTimeout);
             self.remove(i);
             ev.ended += 1;
             slot = None;
@@ -204,18 +318,32 @@ impl FlowTable {
                 self.unlink(i);
                 i
             }
-            None if !syn_only && self.closed.get(&key).is_some_and(|t| ts.saturating_sub(*t) < TIME_WAIT_NS) => {
-                return ev; // the tail of a closed connection
+            None if !syn_only
+                && let Some(&(t, slot)) = self.closed.get(&key)
+                && ts.saturating_sub(t) < TIME_WAIT_NS =>
+            {
+                // The tail of a closed connection: counted in its record, not a new flow.
+                if let Some(f) = self.slab.get_mut(slot as usize) {
+                    f.last_ts = f.last_ts.max(ts);
+                    f.count(src_is_lo, s.wire_len, flag_bits);
+                }
+                return ev;
             }
             None => {
                 if self.index.len() >= self.cfg.max_flows.max(1) && self.head != NIL {
-                    self.remove(self.head);
+                    let h = self.head;
+                    self.finish_flow(h, EndReason::Evicted);
+                    self.remove(h);
                     ev.evicted += 1;
                 }
                 ev.new += 1;
                 // Direction: the SYN's sender initiates; a SYN-ACK's receiver; else the sender.
                 let src_initiates = !syn_ack;
-                let flow = Flow {
+                let icmp = match s.transport {
+                    Transport::Icmp(i) => (i.icmp_type, i.code),
+                    _ => (0, 0),
+                };
+                let mut flow = Flow {
                     key,
                     first_ts: ts,
                     last_ts: ts,
@@ -225,9 +353,14 @@ impl FlowTable {
                     established: false,
                     fin_lo: false,
                     fin_hi: false,
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    flags: [0; 2],
+                    icmp,
                     prev: NIL,
                     next: NIL,
                 };
+                flow.count(src_is_lo, s.wire_len, flag_bits);
                 ev.syn_opened = syn_only;
                 ev.from_initiator = src_initiates;
                 ev.new_initiator = Some(if src_initiates { ip.src } else { ip.dst });
@@ -247,12 +380,14 @@ impl FlowTable {
                 };
                 self.index.insert(key, i);
                 self.push_back(i);
+                self.hint(i, s, frame);
                 return ev;
             }
         };
         let mut close = false;
         if let Some(f) = self.slab.get_mut(i as usize) {
             f.last_ts = f.last_ts.max(ts);
+            f.count(src_is_lo, s.wire_len, flag_bits);
             let from_initiator = src_is_lo == f.lo_initiates;
             if syn_only && !from_initiator {
                 // Seen mid-stream first: the SYN tells the direction.
@@ -283,16 +418,53 @@ impl FlowTable {
                 close = fl.rst() || (f.fin_lo && f.fin_hi);
             }
         }
+        self.hint(i, s, frame);
         if close {
-            self.remove(i);
             ev.ended += 1;
             if self.closed.len() < self.cfg.max_flows {
-                self.closed.insert(key, ts);
-                self.closed_order.push_back((ts, key));
+                // Exporting, the flow stays in its slot through the time-wait: its stray
+                // packets are counted in its record, written when the time-wait ends.
+                let slot = if self.export {
+                    self.unlink(i);
+                    self.index.remove(&key);
+                    i
+                } else {
+                    self.remove(i);
+                    NIL
+                };
+                self.closed.insert(key, (ts, slot));
+                self.closed_order.push_back((ts, key, slot));
+            } else {
+                self.finish_flow(i, EndReason::Closed);
+                self.remove(i);
             }
         } else {
             self.push_back(i);
         }
         ev
+    }
+
+    /// Keeps the first application hint of the flow in slot `i` (exporting, with the frame).
+    fn hint(&mut self, i: u32, s: &PacketSummary, frame: &[u8]) {
+        if !self.export || frame.is_empty() || self.hints.contains_key(&i) {
+            return;
+        }
+        let text = |t: nta_parsing::TextRef| String::from_utf8_lossy(t.bytes(frame)).to_ascii_lowercase();
+        let hint = match s.app {
+            App::TlsClientHello(t) => t.sni.map(|n| ("tls", text(n))),
+            App::Http(h) => h.host.map(|n| ("http", text(n))),
+            App::Dns(d) if d.qname.is_some() => {
+                let start = match s.transport {
+                    Transport::Udp(u) => Some(u.payload_offset as usize),
+                    Transport::Tcp(t) => Some(t.payload_offset as usize + 2),
+                    _ => None,
+                };
+                start.and_then(|o| frame.get(o..)).and_then(nta_parsing::dns_question_name).map(|n| ("dns", n))
+            }
+            _ => None,
+        };
+        if let Some((kind, name)) = hint.filter(|(_, n)| !n.is_empty()) {
+            self.hints.insert(i, AppHint { kind: kind.into(), name });
+        }
     }
 }

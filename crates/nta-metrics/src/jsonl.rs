@@ -7,7 +7,7 @@ use std::io::{BufReader, Write};
 use std::path::Path;
 
 /// Writes one record as a line.
-pub fn write_jsonl_record<W: Write>(out: &mut W, record: &WindowRecord) -> std::io::Result<()> {
+pub fn write_jsonl_record<W: Write, R: serde::Serialize>(out: &mut W, record: &R) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, record).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
 }

@@ -33,6 +33,7 @@
 mod error;
 mod evidence;
 mod extractor;
+mod flow_record;
 mod flows;
 mod hosts;
 mod input;
@@ -52,6 +53,7 @@ pub use crate::{
         DEFAULT_MAX_WINDOWS, ExtractConfig, ExtractCounts, Extractor, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS,
         MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
     },
+    flow_record::{AppHint, ConnState, EndReason, FlowRecord},
     flows::{FlowConfig, MAX_FLOWS},
     hosts::{
         BULK_PACKET_BYTES, FLOOR_WINDOW_NS, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS,
@@ -60,6 +62,6 @@ pub use crate::{
     input::{CaptureCounters, CaptureSource, CounterProbe, FileSummary, Progress, STDIN_PATH, source_name},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
-    pipeline::{ExtractSummary, extract_files, extract_sources},
+    pipeline::{ExtractSummary, FlowSink, extract_files, extract_sources, extract_with_flows},
     record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
 };

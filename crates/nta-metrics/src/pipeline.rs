@@ -8,6 +8,7 @@
 //! is identical.
 
 use crate::extractor::{ExtractConfig, ExtractCounts, Extractor};
+use crate::flow_record::FlowRecord;
 use crate::input::{Batch, CaptureSource, FileSummary, Input, Progress, Source};
 use crate::{Error, WindowRecord};
 use nta_parsing::Census;
@@ -57,18 +58,34 @@ pub fn extract_sources(
     progress: &(dyn Fn(Progress) + Sync),
     emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
 ) -> Result<ExtractSummary, Error> {
+    extract_with_flows(sources, cfg, progress, emit, None)
+}
+
+/// The sink of flow records: each [`FlowRecord`] as its flow ends.
+pub type FlowSink<'a> = &'a mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send);
+
+/// [`extract_sources`] that also writes a [`FlowRecord`] of every flow to `flows` as it ends
+/// (idle, active timeout, close, eviction; at the end of the input every flow still open), in
+/// the same single pass. Without a sink it is [`extract_sources`].
+pub fn extract_with_flows(
+    sources: Vec<CaptureSource>,
+    cfg: &ExtractConfig,
+    progress: &(dyn Fn(Progress) + Sync),
+    emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
+    flows: Option<FlowSink<'_>>,
+) -> Result<ExtractSummary, Error> {
     cfg.validate()?;
     let pool =
         rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(|e| Error::Threads(e.to_string()))?;
     let threads = pool.current_num_threads();
-    pool.install(|| run(sources, cfg, progress, emit, threads))
+    pool.install(|| run(sources, cfg, progress, (emit, flows), threads))
 }
 
 fn run(
     sources: Vec<CaptureSource>,
     cfg: &ExtractConfig,
     progress: &(dyn Fn(Progress) + Sync),
-    emit: &mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send),
+    (emit, mut flows): (&mut (dyn FnMut(WindowRecord) -> std::io::Result<()> + Send), Option<FlowSink<'_>>),
     threads: usize,
 ) -> Result<ExtractSummary, Error> {
     // One capture, one name whatever path names it (`x.pcap`, `./x.pcap`, `/abs/x.pcap`, a
@@ -90,6 +107,21 @@ fn run(
         total_bytes,
     };
     let mut extractor = Extractor::new(cfg.clone(), names);
+    if flows.is_some() {
+        extractor.export_flows();
+    }
+    // Flow records go out after each packet that ended some (a gap may end many at once).
+    let mut deliver_flows = |extractor: &mut Extractor, failed: &mut Option<std::io::Error>| {
+        if let Some(sink) = flows.as_mut() {
+            for f in extractor.take_flows() {
+                if failed.is_none()
+                    && let Err(e) = sink(f)
+                {
+                    *failed = Some(e);
+                }
+            }
+        }
+    };
     let mut out: Vec<WindowRecord> = Vec::new();
     let mut failed: Option<std::io::Error> = None;
     let mut deliver = |out: &mut Vec<WindowRecord>, failed: &mut Option<std::io::Error>| {
@@ -114,8 +146,10 @@ fn run(
         census.merge(&ready.census);
         rayon::join(
             || {
-                for (s, src) in &ready.summaries {
-                    extractor.push(s, *src as usize, &mut |r| out.push(r));
+                for ((s, src), m) in ready.summaries.iter().zip(&ready.meta) {
+                    let frame = ready.data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
+                    extractor.push_frame(s, frame, *src as usize, &mut |r| out.push(r));
+                    deliver_flows(&mut extractor, &mut failed);
                     // Deliver as records come (bounded memory; a failing or cancelling
                     // consumer stops the batch), and stop at the window bound.
                     if out.len() >= 256 || extractor.over_limit() {
@@ -149,6 +183,8 @@ fn run(
     if let Some((received, dropped)) = ready.counters {
         extractor.capture_counters(None, received, dropped);
     }
+    extractor.end_flows();
+    deliver_flows(&mut extractor, &mut failed);
     let mut counts = extractor.finish(&mut |r| out.push(r));
     deliver(&mut out, &mut failed);
     if let Some(e) = failed {

@@ -316,6 +316,47 @@ fn dns_name(msg: &[u8], at: usize) -> Result<(NameStats, usize), DecodeError> {
     }
 }
 
+/// The first question's name of the DNS message `msg` (header first), in presentation form,
+/// lower-cased, without the trailing dot: what flow records show as a DNS flow's hint. `None`
+/// when there is no question or the name is malformed (the same bounds as [`decode`]: compression
+/// pointers point backwards, at most 64 of them, at most 253 characters).
+///
+/// [`decode`]: crate::decode
+pub fn dns_question_name(msg: &[u8]) -> Option<String> {
+    let questions = u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]);
+    if questions == 0 {
+        return None;
+    }
+    let mut out = String::new();
+    let (mut pos, mut jumps) = (12usize, 0);
+    loop {
+        let l = *msg.get(pos)?;
+        match l & 0xc0 {
+            0x00 if l == 0 => return Some(out),
+            0x00 => {
+                let label = msg.get(pos + 1..pos + 1 + usize::from(l))?;
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
+                if out.len() > 253 {
+                    return None;
+                }
+                pos += 1 + usize::from(l);
+            }
+            0xc0 => {
+                let target = (usize::from(l & 0x3f) << 8) | usize::from(*msg.get(pos + 1)?);
+                jumps += 1;
+                if target >= pos || jumps > 64 {
+                    return None;
+                }
+                pos = target;
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// A TLS ClientHello: versions and the server name, if present.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct TlsSummary {

@@ -1,0 +1,152 @@
+//! Flow records: every IP packet in exactly one record, the window records unchanged by the
+//! export, and Community IDs equal to Wireshark's.
+
+use nta_metrics::{ConnState, EndReason, ExtractConfig, FlowRecord, WindowRecord, extract_with_flows};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const NS: i64 = 1_000_000_000;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng"))
+}
+
+/// Window records and flow records of `path` in one pass.
+fn run(path: &Path, cfg: &ExtractConfig) -> (Vec<WindowRecord>, Vec<FlowRecord>) {
+    let (mut windows, mut flows) = (Vec::new(), Vec::new());
+    let mut sink = |f: FlowRecord| {
+        flows.push(f);
+        Ok(())
+    };
+    extract_with_flows(
+        vec![nta_metrics::CaptureSource::File(path.to_owned())],
+        cfg,
+        &|_| {},
+        &mut |r| {
+            windows.push(r);
+            Ok(())
+        },
+        Some(&mut sink),
+    )
+    .unwrap();
+    (windows, flows)
+}
+
+#[test]
+fn every_ip_packet_is_in_one_flow_and_windows_are_unchanged() {
+    let cfg = ExtractConfig::new(10 * NS);
+    let (windows, flows) = run(&fixture(), &cfg);
+    let mut plain = Vec::new();
+    nta_metrics::extract_files(&[fixture()], &cfg, &|_| {}, &mut |r| {
+        plain.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert!(windows == plain, "exporting flows changed the window records");
+    let ip: u64 = windows.iter().map(|w| w.ipv4_packets + w.ipv6_packets).sum();
+    let in_flows: u64 = flows.iter().map(|f| f.src_packets + f.dst_packets).sum();
+    assert_eq!(in_flows, ip, "every IP packet in exactly one flow");
+    let bytes: u64 = flows.iter().map(|f| f.src_bytes + f.dst_bytes).sum();
+    assert!(bytes > 0 && bytes <= windows.iter().map(|w| w.bytes).sum());
+    // Every end reason that can happen here does, and records are well formed.
+    let reasons: BTreeSet<String> = flows.iter().map(|f| format!("{:?}", f.end_reason)).collect();
+    for r in ["Idle", "Closed", "EndOfInput"] {
+        assert!(reasons.contains(r), "{reasons:?}");
+    }
+    for f in &flows {
+        assert!(f.first_ns <= f.last_ns && f.src_packets + f.dst_packets > 0, "{f:?}");
+        assert!(f.community_id.starts_with("1:") && f.community_id.len() == 30, "{f:?}");
+    }
+    // The synthesized port scan's probes were refused: REJ, from the scanner.
+    let rej = flows.iter().filter(|f| f.conn_state == ConnState::REJ && f.src_ip.to_string() == "48.190.219.81");
+    assert!(rej.count() > 1000);
+    // Hints: DNS names, TLS server names and HTTP hosts.
+    for kind in ["dns", "tls", "http"] {
+        assert!(flows.iter().any(|f| f.app.as_ref().is_some_and(|a| a.kind == kind && !a.name.is_empty())));
+    }
+    // A tiny table evicts, and says so.
+    let mut small = cfg.clone();
+    small.flows.max_flows = 100;
+    let (_, few) = run(&fixture(), &small);
+    assert!(few.iter().any(|f| f.end_reason == EndReason::Evicted));
+    assert_eq!(few.iter().map(|f| f.src_packets + f.dst_packets).sum::<u64>(), ip);
+}
+
+/// The Community IDs Wireshark computes for the packets of `path`, by transport protocol.
+fn tshark_ids(path: &Path) -> Option<BTreeSet<(u8, String)>> {
+    let out = std::process::Command::new("tshark")
+        .args(["-r"])
+        .arg(path)
+        .args(["--enable-protocol", "communityid", "-T", "fields", "-e", "ip.proto", "-e", "ipv6.nxt"])
+        .args(["-e", "communityid", "-e", "ip.flags.mf", "-e", "ip.frag_offset", "-Y", "tcp or udp or icmp or icmpv6"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut ids = BTreeSet::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let proto = f.first().filter(|p| !p.is_empty()).or(f.get(1))?.split(',').next()?.parse::<u8>().ok()?;
+        // Fragments other than the first carry no ports: left out on both sides.
+        // (Fields repeat for the header an ICMP error quotes: the first is the packet's own.)
+        let first = |i: usize| f.get(i).and_then(|v| v.split(',').next()).unwrap_or("");
+        if !matches!(first(4), "" | "0") || first(3) == "1" {
+            continue;
+        }
+        // (ICMP errors quoting a TCP or UDP header carry the ICMP protocol number: ICMP.)
+        if !matches!(proto, 1 | 6 | 17 | 58) {
+            continue;
+        }
+        if let Some(id) = f.get(2).filter(|i| !i.is_empty()) {
+            ids.insert((proto, id.split(',').next()?.to_string()));
+        }
+    }
+    Some(ids)
+}
+
+#[test]
+fn community_ids_agree_with_wireshark() {
+    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+        eprintln!("skipped community_ids_agree_with_wireshark: tshark not installed");
+        return;
+    }
+    let mut captures = vec![fixture()];
+    if nta_corpus::available() {
+        for rel in [
+            "rusticata__pcap-analyzer/assets/nmap_tcp_22_ipv6.pcap",
+            "seladb__PcapPlusPlus/Tests/ExamplesTest/pcap_examples/many-protocols.pcap",
+            "zeek__zeek/testing/btest/Traces/ftp/bruteforce.pcap",
+        ] {
+            captures.push(nta_corpus::pcap(rel));
+        }
+    } else {
+        nta_corpus::skip("community_ids_agree_with_wireshark (the corpus captures)");
+    }
+    for path in captures {
+        let Some(theirs) = tshark_ids(&path) else { panic!("tshark failed on {}", path.display()) };
+        let (_, flows) = run(&path, &ExtractConfig::new(10 * NS));
+        let ours: BTreeSet<(u8, String)> = flows
+            .iter()
+            .filter(|f| matches!(f.proto, 6 | 17) && !(f.src_port == 0 && f.dst_port == 0))
+            .map(|f| (f.proto, f.community_id.clone()))
+            .collect();
+        assert!(!ours.is_empty(), "{}", path.display());
+        let tcp_udp: BTreeSet<(u8, String)> = theirs.iter().filter(|(p, _)| matches!(p, 6 | 17)).cloned().collect();
+        // ICMP: one flow per pair of hosts (and VLAN), named by its first packet's type and
+        // code; Wireshark names every packet — each of ours is one of Wireshark's.
+        let icmp: Vec<&FlowRecord> = flows.iter().filter(|f| matches!(f.proto, 1 | 58)).collect();
+        for f in &icmp {
+            assert!(theirs.contains(&(f.proto, f.community_id.clone())), "{}: ICMP {f:?}", path.display());
+        }
+        let theirs = tcp_udp;
+        let missing: Vec<_> = ours.difference(&theirs).take(5).collect();
+        assert!(missing.is_empty(), "{}: ours not Wireshark's: {missing:?}", path.display());
+        let extra: Vec<_> = theirs.difference(&ours).take(5).collect();
+        assert!(extra.is_empty(), "{}: Wireshark's not ours: {extra:?}", path.display());
+        eprintln!(
+            "{}: {} TCP/UDP and {} ICMP Community IDs, all equal to Wireshark's",
+            path.display(),
+            ours.len(),
+            icmp.len()
+        );
+    }
+}
