@@ -152,7 +152,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         None => (paths.iter().cloned().map(CaptureSource::File).collect(), None),
     };
     let to_stdout = args.out.as_os_str() == "-";
-    if to_stdout && args.flows.as_ref().is_some_and(|f| f.as_os_str() == "-") {
+    if to_stdout && !args.metrics_discarded && args.flows.as_ref().is_some_and(|f| f.as_os_str() == "-") {
         bail!("--out - and --flows - would share standard output: write one of them to a file");
     }
     let (file, mut out) = match &args.metrics_discarded {
@@ -166,7 +166,24 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         None => (None, None),
     };
-    let mut flow_count = 0u64;
+    // Flow records are serialized and written on a thread of their own: the extraction's
+    // accumulating thread only hands them over (through a bounded queue).
+    let stream = live.is_some() || paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
+    let (flow_tx, flow_rx) = std::sync::mpsc::sync_channel::<FlowRecord>(4096);
+    let flow_writer = flows_out.take().map(|mut w| {
+        std::thread::spawn(move || -> std::io::Result<(u64, Output)> {
+            let mut n = 0u64;
+            for f in flow_rx {
+                write_jsonl_record(&mut w, &f)?;
+                n += 1;
+                if stream {
+                    w.flush()?;
+                }
+            }
+            w.flush()?;
+            Ok((n, w))
+        })
+    });
     let bar = Bar { began: Instant::now(), last: Mutex::new(None) };
     let interactive = std::io::stderr().is_terminal();
     let show = |p: Progress| {
@@ -176,16 +193,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     };
     let began = Instant::now();
     // From a stream, each record is flushed as soon as its window closes.
-    let stream = live.is_some() || paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
     let mut write_flow = |f: FlowRecord| -> std::io::Result<()> {
-        flow_count += 1;
-        match flows_out.as_mut() {
-            Some(w) => {
-                write_jsonl_record(w, &f)?;
-                if stream { w.flush() } else { Ok(()) }
-            }
-            None => Ok(()),
-        }
+        flow_tx.send(f).map_err(|_| std::io::Error::other("the flow writer stopped"))
     };
     let flow_sink: Option<nta_metrics::FlowSink<'_>> = if args.flows.is_some() { Some(&mut write_flow) } else { None };
     let summary = extract_with_flows(
@@ -197,14 +206,20 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             if stream { out.flush() } else { Ok(()) }
         },
         flow_sink,
-    )
-    .context("extracting metrics")?;
+    );
+    drop(flow_tx);
+    // The writer's own error (a full disk) says more than the extraction's "it stopped".
+    let flow_count = match flow_writer {
+        Some(h) => {
+            let (n, w) = h.join().map_err(|_| anyhow::anyhow!("the flow writer panicked"))?.context("writing flows")?;
+            drop(w);
+            n
+        }
+        None => 0,
+    };
+    let summary = summary.context("extracting metrics")?;
     out.flush().context("writing metrics")?;
     drop(out);
-    if let Some(w) = flows_out.as_mut() {
-        w.flush().context("writing flows")?;
-    }
-    drop(flows_out);
     if let Some(f) = file {
         f.commit()?;
     }

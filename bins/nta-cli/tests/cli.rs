@@ -50,6 +50,38 @@ fn synth_then_extract() {
     let out = nta(&["extract", "--pcap", cap.to_str().unwrap(), "--out", "-", "--window", "10s", "--threads", "1"]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+
+    // Flows: `extract --flows` writes them beside the same window records; `flows` alone,
+    // with other timeouts, writes them to stdout. Every IP packet is in one flow.
+    let flows = tmp("f.jsonl");
+    let out = nta(&[
+        "extract",
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--out",
+        metrics.to_str().unwrap(),
+        "--window",
+        "10s",
+        "--flows",
+        flows.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&metrics).unwrap(), text, "the window records do not change");
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(&flows).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ip = report["census"]["ipv4"].as_u64().unwrap() + report["census"]["ipv6"].as_u64().unwrap();
+    let in_flows: u64 =
+        records.iter().map(|f| f["src_packets"].as_u64().unwrap() + f["dst_packets"].as_u64().unwrap()).sum();
+    assert_eq!(in_flows, ip);
+    assert!(records.iter().any(|f| f["conn_state"] == "REJ"), "the port scan's refused probes");
+    let out = nta(&["flows", "--pcap", cap.to_str().unwrap(), "--out", "-", "--idle-timeout", "5s"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let short: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(short.len() >= records.len(), "a shorter idle timeout splits flows");
+    assert!(short.iter().all(|f| f["community_id"].as_str().unwrap().starts_with("1:")));
+    let out = nta(&["extract", "--pcap", cap.to_str().unwrap(), "--out", "-", "--flows", "-"]);
+    assert_eq!(out.status.code(), Some(2), "two outputs on stdout are refused");
 }
 
 #[test]

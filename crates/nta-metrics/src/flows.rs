@@ -64,6 +64,8 @@ struct Flow {
     flags: [u16; 2],
     /// ICMP type and code of the first packet (the Community ID's "ports").
     icmp: (u8, u8),
+    /// An application hint was looked for in a packet that carries one (found or not).
+    hinted: bool,
     prev: u32,
     next: u32,
 }
@@ -357,6 +359,7 @@ impl FlowTable {
                     bytes: [0; 2],
                     flags: [0; 2],
                     icmp,
+                    hinted: false,
                     prev: NIL,
                     next: NIL,
                 };
@@ -446,8 +449,12 @@ impl FlowTable {
 
     /// Keeps the first application hint of the flow in slot `i` (exporting, with the frame).
     fn hint(&mut self, i: u32, s: &PacketSummary, frame: &[u8]) {
-        if !self.export || frame.is_empty() || self.hints.contains_key(&i) {
+        if !self.export || frame.is_empty() || matches!(s.app, App::None) {
             return;
+        }
+        match self.slab.get_mut(i as usize) {
+            Some(f) if !f.hinted => f.hinted = true,
+            _ => return,
         }
         let text = |t: nta_parsing::TextRef| String::from_utf8_lossy(t.bytes(frame)).to_ascii_lowercase();
         let hint = match s.app {

@@ -11,6 +11,10 @@
 //! - [`extract_files`] — reads one or more captures as one time line (merged by timestamp),
 //!   decoding on worker threads (rayon) while one thread accumulates: the output does not
 //!   depend on the thread count.
+//! - [`extract_with_flows`] — the same pass, also writing a [`FlowRecord`] of every flow as it
+//!   ends (Community ID, originator and responder, counts and TCP flags per direction, Zeek's
+//!   [`ConnState`], [`EndReason`], the application hint); docs/FLOWS.md.
+//! - [`Evidence`] — who did what to whom in a window (per-host accounting in capped tables).
 //! - [`read_jsonl`] / [`write_jsonl_record`] — the JSON-lines file format.
 //!
 //! ```
