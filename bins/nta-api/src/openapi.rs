@@ -3,7 +3,7 @@
 //! library crates' records derive it under their `openapi` feature). A test checks that every
 //! route of `routes::configure` is documented and every documented operation is routed.
 
-use crate::routes::{anomalies, control, events, jobs, metrics, models, server, uploads};
+use crate::routes::{anomalies, control, events, flows, jobs, metrics, models, server, uploads};
 use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         anomalies::anomaly_summary,
         anomalies::anomaly,
         metrics::metrics,
+        flows::flows,
         models::models,
         uploads::upload,
         models::train,
@@ -43,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         (name = "server", description = "Liveness and status"),
         (name = "captures", description = "Capture uploads"),
         (name = "metrics", description = "Per-window traffic metrics"),
+        (name = "flows", description = "Flow records (the connection log)"),
         (name = "models", description = "Isolation Forest models"),
         (name = "anomalies", description = "Detection and the anomaly store"),
         (name = "jobs", description = "Long work: progress and cancellation"),

@@ -17,6 +17,29 @@ pub(crate) enum AnomaliesCmd {
     Summary(ListArgs),
     /// Write the matching anomalies for a SIEM: Elastic Common Schema JSON lines
     Export(ExportArgs),
+    /// The flows of an anomaly or an incident (by id): active in its time, between its hosts
+    Flows(FlowsOfArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FlowsOfArgs {
+    /// An anomaly id or an incident id
+    id: String,
+    /// The store
+    #[arg(long, default_value = "logs/anomalies.jsonl")]
+    store: PathBuf,
+    /// The flow records (written by `analyze`, or `extract --flows`)
+    #[arg(long, default_value = "logs/flows.jsonl")]
+    flows: PathBuf,
+    /// Skip this many
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// At most this many
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// JSON output (the page: total, offset, items)
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +148,48 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
                 nta_store::write_atomic(&e.out, &text)?;
             }
             eprintln!("{} anomalies exported ({})", page.items.len(), e.format);
+        }
+        AnomaliesCmd::Flows(f) => {
+            let mut all = AnomalyStore::new(&f.store).read()?.anomalies;
+            all.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
+            let filter = match all.iter().find(|a| a.id == f.id) {
+                Some(a) => nta_store::FlowFilter::of_anomaly(a),
+                None => match incidents(&all).into_iter().find(|i| i.id == f.id) {
+                    Some(i) => nta_store::FlowFilter::of_incident(&i),
+                    None => anyhow::bail!("no anomaly or incident {} in {}", f.id, f.store.display()),
+                },
+            };
+            let page = nta_store::read_flows(&f.flows, &filter, f.offset, f.limit)?;
+            if f.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&page)?)?;
+            } else {
+                for r in &page.items {
+                    writeln!(
+                        out,
+                        "{}  {:>3} {}:{} -> {}:{}  {:<6} {}/{} pkts {}/{} B  {}  {}",
+                        r.first,
+                        r.proto,
+                        r.src_ip,
+                        r.src_port,
+                        r.dst_ip,
+                        r.dst_port,
+                        format!("{:?}", r.conn_state),
+                        r.src_packets,
+                        r.dst_packets,
+                        r.src_bytes,
+                        r.dst_bytes,
+                        r.community_id,
+                        r.app.as_ref().map_or(String::new(), |a| format!("{} {}", a.kind, a.name)),
+                    )?;
+                }
+                eprintln!(
+                    "{} of {} flows (offset {}) from {}",
+                    page.items.len(),
+                    page.total,
+                    page.offset,
+                    f.flows.display()
+                );
+            }
         }
         AnomaliesCmd::Summary(a) => {
             let store = AnomalyStore::new(&a.store);

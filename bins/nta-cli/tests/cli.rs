@@ -289,6 +289,17 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(page["items"].as_array().unwrap().iter().all(|a| a["kind"] == "port_scan"), "{page}");
     assert!(nta(&["anomalies", "list", "--store", s, "--kind", "port_scanning"]).status.code() == Some(2));
+    // The connections of the port scan's incident, from the flows `analyze` wrote.
+    let scan_incident = incidents.iter().find(|i| i["kind"] == "port_scan").unwrap()["id"].as_str().unwrap();
+    let flows = tmp("logs/flows.jsonl");
+    let out = nta(&["anomalies", "flows", scan_incident, "--store", s, "--flows", flows.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(page["total"].as_u64().unwrap() > 1000, "{page}");
+    assert!(
+        page["items"].as_array().unwrap().iter().any(|f| f["src_ip"] == "48.190.219.81" && f["conn_state"] == "REJ")
+    );
+    assert_eq!(nta(&["anomalies", "flows", "ffffffffffffffff", "--store", s]).status.code(), Some(2));
     // ECS export: one alert document per anomaly, attackers as source.ip.
     let out = nta(&["anomalies", "export", "--format", "ecs", "--store", s]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -55,7 +55,7 @@ pub use crate::{
     evaluate::{Evaluation, KindScore, evaluate},
     hosts::HostPattern,
     incident::{Incident, by_severity, incident, incident_groups, incidents, names_attack},
-    pipeline::{Analysis, AnalyzeOptions, analyze, analyze_sources},
+    pipeline::{Analysis, AnalyzeOptions, analyze, analyze_sources, analyze_with_flows},
     rules::{AUTH_PORTS, RuleConfig, findings, is_internal},
     stream::{MAX_CONTEXT_WINDOWS, StreamDetector},
     summary::{Summary, summarize},

@@ -6,7 +6,8 @@ use crate::detect::{DetectConfig, Detection, detect};
 use nta_baselines::{Baseline, BuildOptions};
 use nta_capture::Label;
 use nta_metrics::{
-    CaptureSource, ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord, extract_sources,
+    CaptureSource, ExtractConfig, ExtractSummary, FlowSink, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord,
+    extract_with_flows,
 };
 use nta_ml::{ForestParams, Model, train_on_records};
 use std::path::PathBuf;
@@ -82,16 +83,34 @@ pub fn analyze_sources(
     progress: &(dyn Fn(Progress) + Sync),
     stop: &AtomicBool,
 ) -> Result<Analysis, Error> {
+    analyze_with_flows(sources, opts, progress, stop, None)
+}
+
+/// [`analyze_sources`] that also hands every flow's record to `flows` as it ends, from the
+/// same pass over the captures (nothing of them is kept in memory here).
+pub fn analyze_with_flows(
+    sources: Vec<CaptureSource>,
+    opts: &AnalyzeOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    stop: &AtomicBool,
+    flows: Option<FlowSink<'_>>,
+) -> Result<Analysis, Error> {
     let stopped = || stop.load(Ordering::Relaxed);
     let names: Vec<String> = sources.iter().map(CaptureSource::name).collect();
     let mut records = Vec::new();
-    let extracted = extract_sources(sources, &opts.extract, progress, &mut |r| {
-        if stopped() {
-            return Err(std::io::Error::other("cancelled"));
-        }
-        records.push(r);
-        Ok(())
-    });
+    let extracted = extract_with_flows(
+        sources,
+        &opts.extract,
+        progress,
+        &mut |r| {
+            if stopped() {
+                return Err(std::io::Error::other("cancelled"));
+            }
+            records.push(r);
+            Ok(())
+        },
+        flows,
+    );
     if stopped() {
         return Err(Error::Cancelled);
     }

@@ -8,6 +8,7 @@
 //! <data>/uploads/.<id>.part       an upload being received (removed on failure and at start)
 //! <logs>/metrics.jsonl            window records of the last capture processed
 //! <logs>/anomalies.jsonl          the anomaly store (append-only)
+//! <logs>/flows.jsonl              flow records of the last capture analysed (docs/FLOWS.md)
 //! <logs>/app.log                  the server's request log
 //! ```
 
@@ -22,6 +23,7 @@ pub struct Layout {
     models: PathBuf,
     metrics: PathBuf,
     anomalies: PathBuf,
+    flows: PathBuf,
 }
 
 /// Capture file extensions of uploads, by preference.
@@ -35,6 +37,7 @@ impl Layout {
             models: data.join("models"),
             metrics: logs.join("metrics.jsonl"),
             anomalies: logs.join("anomalies.jsonl"),
+            flows: logs.join("flows.jsonl"),
             data,
             logs,
         }
@@ -164,6 +167,17 @@ impl Layout {
     /// `<logs>/metrics.jsonl` (or where [`Layout::with_metrics`] put it).
     pub fn metrics_path(&self) -> &Path {
         &self.metrics
+    }
+
+    /// `<logs>/flows.jsonl` (or where [`Layout::with_flows`] put it).
+    pub fn flows_path(&self) -> &Path {
+        &self.flows
+    }
+
+    /// The same, with the flow records elsewhere.
+    pub fn with_flows(mut self, path: impl Into<PathBuf>) -> Layout {
+        self.flows = path.into();
+        self
     }
 
     /// `<logs>/anomalies.jsonl` (or where [`Layout::with_anomalies`] put it).

@@ -35,6 +35,7 @@ mod atomic;
 mod cache;
 mod error;
 mod files;
+mod flows;
 mod identity;
 mod index;
 mod layout;
@@ -49,6 +50,7 @@ pub use crate::{
     atomic::{AtomicFile, write_atomic},
     error::Error,
     files::{FileStore, MetricsPage, StoreCounts, SummaryPage},
+    flows::{FlowFilter, FlowPage, read_flows},
     identity::{FileKey, now_rfc3339},
     index::{Snapshot, StoreIndex},
     layout::{Layout, name_for_capture, new_id},

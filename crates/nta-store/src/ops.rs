@@ -72,6 +72,8 @@ pub struct AnalyzeOutcome {
     pub new: usize,
     /// The incidents, in time order.
     pub incidents: Vec<Incident>,
+    /// Flow records written to the flows file (`Layout::flows_path`).
+    pub flows: u64,
     /// Reader warnings and errors, one per line ("file: what"); the packets before an error
     /// were used.
     pub warnings: Vec<String>,
@@ -251,13 +253,25 @@ pub fn analyze_sources_into(
     }
     layout.model_path(&opts.name)?;
     let names: Vec<String> = sources.iter().map(nta_metrics::CaptureSource::name).collect();
-    let a = match nta_analysis::analyze_sources(sources, &opts, progress, stop) {
+    // The flow records go straight to their file (replaced whole when the analysis succeeds).
+    let flows_file = AtomicFile::create(layout.flows_path())?;
+    let mut flows_out = std::io::BufWriter::with_capacity(1 << 16, flows_file.file()?);
+    let mut flow_count = 0u64;
+    let mut sink = |f: nta_metrics::FlowRecord| {
+        flow_count += 1;
+        nta_metrics::write_jsonl_record(&mut flows_out, &f)
+    };
+    let a = match nta_analysis::analyze_with_flows(sources, &opts, progress, stop, Some(&mut sink)) {
         Err(nta_analysis::Error::Cancelled) => return Err(Error::Cancelled),
         other => other?,
     };
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
+    let flows_path = layout.flows_path();
+    flows_out.flush().map_err(Error::io(flows_path))?;
+    drop(flows_out);
+    flows_file.commit()?;
     save_metrics(layout, &a.records)?;
     save_model(layout, &a.model)?;
     save_baseline(layout, &opts.name, &a.baseline)?;
@@ -271,6 +285,7 @@ pub fn analyze_sources_into(
         anomalies: d.anomalies,
         new: d.new,
         incidents: d.incidents,
+        flows: flow_count,
         warnings,
     };
     Ok((a, outcome))

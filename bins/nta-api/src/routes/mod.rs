@@ -27,6 +27,7 @@ macro_rules! routes {
 pub mod anomalies;
 pub mod control;
 pub mod events;
+pub mod flows;
 pub mod jobs;
 pub mod metrics;
 pub mod models;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(server::configure)
         .configure(anomalies::configure)
         .configure(metrics::configure)
+        .configure(flows::configure)
         .configure(models::configure)
         .configure(uploads::configure)
         .configure(jobs::configure)
@@ -71,6 +73,7 @@ pub(crate) fn all_routes() -> Vec<(&'static str, &'static str)> {
         server::ROUTES,
         anomalies::ROUTES,
         metrics::ROUTES,
+        flows::ROUTES,
         models::ROUTES,
         uploads::ROUTES,
         jobs::ROUTES,

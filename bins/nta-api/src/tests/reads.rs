@@ -76,6 +76,38 @@ async fn anomalies_list_get_summary() {
 }
 
 #[actix_web::test]
+async fn flows_filtered_and_by_incident() {
+    let (s, all) = get("/api/flows?limit=3").await;
+    assert_eq!(s, 200, "{all}");
+    let total = all["total"].as_u64().unwrap();
+    assert!(total > 10_000 && all["items"].as_array().unwrap().len() == 3, "{total}");
+    // By Community ID: that flow.
+    let cid = all["items"][0]["community_id"].as_str().unwrap().to_owned();
+    let (_, one) = get(&format!("/api/flows?community_id={}", cid.replace('+', "%2B").replace('/', "%2F"))).await;
+    assert!(one["total"].as_u64().unwrap() >= 1);
+    assert!(one["items"].as_array().unwrap().iter().all(|f| f["community_id"] == cid.as_str()));
+    // The connections of the port scan's incident: the scanner's refused probes.
+    let (_, sum) = get("/api/anomalies/summary?kind=port_scan").await;
+    let id = sum["incidents"][0]["id"].as_str().unwrap().to_owned();
+    let (s, scan) = get(&format!("/api/flows?anomaly={id}&limit=1000")).await;
+    assert_eq!(s, 200, "{scan}");
+    let items = scan["items"].as_array().unwrap();
+    assert!(scan["total"].as_u64().unwrap() > 1000, "{}", scan["total"]);
+    assert!(items.iter().all(|f| f["src_ip"] == "48.190.219.81"
+        || f["dst_ip"] == "48.190.219.81"
+        || f["src_ip"] == "10.20.0.80"
+        || f["dst_ip"] == "10.20.0.80"));
+    assert!(items.iter().filter(|f| f["conn_state"] == "REJ").count() > 500);
+    // Narrowed by port; errors.
+    let (_, ssh) = get(&format!("/api/flows?anomaly={id}&port=22")).await;
+    assert!(ssh["items"].as_array().unwrap().iter().all(|f| f["src_port"] == 22 || f["dst_port"] == 22));
+    let (s, e) = get("/api/flows?anomaly=0000000000000000").await;
+    assert_eq!((s, e["error"]["code"].as_str()), (404, Some("not_found")));
+    let (s, _) = get("/api/flows?ip=10.0.0.300").await;
+    assert_eq!(s, 400);
+}
+
+#[actix_web::test]
 async fn metrics_and_models() {
     let (s, m) = get("/api/metrics?since=2026-03-02T09:08:00Z&until=2026-03-02T09:09:00Z").await;
     assert_eq!(s, 200);
