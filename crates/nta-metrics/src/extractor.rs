@@ -6,6 +6,7 @@
 use crate::evidence::MacAddr;
 use crate::flow_record::FlowRecord;
 use crate::flows::{FlowConfig, FlowTable};
+use crate::hello::HelloReassembler;
 use crate::hosts::{ArpMemory, Opened};
 use crate::record::WindowRecord;
 use crate::window::WindowAcc;
@@ -137,6 +138,16 @@ pub struct ExtractCounts {
     pub gaps: u64,
     /// Flows evicted from a full table.
     pub evicted_flows: u64,
+    /// TLS ClientHellos whose server name was read from several TCP segments.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_hellos_reassembled: u64,
+    /// Split ClientHellos given up (too long, waited too long, or no room: docs/LIMITS.md).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_hellos_dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Turns a time-ordered (mostly) stream of packets into window records.
@@ -149,6 +160,8 @@ pub struct Extractor {
     flows: FlowTable,
     /// Which MAC claimed an address first (ARP spoofing evidence).
     arp: ArpMemory,
+    /// ClientHellos split over several segments.
+    hello: HelloReassembler,
     /// Highest timestamp seen.
     clock: Option<i64>,
     /// Index of the window the clock is in.
@@ -174,6 +187,7 @@ impl Extractor {
             pool: Vec::new(),
             flows,
             arp: ArpMemory::default(),
+            hello: HelloReassembler::default(),
             clock: None,
             current: i64::MIN,
             written_below: i64::MIN,
@@ -325,8 +339,17 @@ impl Extractor {
             }),
             _ => None,
         };
+        // A ClientHello split over segments: its server name once the record is whole.
+        let early = ev.from_initiator && ev.sender_packets <= 4 && matches!(s.app, nta_parsing::App::None);
+        let hello = if frame.is_empty() { None } else { self.hello.packet(s, frame, early) };
+        if let Some((name, _)) = &hello {
+            self.flows.set_tls_hint(s, name.clone());
+        }
         let win = self.window(idx);
         win.add(s, source, opened);
+        if let Some((_, hash)) = hello {
+            win.add_sni(hash);
+        }
         win.new_flows += ev.new;
         win.ended_flows += ev.ended;
         win.evicted_flows += ev.evicted;
@@ -397,6 +420,8 @@ impl Extractor {
     /// Writes every remaining window.
     pub fn finish(mut self, emit: &mut dyn FnMut(WindowRecord)) -> ExtractCounts {
         self.flush(true, emit);
+        self.counts.tls_hellos_reassembled = self.hello.reassembled;
+        self.counts.tls_hellos_dropped = self.hello.dropped;
         self.counts
     }
 }

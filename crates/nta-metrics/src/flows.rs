@@ -102,6 +102,8 @@ pub(crate) struct FlowEvents {
     pub(crate) new_port: u16,
     /// This packet completed a TCP handshake (the initiator's first ACK after the SYN-ACK).
     pub(crate) established: bool,
+    /// Packets this packet's sender has sent in its flow, this one included.
+    pub(crate) sender_packets: u64,
 }
 
 /// The flow table.
@@ -364,6 +366,7 @@ impl FlowTable {
                     next: NIL,
                 };
                 flow.count(src_is_lo, s.wire_len, flag_bits);
+                ev.sender_packets = 1;
                 ev.syn_opened = syn_only;
                 ev.from_initiator = src_initiates;
                 ev.new_initiator = Some(if src_initiates { ip.src } else { ip.dst });
@@ -391,6 +394,7 @@ impl FlowTable {
         if let Some(f) = self.slab.get_mut(i as usize) {
             f.last_ts = f.last_ts.max(ts);
             f.count(src_is_lo, s.wire_len, flag_bits);
+            ev.sender_packets = f.packets.get(usize::from(!src_is_lo)).copied().unwrap_or(0);
             let from_initiator = src_is_lo == f.lo_initiates;
             if syn_only && !from_initiator {
                 // Seen mid-stream first: the SYN tells the direction.
@@ -445,6 +449,23 @@ impl FlowTable {
             self.push_back(i);
         }
         ev
+    }
+
+    /// The server name of a ClientHello put together from several segments, for the flow of
+    /// `s` (its last segment), when exporting and the flow has no hint yet.
+    pub(crate) fn set_tls_hint(&mut self, s: &PacketSummary, name: String) {
+        let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return };
+        if !self.export {
+            return;
+        }
+        let (a, b) = ((ip.src, t.src_port), (ip.dst, t.dst_port));
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let key = FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi };
+        if let Some(&i) = self.index.get(&key)
+            && !self.hints.contains_key(&i)
+        {
+            self.hints.insert(i, AppHint { kind: "tls".into(), name });
+        }
     }
 
     /// Keeps the first application hint of the flow in slot `i` (exporting, with the frame).

@@ -39,6 +39,7 @@ mod evidence;
 mod extractor;
 mod flow_record;
 mod flows;
+mod hello;
 mod hosts;
 mod input;
 mod jsonl;
@@ -59,6 +60,7 @@ pub use crate::{
     },
     flow_record::{AppHint, ConnState, EndReason, FlowRecord},
     flows::{FlowConfig, MAX_FLOWS},
+    hello::{MAX_HELLO_BYTES, MAX_PENDING_HELLOS},
     hosts::{
         BULK_PACKET_BYTES, FLOOR_WINDOW_NS, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS,
         MAX_TRACKED_PROBES, MAX_TRACKED_TRANSFERS,

@@ -293,6 +293,12 @@ impl WindowAcc {
         }
     }
 
+    /// Counts the server name of a ClientHello put together from several segments (its first
+    /// segment was counted as a ClientHello without one).
+    pub(crate) fn add_sni(&mut self, hash: u64) {
+        self.sni.insert(hash);
+    }
+
     /// Whether any packet was added.
     pub(crate) fn is_empty(&self) -> bool {
         self.packets == 0

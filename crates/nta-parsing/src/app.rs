@@ -357,6 +357,15 @@ pub fn dns_question_name(msg: &[u8]) -> Option<String> {
     }
 }
 
+/// The server name (lower-cased) and its hash (as [`TextRef::hash`]) of a TLS record holding
+/// a whole ClientHello — one reassembled from several TCP segments. `None` when the record is
+/// not a ClientHello, is cut short, or names no server.
+pub fn client_hello_server_name(record: &[u8]) -> Option<(String, u64)> {
+    let hello = tls_client_hello(record, 0, record.len()).ok()??;
+    let sni = hello.sni.filter(|_| hello.complete)?;
+    Some((String::from_utf8_lossy(sni.bytes(record)).to_ascii_lowercase(), sni.hash))
+}
+
 /// A TLS ClientHello: versions and the server name, if present.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct TlsSummary {

@@ -39,8 +39,8 @@ mod summary;
 
 pub use crate::{
     app::{
-        DnsSummary, DnsTransport, HttpMethod, HttpSummary, NameStats, TextRef, TlsSummary, dns_question_name,
-        domain_hash, label_entropy,
+        DnsSummary, DnsTransport, HttpMethod, HttpSummary, NameStats, TextRef, TlsSummary, client_hello_server_name,
+        dns_question_name, domain_hash, label_entropy,
     },
     census::{Census, census_of},
     decode::{decode, decode_frame, link_type_decoded},
