@@ -56,7 +56,7 @@ impl HelloReassembler {
         let dir: Dir = (s.vlan.outer.unwrap_or(0), (ip.src, t.src_port), (ip.dst, t.dst_port));
         let start = match s.app {
             App::TlsClientHello(h) if !h.complete && h.sni.is_none() => true,
-            App::None if self.pending.contains_key(&dir) || early => false,
+            App::None if early || (!self.pending.is_empty() && self.pending.contains_key(&dir)) => false,
             _ => return None,
         };
         if !self.pending.contains_key(&dir) && !self.make_room(s.ts_ns) {
