@@ -163,7 +163,7 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// "PORT SCAN by 203.0.113.66 against 10.1.0.124: <detail>" — the first line of an alert.
+/// "PORT SCAN by 203.0.113.66 against 10.1.0.124: `detail`" — the first line of an alert.
 pub fn headline(kind: AttackKind, attackers: &[Host], victims: &[Host], detail: &str) -> String {
     fn list(hosts: &[Host]) -> String {
         let mut s: Vec<String> = hosts.iter().take(3).map(|h| h.ip.to_string()).collect();

@@ -37,6 +37,7 @@ mod config;
 mod detect;
 mod error;
 mod evaluate;
+mod explain;
 mod hosts;
 mod incident;
 mod pipeline;

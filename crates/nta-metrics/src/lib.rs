@@ -34,6 +34,8 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod config;
+mod counts;
 mod error;
 mod evidence;
 mod extractor;
@@ -49,15 +51,15 @@ mod record;
 mod window;
 
 pub use crate::{
+    config::{
+        DEFAULT_MAX_WINDOWS, ExtractConfig, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS, MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
+    },
     error::Error,
     evidence::{
         ArpEvidence, ConnectionEvidence, DnsEvidence, EVIDENCE_LIST_LEN, Evidence, MacAddr, ScannerEvidence,
         SourceFlows, TargetEvidence, TransferEvidence,
     },
-    extractor::{
-        DEFAULT_MAX_WINDOWS, ExtractConfig, ExtractCounts, Extractor, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS,
-        MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
-    },
+    extractor::{ExtractCounts, Extractor},
     flow_record::{AppHint, ConnState, EndReason, FlowRecord},
     flows::{FlowConfig, MAX_FLOWS},
     hello::{MAX_HELLO_BYTES, MAX_PENDING_HELLOS},

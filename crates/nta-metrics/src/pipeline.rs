@@ -7,7 +7,8 @@
 //! extractor sees the same packets in the same order whatever the thread count, so the output
 //! is identical.
 
-use crate::extractor::{ExtractConfig, ExtractCounts, Extractor};
+use crate::config::ExtractConfig;
+use crate::extractor::{ExtractCounts, Extractor};
 use crate::flow_record::FlowRecord;
 use crate::input::{Batch, CaptureSource, FileSummary, Input, Progress, Source};
 use crate::{Error, WindowRecord};
@@ -39,7 +40,7 @@ impl ExtractSummary {
 /// Extracts window records from `paths`, merged into one time line by timestamp. `emit`
 /// receives each record as soon as it is complete; `progress` is called after every batch.
 /// A file that cannot be opened or read to its end is reported in the summary; the others go on.
-/// The path [`STDIN_PATH`] (`-`) reads a capture stream from standard input (e.g. `tcpdump -U
+/// The path [`STDIN_PATH`](crate::STDIN_PATH) (`-`) reads a capture stream from standard input (e.g. `tcpdump -U
 /// -w -`): a window is emitted once a packet at least the reorder horizon past its end has
 /// arrived — capture time, not the wall clock, closes windows.
 pub fn extract_files(

@@ -1,0 +1,232 @@
+//! The evidence lists of a window, made from its host tables when it closes.
+
+use super::{ArpMemory, FLOOR_WINDOW_NS, HostAcc, HostCounters};
+use crate::evidence::{
+    ArpEvidence, ConnectionEvidence, DnsEvidence, EVIDENCE_LIST_LEN, Evidence, ScannerEvidence, SourceFlows,
+    TargetEvidence, TransferEvidence,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+impl HostAcc {
+    /// The window's evidence lists.
+    pub(crate) fn evidence(&self, memory: &ArpMemory, window_ns: i64) -> Evidence {
+        let mut ev = Evidence { untracked: self.untracked, ..Evidence::default() };
+        // Floors are for 10 s windows; shorter windows scale them down (at least 1), so a
+        // slow attack still leaves a trace in each short window for rules over a span.
+        let scale = (window_ns as f64 / FLOOR_WINDOW_NS as f64).min(1.0);
+        let floor = |n: u32| ((f64::from(n) * scale).ceil() as u32).max(1);
+        let floor64 = |n: u64| ((n as f64 * scale).ceil() as u64).max(1);
+        let host = |ip: &IpAddr| self.hosts.get(ip).copied().unwrap_or_default();
+
+        // Scanners: probes per initiator first (one pass); the grouping by host and by port
+        // only for those past the floor (none under a spoofed flood).
+        let mut probes_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
+        for (src, _, _, _) in self.probes.keys() {
+            *probes_by_src.entry(*src).or_insert(0) += 1;
+        }
+        let mut arp_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
+        for (sender, _) in &self.arp_targets {
+            *arp_by_src.entry(IpAddr::V4(*sender)).or_insert(0) += 1;
+        }
+        let mut chosen: Vec<IpAddr> = probes_by_src
+            .iter()
+            .filter(|(_, n)| **n >= floor64(10))
+            .map(|(ip, _)| *ip)
+            .chain(arp_by_src.iter().filter(|(_, n)| **n >= floor64(10)).map(|(ip, _)| *ip))
+            .collect();
+        chosen.sort_unstable();
+        chosen.dedup();
+        let mut per_pair: FxHashMap<(IpAddr, IpAddr), u64> = FxHashMap::default();
+        let mut per_port: FxHashMap<(IpAddr, u16), u64> = FxHashMap::default();
+        if !chosen.is_empty() {
+            for (src, dst, proto, port) in self.probes.keys() {
+                if chosen.binary_search(src).is_err() {
+                    continue;
+                }
+                *per_pair.entry((*src, *dst)).or_insert(0) += 1;
+                let port = if matches!(proto, 1 | 58) { 0 } else { *port };
+                *per_port.entry((*src, port)).or_insert(0) += 1;
+            }
+        }
+        let mut scanners: Vec<ScannerEvidence> = chosen
+            .iter()
+            .map(|&ip| {
+                let top = per_pair
+                    .iter()
+                    .filter(|((a, _), _)| *a == ip)
+                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.1.cmp(&x.0.1)))
+                    .map(|((_, b), n)| (*b, *n));
+                let port = per_port
+                    .iter()
+                    .filter(|((a, _), _)| *a == ip)
+                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.1.cmp(&x.0.1)))
+                    .map(|((_, p), n)| (*p, *n));
+                let h = host(&ip);
+                ScannerEvidence {
+                    ip,
+                    probes: probes_by_src.get(&ip).copied().unwrap_or(0),
+                    hosts: per_pair.keys().filter(|(a, _)| *a == ip).count() as u64,
+                    top_host: top.map(|t| t.0),
+                    top_host_ports: top.map_or(0, |t| t.1),
+                    top_port: port.map_or(0, |p| p.0),
+                    top_port_hosts: port.map_or(0, |p| p.1),
+                    syns: u64::from(h.syn_out),
+                    answered: u64::from(h.synack_in),
+                    refused: u64::from(h.refused_in),
+                    arp_targets: arp_by_src.get(&ip).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        scanners.sort_by(|a, b| b.probes.max(b.arp_targets).cmp(&a.probes.max(a.arp_targets)).then(a.ip.cmp(&b.ip)));
+        scanners.truncate(EVIDENCE_LIST_LEN);
+        ev.scanners = scanners;
+
+        // Targets: the receivers of many SYNs, UDP packets or echo requests; their sources and
+        // ports in one pass over pairs and probes.
+        let mut targets: Vec<(IpAddr, HostCounters)> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.syn_in >= floor(20) || h.udp_in >= floor(100) || h.echo_in >= floor(20))
+            .map(|(ip, h)| (*ip, *h))
+            .collect();
+        let strength = |h: &HostCounters| h.syn_in.max(h.udp_in).max(h.echo_in);
+        targets.sort_by(|a, b| strength(&b.1).cmp(&strength(&a.1)).then(a.0.cmp(&b.0)));
+        targets.truncate(EVIDENCE_LIST_LEN);
+        let mut sources: Vec<Vec<SourceFlows>> = vec![Vec::new(); targets.len()];
+        let mut ports: Vec<FxHashSet<(u8, u16)>> = vec![FxHashSet::default(); targets.len()];
+        if !targets.is_empty() {
+            let slot_of = |ip: &IpAddr| targets.iter().position(|(t, _)| t == ip);
+            for ((a, b), p) in &self.pairs {
+                if let Some(k) = slot_of(b)
+                    && let Some(v) = sources.get_mut(k)
+                {
+                    v.push(SourceFlows { ip: *a, flows: u64::from(p.flows), packets: u64::from(p.packets) });
+                }
+            }
+            for (_, dst, proto, port) in self.probes.keys() {
+                if let Some(k) = slot_of(dst)
+                    && let Some(v) = ports.get_mut(k)
+                {
+                    v.insert((*proto, *port));
+                }
+            }
+        }
+        ev.targets = targets
+            .into_iter()
+            .zip(sources.into_iter().zip(ports))
+            .map(|((ip, h), (mut sources, ports))| {
+                let n_sources = sources.len() as u64;
+                sources.sort_by(|a, b| b.packets.cmp(&a.packets).then(b.flows.cmp(&a.flows)).then(a.ip.cmp(&b.ip)));
+                sources.truncate(5);
+                TargetEvidence {
+                    ip,
+                    packets: h.packets_in,
+                    bytes: h.bytes_in,
+                    syns: u64::from(h.syn_in),
+                    answered: u64::from(h.synack_out),
+                    completed: u64::from(h.completed_in),
+                    udp_packets: u64::from(h.udp_in),
+                    udp_sent: u64::from(h.udp_out),
+                    echo_requests: u64::from(h.echo_in),
+                    sources: n_sources,
+                    ports: ports.len() as u64,
+                    top_sources: sources,
+                }
+            })
+            .collect();
+
+        // Connections: repeated flows to one service.
+        let mut conns: Vec<ConnectionEvidence> = self
+            .probes
+            .iter()
+            .filter(|(_, p)| p.flows >= floor(3))
+            .map(|((src, dst, proto, port), p)| ConnectionEvidence {
+                src: *src,
+                dst: *dst,
+                proto: *proto,
+                port: *port,
+                attempts: u64::from(p.flows),
+                completed: u64::from(p.completed),
+            })
+            .collect();
+        conns.sort_by(|a, b| {
+            b.attempts.cmp(&a.attempts).then((a.src, a.dst, a.proto, a.port).cmp(&(b.src, b.dst, b.proto, b.port)))
+        });
+        conns.truncate(EVIDENCE_LIST_LEN);
+        ev.connections = conns;
+
+        // DNS: per (client, resolver, domain).
+        let mut names: FxHashMap<(IpAddr, u64), u64> = FxHashMap::default();
+        for (client, domain, _) in &self.dns_names {
+            *names.entry((*client, *domain)).or_insert(0) += 1;
+        }
+        let mut dns: Vec<DnsEvidence> = self
+            .dns
+            .iter()
+            .filter(|(_, d)| d.queries >= floor(5))
+            .map(|((client, resolver, domain), d)| DnsEvidence {
+                client: *client,
+                resolver: *resolver,
+                domain_hash: *domain,
+                queries: u64::from(d.queries),
+                names: names.get(&(*client, *domain)).copied().unwrap_or(0),
+                mean_name_len: d.len_sum as f64 / f64::from(d.queries.max(1)),
+                max_name_len: u64::from(d.len_max),
+                txt_queries: u64::from(d.txt),
+            })
+            .collect();
+        dns.sort_by(|a, b| {
+            b.queries.cmp(&a.queries).then((a.client, a.resolver, a.domain_hash).cmp(&(
+                b.client,
+                b.resolver,
+                b.domain_hash,
+            )))
+        });
+        dns.truncate(EVIDENCE_LIST_LEN);
+        ev.dns = dns;
+
+        // Transfers: each direction of a pair on its own.
+        let mut transfers: Vec<TransferEvidence> = Vec::new();
+        for ((lo, hi), (fwd, rev)) in &self.transfers {
+            for (src, dst, bytes, back) in [(*lo, *hi, *fwd, *rev), (*hi, *lo, *rev, *fwd)] {
+                if bytes >= floor64(100_000) {
+                    let reverse_packets = self.hosts.get(&dst).map_or(0, |h| h.packets_out);
+                    transfers.push(TransferEvidence { src, dst, bytes, reverse_bytes: back, reverse_packets });
+                }
+            }
+        }
+        transfers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then((a.src, a.dst).cmp(&(b.src, b.dst))));
+        transfers.truncate(EVIDENCE_LIST_LEN);
+        ev.transfers = transfers;
+
+        // ARP: addresses claimed by two MACs or more.
+        let mut claimants: FxHashMap<Ipv4Addr, u32> = FxHashMap::default();
+        for (ip, _) in self.arp.keys() {
+            *claimants.entry(*ip).or_insert(0) += 1;
+        }
+        let mut arp: Vec<ArpEvidence> = self
+            .arp
+            .iter()
+            // Contested: claimed by two MACs in the window, or by one that is not the MAC first
+            // seen claiming it (the owner may be silent in a short window).
+            .filter(|((ip, mac), _)| {
+                claimants.get(ip).is_some_and(|n| *n >= 2) || memory.owner.get(ip).is_some_and(|o| o != mac)
+            })
+            .map(|((ip, mac), c)| ArpEvidence {
+                ip: *ip,
+                mac: *mac,
+                replies: u64::from(c.replies),
+                requests: u64::from(c.requests),
+                owner: memory.owner.get(ip) == Some(mac),
+                mac_home: memory.home.get(mac).copied().filter(|h| h != ip),
+            })
+            .collect();
+        arp.sort_by(|a, b| {
+            (b.replies + b.requests).cmp(&(a.replies + a.requests)).then((a.ip, a.mac).cmp(&(b.ip, b.mac)))
+        });
+        arp.truncate(EVIDENCE_LIST_LEN);
+        ev.arp = arp;
+        ev
+    }
+}
