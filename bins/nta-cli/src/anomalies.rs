@@ -152,12 +152,9 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
         AnomaliesCmd::Flows(f) => {
             let mut all = AnomalyStore::new(&f.store).read()?.anomalies;
             all.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
-            let filter = match all.iter().find(|a| a.id == f.id) {
-                Some(a) => nta_store::FlowFilter::of_anomaly(a),
-                None => match incidents(&all).into_iter().find(|i| i.id == f.id) {
-                    Some(i) => nta_store::FlowFilter::of_incident(&i),
-                    None => anyhow::bail!("no anomaly or incident {} in {}", f.id, f.store.display()),
-                },
+            let refs: Vec<&nta_analysis::Anomaly> = all.iter().collect();
+            let Some(filter) = nta_store::FlowFilter::of_id(&refs, &f.id) else {
+                anyhow::bail!("no anomaly or incident {} in {}", f.id, f.store.display());
             };
             let page = nta_store::read_flows(&f.flows, &filter, f.offset, f.limit)?;
             if f.json {

@@ -46,15 +46,8 @@ pub(crate) struct Args {
     /// Most windows the run may create, zero rows included; beyond, it stops with an error
     #[arg(long, default_value_t = nta_metrics::DEFAULT_MAX_WINDOWS, value_parser = clap::value_parser!(u64).range(1..))]
     max_windows: u64,
-    /// A flow without packets for this long has ended
-    #[arg(long, default_value = "60s", value_parser = parse_duration_ns)]
-    idle_timeout: i64,
-    /// Flows longer than this are ended and restarted
-    #[arg(long, default_value = "30m", value_parser = parse_duration_ns)]
-    active_timeout: i64,
-    /// Most flows tracked at once (the least recently active is evicted beyond it)
-    #[arg(long, default_value_t = 500_000)]
-    max_flows: usize,
+    #[command(flatten)]
+    flow_table: FlowTableArgs,
     /// Print the run's summary as JSON on stdout (not with --out -)
     #[arg(long)]
     json: bool,
@@ -63,6 +56,30 @@ pub(crate) struct Args {
     /// `nta-cli flows`: the window records are not written.
     #[arg(skip)]
     metrics_discarded: bool,
+}
+
+/// The flow table's settings, shared by `extract` and `flows`.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub(crate) struct FlowTableArgs {
+    /// A flow without packets for this long has ended
+    #[arg(long, default_value = "60s", value_parser = parse_duration_ns)]
+    idle_timeout: i64,
+    /// Flows longer than this are ended (their record written) and restarted
+    #[arg(long, default_value = "30m", value_parser = parse_duration_ns)]
+    active_timeout: i64,
+    /// Most flows tracked at once (the least recently active is evicted beyond it)
+    #[arg(long, default_value_t = 500_000)]
+    max_flows: usize,
+}
+
+impl FlowTableArgs {
+    fn config(self) -> nta_metrics::FlowConfig {
+        nta_metrics::FlowConfig {
+            idle_ns: self.idle_timeout,
+            active_ns: self.active_timeout,
+            max_flows: self.max_flows,
+        }
+    }
 }
 
 fn is_capture_name(p: &Path) -> bool {
@@ -138,9 +155,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     cfg.sample = args.sample;
     cfg.threads = args.threads;
-    cfg.flows.idle_ns = args.idle_timeout;
-    cfg.flows.active_ns = args.active_timeout;
-    cfg.flows.max_flows = args.max_flows;
+    cfg.flows = args.flow_table.config();
 
     cfg.validate().context("extracting metrics")?;
     // Opened before the output: a bad interface, filter or privilege writes nothing.
@@ -155,9 +170,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if to_stdout && !args.metrics_discarded && args.flows.as_ref().is_some_and(|f| f.as_os_str() == "-") {
         bail!("--out - and --flows - would share standard output: write one of them to a file");
     }
-    let (file, mut out) = match &args.metrics_discarded {
-        true => (None, BufWriter::with_capacity(1 << 16, Box::new(std::io::sink()) as Box<dyn Write + Send>)),
-        false => open_output(&args.out, live.is_some())?,
+    let (file, mut out) = if args.metrics_discarded {
+        (None, BufWriter::with_capacity(1 << 16, Box::new(std::io::sink()) as Box<dyn Write + Send>))
+    } else {
+        open_output(&args.out, live.is_some())?
     };
     let (flows_file, mut flows_out) = match &args.flows {
         Some(p) => {
@@ -313,15 +329,8 @@ pub(crate) struct FlowsArgs {
     /// Output JSON lines ("-" for stdout)
     #[arg(long, default_value = "logs/flows.jsonl")]
     out: PathBuf,
-    /// A flow without packets for this long has ended
-    #[arg(long, default_value = "60s", value_parser = parse_duration_ns)]
-    idle_timeout: i64,
-    /// Flows longer than this are written and restarted
-    #[arg(long, default_value = "30m", value_parser = parse_duration_ns)]
-    active_timeout: i64,
-    /// Most flows tracked at once (the least recently active is written early, `evicted`)
-    #[arg(long, default_value_t = 500_000)]
-    max_flows: usize,
+    #[command(flatten)]
+    flow_table: FlowTableArgs,
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -345,9 +354,7 @@ pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
         max_gap: None,
         reorder: None,
         max_windows: nta_metrics::DEFAULT_MAX_WINDOWS,
-        idle_timeout: f.idle_timeout,
-        active_timeout: f.active_timeout,
-        max_flows: f.max_flows,
+        flow_table: f.flow_table,
         json: f.json && f.out.as_os_str() != "-",
         live: f.live.clone(),
     };

@@ -52,10 +52,7 @@ pub(crate) fn print_report(out: &mut dyn Write, d: &Detection, window: i64, by_t
     }
     let mut incidents: Vec<&nta_analysis::Incident> = d.incidents.iter().collect();
     if !by_time {
-        let mut owned: Vec<nta_analysis::Incident> = d.incidents.clone();
-        nta_analysis::by_severity(&mut owned);
-        let order: Vec<&str> = owned.iter().map(|i| i.id.as_str()).collect();
-        incidents.sort_by_key(|i| order.iter().position(|id| *id == i.id));
+        incidents.sort_by(|a, b| nta_analysis::triage_order(a, b));
     }
     for i in incidents {
         writeln!(out)?;

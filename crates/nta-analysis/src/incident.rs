@@ -162,11 +162,14 @@ pub fn names_attack(kind: AttackKind) -> bool {
 
 /// Incidents most severe first (then by peak score, then in time order): the triage order.
 pub fn by_severity(incidents: &mut [Incident]) {
-    incidents.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.peak_score.unwrap_or(0.0).total_cmp(&a.peak_score.unwrap_or(0.0)))
-            .then(b.peak_abs_z.unwrap_or(0.0).total_cmp(&a.peak_abs_z.unwrap_or(0.0)))
-            .then(a.start_ns.cmp(&b.start_ns))
-    });
+    incidents.sort_by(triage_order);
+}
+
+/// The triage order of two incidents ([`by_severity`]), for sorting references too.
+pub fn triage_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then(b.peak_score.unwrap_or(0.0).total_cmp(&a.peak_score.unwrap_or(0.0)))
+        .then(b.peak_abs_z.unwrap_or(0.0).total_cmp(&a.peak_abs_z.unwrap_or(0.0)))
+        .then(a.start_ns.cmp(&b.start_ns))
 }

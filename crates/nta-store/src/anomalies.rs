@@ -86,23 +86,24 @@ impl std::str::FromStr for Order {
 impl Order {
     /// Sorts `v` (in time order already, or not) in this order.
     pub fn sort(self, v: &mut [Anomaly]) {
-        sort_anomalies(v);
-        if self == Order::Severity {
-            v.sort_by(|a, b| triage(b).partial_cmp(&triage(a)).unwrap_or(std::cmp::Ordering::Equal));
-        }
+        v.sort_by(|a, b| self.compare(a, b));
     }
 
     /// Sorts references the same way.
     pub fn sort_refs(self, v: &mut [&Anomaly]) {
-        v.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
-        if self == Order::Severity {
-            v.sort_by(|a, b| triage(b).partial_cmp(&triage(a)).unwrap_or(std::cmp::Ordering::Equal));
-        }
+        v.sort_by(|a, b| self.compare(a, b));
     }
-}
 
-fn triage(a: &Anomaly) -> (Severity, f64, f64) {
-    (a.severity, a.score.unwrap_or(0.0), a.max_abs_z.unwrap_or(0.0))
+    /// The order of two records: (severity, score, |z|, highest first, when by severity), then
+    /// window start, then id.
+    fn compare(self, a: &Anomaly, b: &Anomaly) -> std::cmp::Ordering {
+        let triage = |a: &Anomaly| (a.severity, a.score.unwrap_or(0.0), a.max_abs_z.unwrap_or(0.0));
+        let first = match self {
+            Order::Severity => triage(b).partial_cmp(&triage(a)).unwrap_or(std::cmp::Ordering::Equal),
+            Order::Time => std::cmp::Ordering::Equal,
+        };
+        first.then(a.window_start_ns.cmp(&b.window_start_ns)).then_with(|| a.id.cmp(&b.id))
+    }
 }
 
 impl Filter {

@@ -42,6 +42,18 @@ impl FlowFilter {
         FlowFilter { since_ns: Some(a.window_start_ns), until_ns: Some(a.window_end_ns), ips, ..FlowFilter::default() }
     }
 
+    /// The flows of the anomaly or the incident `id` among `anomalies` (in time order: the
+    /// incidents are grouped from them); `None` when neither has that id.
+    pub fn of_id(anomalies: &[&Anomaly], id: &str) -> Option<FlowFilter> {
+        match anomalies.iter().find(|a| a.id == id) {
+            Some(a) => Some(FlowFilter::of_anomaly(a)),
+            None => nta_analysis::incidents(anomalies.iter().copied())
+                .into_iter()
+                .find(|i| i.id == id)
+                .map(|i| FlowFilter::of_incident(&i)),
+        }
+    }
+
     /// The flows of an incident: active from its start to its end, of its attackers and victims.
     pub fn of_incident(i: &Incident) -> FlowFilter {
         let ips = i.attackers.iter().chain(&i.victims).map(|h| h.ip).collect();

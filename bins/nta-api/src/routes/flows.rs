@@ -53,17 +53,9 @@ pub async fn flows(_reader: Reader, store: web::Data<FileStore>, q: web::Query<F
             None => FlowFilter::default(),
             Some(id) => {
                 let snapshot = store.anomalies()?;
-                match snapshot.get(id) {
-                    Some(a) => FlowFilter::of_anomaly(a),
-                    None => {
-                        let all: Vec<&nta_analysis::Anomaly> = snapshot.anomalies.iter().collect();
-                        let incident = nta_analysis::incidents(all).into_iter().find(|i| i.id == *id);
-                        match incident {
-                            Some(i) => FlowFilter::of_incident(&i),
-                            None => return Err(ApiError::not_found(format!("no anomaly or incident {id}"))),
-                        }
-                    }
-                }
+                let all: Vec<&nta_analysis::Anomaly> = snapshot.anomalies.iter().collect();
+                FlowFilter::of_id(&all, id)
+                    .ok_or_else(|| ApiError::not_found(format!("no anomaly or incident {id}")))?
             }
         };
         filter.since_ns = since.or(filter.since_ns);
