@@ -39,11 +39,12 @@ mod model;
 mod params;
 mod table;
 mod train;
+mod tree;
 
 pub use crate::{
     error::Error,
     features::{ExtractStats, FEATURES, Feature, FeatureExtractor},
-    forest::{IsolationForest, Node, Tree, average_path_length},
+    forest::IsolationForest,
     model::{
         FeatureStats, MAX_MODEL_BYTES, Model, ModelInfo, SCHEMA_VERSION, TrainingSource, TrainingStats, check_name,
         list_models, model_files,
@@ -51,4 +52,5 @@ pub use crate::{
     params::{Contamination, ForestParams, MAX_ESTIMATORS, MAX_FEATURES, MAX_FOREST_NODES, MAX_SAMPLES, MaxSamples},
     table::read_csv,
     train::{Scores, score, train, train_on_records},
+    tree::{Node, Tree, average_path_length},
 };
