@@ -1,9 +1,11 @@
-//! Any bytes as a frame of any link type: no panic; what decodes stays inside the frame.
+//! Any bytes as a frame of any link type: no panic; what decodes stays inside the frame, and
+//! tunnels are walked at most `MAX_ENCAP_DEPTH` deep.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nta_capture::LinkType;
-use nta_parsing::{App, decode_frame};
+use nta_capture::Packet;
+use nta_parsing::{App, MAX_ENCAP_DEPTH, TunnelLayer, decode_frame, decode_with};
 
 fuzz_target!(|input: (u16, &[u8])| {
     let (link, data) = input;
@@ -21,4 +23,10 @@ fuzz_target!(|input: (u16, &[u8])| {
     if let Some(e) = s.error {
         assert!(e.offset as usize <= data.len());
     }
+    // Through tunnels: bounded depth, the innermost packet inside the frame; the outer view
+    // never walks in.
+    assert!(s.encap.depth <= MAX_ENCAP_DEPTH);
+    assert!(s.encap.overhead as usize <= data.len());
+    let outer = decode_with(&Packet { ts_ns: 0, link_type: lt, caplen: s.cap_len, orig_len: s.cap_len, interface: 0, data }, TunnelLayer::Outer);
+    assert_eq!((outer.encap.depth, outer.encap.overhead), (0, 0));
 });

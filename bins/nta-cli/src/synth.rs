@@ -4,7 +4,7 @@ use crate::config::{parse_duration_ns, parse_size};
 use anyhow::{Context, Result, bail};
 use nta_capture::{CaptureWriter, WriteFormat, format_rfc3339_ns};
 use nta_store::AtomicFile;
-use nta_synth::{AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, synthesize};
+use nta_synth::{AttackSpec, LINK_TYPE, NS, Profile, SNAPLEN, SynthAttack, SynthConfig, Wrap, WrapKind, synthesize};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +53,13 @@ pub(crate) struct Args {
     /// Attacks only, no normal traffic
     #[arg(long)]
     no_normal: bool,
+    /// Deliver every frame inside vxlan or geneve, as a cloud traffic mirror does (from
+    /// 10.99.0.1 to the collector 10.99.0.2)
+    #[arg(long)]
+    wrap: Option<WrapKind>,
+    /// The wrapper's VNI
+    #[arg(long, default_value_t = 7, requires = "wrap", value_parser = clap::value_parser!(u32).range(0..=0xff_ffff))]
+    vni: u32,
     /// Print the full report as JSON on stdout
     #[arg(long)]
     json: bool,
@@ -73,6 +80,7 @@ fn config(args: &Args, duration_ns: i64) -> Result<SynthConfig> {
         cfg.start_ns = start;
     }
     cfg.normal = !args.no_normal;
+    cfg.wrap = args.wrap.map(|kind| Wrap { vni: args.vni, ..Wrap::new(kind) });
     cfg.profile = Profile::by_name(&args.profile)
         .with_context(|| format!("unknown profile {:?} (quiet, office, campus)", args.profile))?;
     if let Some(rate) = args.rate {

@@ -2,6 +2,7 @@
 //! memory and output finite ([`ExtractConfig::validate`]).
 
 use crate::flows::FlowConfig;
+use nta_parsing::TunnelLayer;
 use serde::{Deserialize, Serialize};
 
 /// The shortest window, ns (1 ms): below, per-window state (two dense port tables of 256 KiB
@@ -42,6 +43,10 @@ pub struct ExtractConfig {
     /// [`crate::Error::TooManyWindows`].
     #[serde(default = "default_max_windows")]
     pub max_windows: u64,
+    /// Which layer of tunnelled packets the metrics and flows read: the innermost packet (the
+    /// default) or the outer one, for those who monitor the tunnels themselves.
+    #[serde(default)]
+    pub tunnels: TunnelLayer,
 }
 
 fn default_max_windows() -> u64 {
@@ -63,6 +68,7 @@ impl ExtractConfig {
             top_n: 5,
             threads: 0,
             max_windows: DEFAULT_MAX_WINDOWS,
+            tunnels: TunnelLayer::Inner,
         }
     }
 

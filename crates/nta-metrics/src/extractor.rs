@@ -252,7 +252,7 @@ impl Extractor {
         win.evicted_flows += ev.evicted;
         win.half_open += u64::from(ev.syn_opened);
         if ev.from_initiator {
-            win.initiator_bytes += u64::from(s.wire_len);
+            win.initiator_bytes += u64::from(s.packet_len());
         }
         if ev.established
             && let (Some(ip), Some(t)) = (s.ip, s.tcp())

@@ -2,6 +2,7 @@
 //! exporter would write it when it ends. Every field is defined in docs/FLOWS.md.
 
 use nta_capture::format_rfc3339_ns;
+use nta_parsing::Tunnel;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -97,7 +98,7 @@ pub struct FlowRecord {
     pub last: String,
     /// Packets from the originator.
     pub src_packets: u64,
-    /// Bytes (frame lengths on the wire) from the originator.
+    /// Bytes (frame lengths on the wire, less any tunnel encapsulation) from the originator.
     pub src_bytes: u64,
     /// Packets from the responder.
     pub dst_packets: u64,
@@ -117,6 +118,28 @@ pub struct FlowRecord {
     /// The application hint, when a packet carried one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<AppHint>,
+    /// The outermost tunnel the flow's first packet came through, when it came through one
+    /// (the addresses and ports above are the innermost packet's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<FlowTunnel>,
+}
+
+/// The tunnel a flow came through: what carried it, not what it said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowTunnel {
+    /// `gre`, `erspan`, `ip_in_ip`, `ipv6_in_ip`, `vxlan`, `geneve`, `teredo` or `gtp_u`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "vxlan"))]
+    pub kind: Tunnel,
+    /// The VXLAN or GENEVE VNI, GRE key, ERSPAN session or GTP TEID, when the tunnel has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// The tunnel's source endpoint (outer IP source of the first packet).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub src_ip: IpAddr,
+    /// The tunnel's destination endpoint.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub dst_ip: IpAddr,
 }
 
 /// `FSRPAUEC` letters of the TCP flag bits set in `bits` (FIN = bit 0 … CWR = bit 7).

@@ -3,7 +3,7 @@
 //! [`FileSummary`] and [`Progress`] of what was read.
 
 use nta_capture::{CaptureReader, LinkType, Packet};
-use nta_parsing::{Census, PacketSummary, decode};
+use nta_parsing::{Census, PacketSummary, TunnelLayer, decode_with};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -100,15 +100,15 @@ impl Batch {
     }
 
     /// Decodes every packet, in parallel, keeping the order, and counts their census.
-    pub(crate) fn decode(&mut self) {
-        self.decode_summaries();
+    pub(crate) fn decode(&mut self, layer: TunnelLayer) {
+        self.decode_summaries(layer);
         self.census = Census::default();
         for (s, _) in &self.summaries {
             self.census.add(s);
         }
     }
 
-    pub(crate) fn decode_summaries(&mut self) {
+    pub(crate) fn decode_summaries(&mut self, layer: TunnelLayer) {
         let data = &self.data;
         self.meta
             .par_iter()
@@ -123,7 +123,7 @@ impl Batch {
                     interface: 0,
                     data: bytes,
                 };
-                (decode(&p), m.source)
+                (decode_with(&p, layer), m.source)
             })
             .collect_into_vec(&mut self.summaries);
     }

@@ -60,7 +60,7 @@ pub use crate::{
         SourceFlows, TargetEvidence, TransferEvidence,
     },
     extractor::{ExtractCounts, Extractor},
-    flow_record::{AppHint, ConnState, EndReason, FlowRecord},
+    flow_record::{AppHint, ConnState, EndReason, FlowRecord, FlowTunnel},
     flows::{FlowConfig, MAX_FLOWS},
     hello::{MAX_HELLO_BYTES, MAX_PENDING_HELLOS},
     hosts::{
@@ -71,5 +71,5 @@ pub use crate::{
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
     pipeline::{ExtractSummary, FlowSink, extract_files, extract_sources, extract_with_flows},
-    record::{Metric, TopPort, TopSource, UnknownMetric, WindowRecord},
+    record::{Metric, TopPort, TopSource, TunnelCounts, UnknownMetric, WindowRecord},
 };

@@ -139,7 +139,7 @@ fn run(
     let mut census = Census::default();
     source.fill(&mut ready);
     source.probe(&mut ready);
-    ready.decode();
+    ready.decode(cfg.tunnels);
     while !ready.meta.is_empty() {
         // Accumulate `ready` here while the next batch is read and decoded beside it.
         // Records are delivered as soon as they are complete, not after the read beside
@@ -168,7 +168,7 @@ fn run(
             || {
                 source.fill(&mut next);
                 source.probe(&mut next);
-                next.decode();
+                next.decode(cfg.tunnels);
             },
         );
         if let Some(e) = failed.take() {

@@ -1,6 +1,7 @@
 //! [`WindowRecord`]: one line of `metrics.jsonl`. Every field is defined in docs/METRICS.md.
 
 use crate::evidence::Evidence;
+use nta_parsing::Tunnel;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -25,6 +26,80 @@ pub struct TopPort {
     pub port: u16,
     /// Packets.
     pub packets: u64,
+}
+
+/// Packets of a window that came through encapsulations: in all, and per encapsulation (a
+/// packet in VXLAN in GRE counts for both). Counters, not metrics: baselines and models do
+/// not read them. Zero counts are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TunnelCounts {
+    /// Packets that came through (or ended in) at least one encapsulation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub packets: u64,
+    /// GRE (IP protocol 47 or UDP 4754), ERSPAN's carrier included.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gre: u64,
+    /// ERSPAN type I, II or III.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub erspan: u64,
+    /// IPv4 inside IP.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ip_in_ip: u64,
+    /// IPv6 inside IP (6in4, 6in6).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ipv6_in_ip: u64,
+    /// ESP (encrypted: not decoded inside).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub esp: u64,
+    /// VXLAN and VXLAN-GPE.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vxlan: u64,
+    /// GENEVE.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub geneve: u64,
+    /// Teredo.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub teredo: u64,
+    /// GTP-U.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gtp_u: u64,
+    /// MPLS label stacks.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mpls: u64,
+    /// Network Service Headers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nsh: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl TunnelCounts {
+    /// From the packets that came through tunnels and the per-[`Tunnel`] counts, scaled by `k`.
+    pub fn new(packets: u64, per_kind: &[u64; Tunnel::ALL.len()], k: u64) -> TunnelCounts {
+        let n = |t: Tunnel| per_kind.get(t.index()).copied().unwrap_or(0) * k;
+        TunnelCounts {
+            packets: packets * k,
+            gre: n(Tunnel::Gre),
+            erspan: n(Tunnel::Erspan),
+            ip_in_ip: n(Tunnel::IpInIp),
+            ipv6_in_ip: n(Tunnel::Ipv6InIp),
+            esp: n(Tunnel::Esp),
+            vxlan: n(Tunnel::Vxlan),
+            geneve: n(Tunnel::Geneve),
+            teredo: n(Tunnel::Teredo),
+            gtp_u: n(Tunnel::GtpU),
+            mpls: n(Tunnel::Mpls),
+            nsh: n(Tunnel::Nsh),
+        }
+    }
+
+    /// Whether no packet came through a tunnel.
+    pub fn is_empty(&self) -> bool {
+        *self == TunnelCounts::default()
+    }
 }
 
 /// The metrics of one time window. Counts are packets unless the name says otherwise.
@@ -171,6 +246,10 @@ pub struct WindowRecord {
     pub top_src_by_bytes: Vec<TopSource>,
     /// The 5 destination ports with the most packets (ties: lower port first).
     pub top_dst_ports: Vec<TopPort>,
+    /// Packets that came through tunnels, per encapsulation (docs/METRICS.md, "Tunnels").
+    /// Absent when none did.
+    #[serde(default, skip_serializing_if = "TunnelCounts::is_empty")]
+    pub tunnels: TunnelCounts,
     /// Who did what to whom: per-host evidence lists (docs/METRICS.md, "Evidence"). Records
     /// written before it existed read as empty.
     #[serde(default, skip_serializing_if = "Evidence::is_empty")]

@@ -5,9 +5,9 @@
 use crate::counts::{PortCounts, entropy};
 use crate::evidence::MacAddr;
 use crate::hosts::{ArpMemory, HostAcc, Opened, TcpFacts};
-use crate::record::{TopPort, TopSource, WindowRecord};
+use crate::record::{TopPort, TopSource, TunnelCounts, WindowRecord};
 use nta_capture::format_rfc3339_ns;
-use nta_parsing::{App, Fragment, Network, PacketSummary, Transport};
+use nta_parsing::{App, Fragment, Network, PacketSummary, Transport, Tunnel};
 use rustc_hash::FxHashSet;
 use std::sync::OnceLock;
 
@@ -61,6 +61,9 @@ pub(crate) struct WindowAcc {
     http: u64,
     icmp_unreachable: u64,
     icmp_echo: u64,
+    /// Packets that came through encapsulations, and per encapsulation.
+    tunnelled: u64,
+    encapsulations: [u64; Tunnel::ALL.len()],
     /// Per-address accounting (capped): sources, destinations and the evidence lists.
     pub(crate) hosts: HostAcc,
     dst_ports: PortCounts,
@@ -132,6 +135,8 @@ impl WindowAcc {
             http: 0,
             icmp_unreachable: 0,
             icmp_echo: 0,
+            tunnelled: 0,
+            encapsulations: [0; Tunnel::ALL.len()],
             hosts: HostAcc::default(),
             dst_ports: PortCounts::none(),
             src_ports: PortCounts::none(),
@@ -149,7 +154,7 @@ impl WindowAcc {
     pub(crate) fn add(&mut self, s: &PacketSummary, source: usize, opened: Option<Opened>) {
         self.sources |= 1u64 << source.min(63);
         self.packets += 1;
-        self.bytes += u64::from(s.wire_len);
+        self.bytes += u64::from(s.packet_len());
         if s.snap_truncated() {
             self.truncated += 1;
         }
@@ -158,6 +163,14 @@ impl WindowAcc {
         }
         if !s.link_supported {
             self.undecoded += 1;
+        }
+        if !s.encap.kinds.is_empty() {
+            self.tunnelled += 1;
+            for t in s.encap.kinds.iter() {
+                if let Some(n) = self.encapsulations.get_mut(t.index()) {
+                    *n += 1;
+                }
+            }
         }
         match s.network {
             Network::Ipv4 => self.ipv4 += 1,
@@ -209,7 +222,7 @@ impl WindowAcc {
             _ => None,
         };
         let udp = matches!(s.transport, Transport::Udp(_));
-        self.hosts.packet(ip.src, ip.dst, s.wire_len, tcp, udp, echo_request, unreachable, opened);
+        self.hosts.packet(ip.src, ip.dst, s.packet_len(), tcp, udp, echo_request, unreachable, opened);
         match s.app {
             App::None => {}
             App::Dns(d) if !d.mdns => {
@@ -357,6 +370,7 @@ impl WindowAcc {
             evicted_flows: self.evicted_flows,
             top_src_by_bytes: top_src,
             top_dst_ports: top_ports,
+            tunnels: TunnelCounts::new(self.tunnelled, &self.encapsulations, k),
             evidence: self.hosts.evidence(arp, window_ns),
         }
     }

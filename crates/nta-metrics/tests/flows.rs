@@ -244,3 +244,55 @@ fn a_client_hello_over_two_segments_names_its_server_in_either_order() {
         assert_eq!((counts.tls_hellos_reassembled, counts.tls_hellos_dropped), (1, 0));
     }
 }
+
+/// A flow record without its tunnel, as a sortable line.
+fn untunnelled(f: &FlowRecord) -> String {
+    let mut f = f.clone();
+    f.tunnel = None;
+    serde_json::to_string(&f).unwrap()
+}
+
+#[test]
+fn flows_inside_tunnels_keep_the_tunnel_and_two_overlays_never_merge() {
+    use nta_synth::{Wrap, WrapKind};
+    // The fixture's frames, each delivered twice, as two mirrors of two overlays would: in
+    // VXLAN 1 from 10.99.0.1 and in VXLAN 2 from 10.99.0.3, the same inner addresses in both.
+    let one = Wrap { vni: 1, ..Wrap::new(WrapKind::Vxlan) };
+    let two = Wrap { vni: 2, src: "10.99.0.3".parse().unwrap(), ..Wrap::new(WrapKind::Vxlan) };
+    let path = std::env::temp_dir().join(format!("nta-flows-overlays-{}.pcap", std::process::id()));
+    let mut reader = nta_capture::CaptureReader::open(fixture()).unwrap();
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let format = nta_capture::WriteFormat::PcapNs;
+    let mut w = nta_capture::CaptureWriter::new(file, format, nta_capture::LinkType::ETHERNET, 65_535, "t").unwrap();
+    let mut buf = Vec::new();
+    let mut id = 0u16;
+    while let Some(p) = reader.next_packet().unwrap() {
+        for wrap in [&one, &two] {
+            wrap.encapsulate(p.data, id, &mut buf);
+            id = id.wrapping_add(1);
+            w.write_packet(p.ts_ns, &buf, buf.len() as u32).unwrap();
+        }
+    }
+    drop(w.into_inner().unwrap());
+    let cfg = ExtractConfig::new(10 * NS);
+    let (_, plain) = run(&fixture(), &cfg);
+    let (windows, wrapped) = run(&path, &cfg);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(wrapped.len(), 2 * plain.len());
+    let mut expected: Vec<String> = plain.iter().map(untunnelled).collect();
+    expected.sort();
+    for (wrap, vni) in [(&one, 1), (&two, 2)] {
+        let mine: Vec<&FlowRecord> =
+            wrapped.iter().filter(|f| f.tunnel.as_ref().and_then(|t| t.id) == Some(vni)).collect();
+        for f in &mine {
+            let t = f.tunnel.as_ref().unwrap();
+            assert_eq!((t.kind, t.src_ip, t.dst_ip), (nta_parsing::Tunnel::Vxlan, wrap.src.into(), wrap.dst.into()));
+        }
+        let mut got: Vec<String> = mine.iter().map(|f| untunnelled(f)).collect();
+        got.sort();
+        assert!(got == expected, "VNI {vni}: {} flows, {} expected", got.len(), expected.len());
+    }
+    // The windows count every packet twice, all through VXLAN.
+    let packets: u64 = windows.iter().map(|w| w.packets).sum();
+    assert_eq!(windows.iter().map(|w| w.tunnels.vxlan).sum::<u64>(), packets);
+}

@@ -1,11 +1,13 @@
 //! [`Census`]: protocol and error counts over many [`PacketSummary`]s.
 
 use crate::Layer;
-use crate::summary::{App, Fragment, Network, PacketSummary, Transport};
+use crate::summary::{App, Fragment, Network, PacketSummary, Transport, Tunnel, TunnelLayer};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-/// Counts over decoded packets. Each field counts packets unless it says otherwise.
+/// Counts over decoded packets. Each field counts packets unless it says otherwise. Network,
+/// transport and application counts are of the layer decoded ([`TunnelLayer`]): the innermost
+/// packet by default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Census {
     /// Packets seen.
@@ -42,8 +44,11 @@ pub struct Census {
     pub icmpv6: u64,
     /// ICMP / ICMPv6 error messages.
     pub icmp_errors: u64,
-    /// GRE, IP-in-IP, ESP, VXLAN.
+    /// Packets that came through at least one encapsulation (or ended in one: ESP).
     pub tunnels: u64,
+    /// Packets per encapsulation ([`Tunnel`]): a packet inside VXLAN inside GRE counts for both.
+    #[serde(serialize_with = "per_tunnel")]
+    pub encapsulations: [u64; Tunnel::ALL.len()],
     /// Other IP protocols.
     pub other_transport: u64,
     /// TCP with SYN set (SYN-ACK included).
@@ -86,6 +91,15 @@ fn per_layer<S: Serializer>(counts: &[u64; Layer::ALL.len()], s: S) -> Result<S:
     map.end()
 }
 
+fn per_tunnel<S: Serializer>(counts: &[u64; Tunnel::ALL.len()], s: S) -> Result<S::Ok, S::Error> {
+    let nonzero = Tunnel::ALL.iter().zip(counts).filter(|(_, n)| **n > 0);
+    let mut map = s.serialize_map(Some(nonzero.clone().count()))?;
+    for (tunnel, n) in nonzero {
+        map.serialize_entry(tunnel.name(), n)?;
+    }
+    map.end()
+}
+
 impl Census {
     /// Counts one packet.
     pub fn add(&mut self, s: &PacketSummary) {
@@ -107,7 +121,12 @@ impl Census {
             self.fragments += inc(ip.fragment != Fragment::No);
             self.ipv6_ext += inc(ip.ext_headers > 0);
         }
-        self.tunnels += inc(s.tunnel.is_some());
+        self.tunnels += inc(!s.encap.kinds.is_empty());
+        for t in s.encap.kinds.iter() {
+            if let Some(n) = self.encapsulations.get_mut(t.index()) {
+                *n += 1;
+            }
+        }
         match &s.transport {
             Transport::None => {}
             Transport::Tcp(t) => {
@@ -126,7 +145,7 @@ impl Census {
                 }
                 self.icmp_errors += inc(i.is_error());
             }
-            Transport::Tunnel(_) => self.tunnels += 1,
+            Transport::Tunnel(_) => {}
             Transport::Other { .. } => self.other_transport += 1,
         }
         match &s.app {
@@ -175,6 +194,7 @@ impl Census {
             icmpv6,
             icmp_errors,
             tunnels,
+            encapsulations,
             other_transport,
             tcp_syn,
             tcp_synack,
@@ -209,6 +229,9 @@ impl Census {
         self.icmpv6 += icmpv6;
         self.icmp_errors += icmp_errors;
         self.tunnels += tunnels;
+        for (a, b) in self.encapsulations.iter_mut().zip(encapsulations) {
+            *a += b;
+        }
         self.other_transport += other_transport;
         self.tcp_syn += tcp_syn;
         self.tcp_synack += tcp_synack;
@@ -232,10 +255,18 @@ impl Census {
 /// Reads every packet of `reader`, decoding each into the census. Returns the census and the
 /// error that stopped reading, if any (packets before it are counted).
 pub fn census_of(reader: &mut nta_capture::CaptureReader) -> (Census, Option<nta_capture::Error>) {
+    census_of_layer(reader, TunnelLayer::Inner)
+}
+
+/// [`census_of`], counting the given layer of tunnelled packets.
+pub fn census_of_layer(
+    reader: &mut nta_capture::CaptureReader,
+    layer: TunnelLayer,
+) -> (Census, Option<nta_capture::Error>) {
     let mut census = Census::default();
     loop {
         match reader.next_packet() {
-            Ok(Some(packet)) => census.add(&crate::decode(&packet)),
+            Ok(Some(packet)) => census.add(&crate::decode_with(&packet, layer)),
             Ok(None) => return (census, None),
             Err(e) => return (census, Some(e)),
         }

@@ -21,6 +21,8 @@ pub enum Layer {
     Ipv6,
     /// IPv6 extension headers.
     Ipv6Ext,
+    /// An encapsulation header: GRE, ERSPAN, PPP in GRE, VXLAN, GENEVE, Teredo, GTP-U, MPLS.
+    Tunnel,
     /// TCP header.
     Tcp,
     /// UDP header.
@@ -39,7 +41,7 @@ pub enum Layer {
 
 impl Layer {
     /// Every layer, in order.
-    pub const ALL: [Layer; 14] = [
+    pub const ALL: [Layer; 15] = [
         Layer::Link,
         Layer::Vlan,
         Layer::Pppoe,
@@ -47,6 +49,7 @@ impl Layer {
         Layer::Ipv4,
         Layer::Ipv6,
         Layer::Ipv6Ext,
+        Layer::Tunnel,
         Layer::Tcp,
         Layer::Udp,
         Layer::Icmp,
@@ -66,6 +69,7 @@ impl Layer {
             Layer::Ipv4 => "ipv4",
             Layer::Ipv6 => "ipv6",
             Layer::Ipv6Ext => "ipv6_ext",
+            Layer::Tunnel => "tunnel",
             Layer::Tcp => "tcp",
             Layer::Udp => "udp",
             Layer::Icmp => "icmp",

@@ -42,11 +42,11 @@ pub use crate::{
         DnsSummary, DnsTransport, HttpMethod, HttpSummary, NameStats, TextRef, TlsSummary, client_hello_server_name,
         dns_question_name, domain_hash, label_entropy,
     },
-    census::{Census, census_of},
-    decode::{decode, decode_frame, link_type_decoded},
+    census::{Census, census_of, census_of_layer},
+    decode::{MAX_ENCAP_DEPTH, decode, decode_frame, decode_with, link_type_decoded},
     error::{DecodeError, DecodeErrorKind, Layer},
     summary::{
-        App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport,
-        Tunnel, UdpSummary, VlanTags,
+        App, ArpSummary, Encapsulation, Fragment, IcmpSummary, IpSummary, Network, OuterTunnel, PacketSummary,
+        TcpFlags, TcpSummary, Transport, Tunnel, TunnelLayer, TunnelSet, UdpSummary, VlanTags,
     },
 };

@@ -2,7 +2,7 @@
 
 use crate::{DecodeError, DnsSummary, HttpSummary, TlsSummary};
 use nta_capture::LinkType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// VLAN tags of an Ethernet frame (802.1Q, 802.1ad, QinQ), outermost first.
@@ -64,7 +64,7 @@ pub enum Fragment {
     Later,
 }
 
-/// The outer IP header.
+/// An IP header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct IpSummary {
     /// Source address.
@@ -194,20 +194,149 @@ impl IcmpSummary {
     }
 }
 
-/// Encapsulations that are counted but not decoded inside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// An encapsulation: a tunnel nta decodes through, or (ESP) only names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tunnel {
-    /// GRE (IP protocol 47).
+    /// GRE (IP protocol 47, or UDP port 4754), version 0 or 1 (PPTP).
     Gre,
-    /// IPv4 in IP (4).
+    /// ERSPAN type I, II or III inside GRE.
+    Erspan,
+    /// IPv4 inside IPv4 or IPv6 (IP protocol 4).
     IpInIp,
-    /// IPv6 in IP (41).
+    /// IPv6 inside IPv4 or IPv6 (IP protocol 41: 6in4, 6in6).
     Ipv6InIp,
-    /// ESP (50).
+    /// ESP (IP protocol 50): encrypted, named but not decoded inside.
     Esp,
-    /// VXLAN (UDP port 4789).
+    /// VXLAN (UDP port 4789) and VXLAN-GPE (4790).
     Vxlan,
+    /// GENEVE (UDP port 6081).
+    Geneve,
+    /// Teredo: IPv6 inside UDP port 3544.
+    Teredo,
+    /// GTP-U (UDP port 2152): user-plane G-PDUs of mobile cores.
+    GtpU,
+    /// An MPLS label stack (EtherType 0x8847/0x8848, or inside GRE).
+    Mpls,
+    /// A Network Service Header (service function chaining: EtherType 0x894f, VXLAN-GPE).
+    Nsh,
+}
+
+impl Tunnel {
+    /// Every encapsulation, in the order of [`TunnelSet`]'s bits.
+    pub const ALL: [Tunnel; 11] = [
+        Tunnel::Gre,
+        Tunnel::Erspan,
+        Tunnel::IpInIp,
+        Tunnel::Ipv6InIp,
+        Tunnel::Esp,
+        Tunnel::Vxlan,
+        Tunnel::Geneve,
+        Tunnel::Teredo,
+        Tunnel::GtpU,
+        Tunnel::Mpls,
+        Tunnel::Nsh,
+    ];
+
+    /// Snake-case name, as serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tunnel::Gre => "gre",
+            Tunnel::Erspan => "erspan",
+            Tunnel::IpInIp => "ip_in_ip",
+            Tunnel::Ipv6InIp => "ipv6_in_ip",
+            Tunnel::Esp => "esp",
+            Tunnel::Vxlan => "vxlan",
+            Tunnel::Geneve => "geneve",
+            Tunnel::Teredo => "teredo",
+            Tunnel::GtpU => "gtp_u",
+            Tunnel::Mpls => "mpls",
+            Tunnel::Nsh => "nsh",
+        }
+    }
+
+    /// Position in [`Tunnel::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the tunnel's id names the overlay in both directions (a VXLAN or GENEVE VNI,
+    /// an ERSPAN session), as opposed to one direction only (a GTP TEID, a GRE key, which
+    /// each side picks for what it receives).
+    pub fn id_names_overlay(self) -> bool {
+        matches!(self, Tunnel::Vxlan | Tunnel::Geneve | Tunnel::Erspan)
+    }
+}
+
+/// A set of [`Tunnel`]s: the encapsulations one packet passed through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TunnelSet(u16);
+
+impl TunnelSet {
+    /// Adds `t`.
+    #[inline]
+    pub fn insert(&mut self, t: Tunnel) {
+        self.0 |= 1 << t.index();
+    }
+    /// Whether `t` is in the set.
+    #[inline]
+    pub fn contains(self, t: Tunnel) -> bool {
+        self.0 & (1 << t.index()) != 0
+    }
+    /// Whether the set is empty.
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// The members, in [`Tunnel::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Tunnel> {
+        Tunnel::ALL.into_iter().filter(move |t| self.contains(*t))
+    }
+}
+
+impl Serialize for TunnelSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// The outermost IP tunnel a packet came through: what carried it, not what it says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct OuterTunnel {
+    /// The encapsulation.
+    pub kind: Tunnel,
+    /// Its id: the VXLAN or GENEVE VNI, the GRE key, the ERSPAN session, the GTP TEID.
+    pub id: Option<u32>,
+    /// Source of the IP header that carried the tunnel (the tunnel endpoint).
+    pub src: IpAddr,
+    /// Destination of that header.
+    pub dst: IpAddr,
+}
+
+/// What a packet was wrapped in, when it came through encapsulations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Encapsulation {
+    /// Every encapsulation seen (walked through, or named as the end of decoding).
+    pub kinds: TunnelSet,
+    /// Encapsulation layers walked through (at most [`MAX_ENCAP_DEPTH`](crate::MAX_ENCAP_DEPTH)).
+    pub depth: u8,
+    /// The outermost IP-borne tunnel.
+    pub outer: Option<OuterTunnel>,
+    /// Bytes of the frame before the innermost packet (its link or IP header): the cost of
+    /// the encapsulations. 0 without them.
+    pub overhead: u32,
+}
+
+/// Which layer of a tunnelled packet nta analyses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelLayer {
+    /// The innermost packet: what the hosts said to each other (the default).
+    #[default]
+    Inner,
+    /// The outermost packet: the tunnels themselves, as before nta decoded them. The
+    /// encapsulations are still named.
+    Outer,
 }
 
 /// The transport layer.
@@ -223,7 +352,8 @@ pub enum Transport {
     Udp(UdpSummary),
     /// ICMP or ICMPv6.
     Icmp(IcmpSummary),
-    /// An encapsulation (see [`PacketSummary::tunnel`] for VXLAN, which rides on UDP).
+    /// An encapsulation not decoded inside: ESP, a GRE payload nta does not decode, the
+    /// depth limit, or [`TunnelLayer::Outer`] (UDP-borne tunnels stay [`Transport::Udp`]).
     Tunnel(Tunnel),
     /// Another protocol number.
     Other {
@@ -264,12 +394,12 @@ pub struct PacketSummary {
     pub vlan: VlanTags,
     /// Network layer.
     pub network: Network,
-    /// Outer IP header, for IPv4 and IPv6.
+    /// The IP header, for IPv4 and IPv6: the innermost one (see [`PacketSummary::encap`]).
     pub ip: Option<IpSummary>,
     /// Transport layer.
     pub transport: Transport,
-    /// VXLAN and other encapsulations found above the transport layer.
-    pub tunnel: Option<Tunnel>,
+    /// The encapsulations the packet came through, and the outermost tunnel's endpoints.
+    pub encap: Encapsulation,
     /// Application hint.
     pub app: App,
     /// The first decode error, if any; everything before it is filled in.
@@ -288,10 +418,17 @@ impl PacketSummary {
             network: Network::None,
             ip: None,
             transport: Transport::None,
-            tunnel: None,
+            encap: Encapsulation::default(),
             app: App::None,
             error: None,
         }
+    }
+
+    /// Length of the packet that metrics count: the original length less the encapsulation
+    /// overhead, so a packet weighs the same inside a tunnel as outside.
+    #[inline]
+    pub fn packet_len(&self) -> u32 {
+        self.wire_len.saturating_sub(self.encap.overhead)
     }
 
     /// Whether the frame was cut by the capture's snaplen.

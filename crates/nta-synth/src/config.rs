@@ -1,5 +1,6 @@
 //! [`SynthConfig`], [`Profile`], [`SynthAttack`] and [`AttackSpec`]: what to synthesize.
 
+use crate::wrap::Wrap;
 use nta_capture::AttackKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -27,6 +28,10 @@ pub struct SynthConfig {
     pub profile: Profile,
     /// Attacks, with start times relative to `start_ns`.
     pub attacks: Vec<AttackSpec>,
+    /// Deliver every frame inside VXLAN or GENEVE, as a cloud traffic mirror does (the
+    /// report still counts the mirrored frames, without the encapsulation).
+    #[serde(default)]
+    pub wrap: Option<Wrap>,
 }
 
 impl SynthConfig {
@@ -40,6 +45,7 @@ impl SynthConfig {
             normal: true,
             profile: Profile::office(),
             attacks: Vec::new(),
+            wrap: None,
         }
     }
 

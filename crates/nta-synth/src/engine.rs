@@ -128,6 +128,7 @@ pub fn synthesize<W: Write>(cfg: &SynthConfig, out: &mut CaptureWriter<W>) -> Re
         sched.add(flow);
     }
     let mut frame = Frame::new();
+    let (mut wrapped, mut outer_id) = (Vec::new(), 0u16);
     let mut scratch = Vec::with_capacity(65_536);
     let mut spawned: Vec<Box<dyn Flow>> = Vec::new();
     let mut written = 0u64;
@@ -151,8 +152,18 @@ pub fn synthesize<W: Write>(cfg: &SynthConfig, out: &mut CaptureWriter<W>) -> Re
         *ip_id = frame.ip_id;
         if let Some(built) = built {
             let data = frame.buf.as_slice();
-            out.write_packet(ts, data, data.len() as u32)?;
-            written += data.len() as u64 + 16;
+            match &cfg.wrap {
+                Some(w) => {
+                    w.encapsulate(data, outer_id, &mut wrapped);
+                    outer_id = outer_id.wrapping_add(1);
+                    out.write_packet(ts, &wrapped, wrapped.len() as u32)?;
+                    written += wrapped.len() as u64 + 16;
+                }
+                None => {
+                    out.write_packet(ts, data, data.len() as u32)?;
+                    written += data.len() as u64 + 16;
+                }
+            }
             report.total.add(built, data.len());
             match attack.and_then(|i| report.attacks.get_mut(i)) {
                 Some(label) => {

@@ -5,6 +5,8 @@
 //! - [`SynthConfig`] — seed, start, duration (or a size), the [`Profile`] of the simulated
 //!   site (clients, servers, session rate with a slow wave and noise) and the attacks
 //!   ([`AttackSpec`]: [`SynthAttack`], start, duration, rate, attacker, victim).
+//! - [`Wrap`] — optionally, every frame inside VXLAN or GENEVE ([`WrapKind`]), as a cloud
+//!   traffic mirror delivers it.
 //! - [`synthesize`] — streams the capture into a [`nta_capture::CaptureWriter`] (pcap or
 //!   pcapng) and returns a [`SynthReport`]: what was written, by protocol ([`SynthCounts`]),
 //!   and one [`AttackLabel`] per attack, the ground truth for detectors.
@@ -41,10 +43,12 @@ mod proto;
 mod report;
 mod rng;
 mod traffic;
+mod wrap;
 
 pub use crate::{
     config::{AttackSpec, ConfigError, NS, Profile, SynthAttack, SynthConfig},
     engine::{LINK_TYPE, SNAPLEN, synthesize},
     report::{AttackLabel, SynthCounts, SynthError, SynthReport},
     rng::{Rng, Zipf},
+    wrap::{Wrap, WrapKind},
 };

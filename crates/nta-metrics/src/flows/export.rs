@@ -2,7 +2,7 @@
 
 use super::{FlowKey, FlowTable, NIL};
 use crate::flow_record::{
-    AppHint, EndReason, FlowRecord, TcpSides, community_id, flag_letters, other_state, rfc3339, tcp_state,
+    AppHint, EndReason, FlowRecord, FlowTunnel, TcpSides, community_id, flag_letters, other_state, rfc3339, tcp_state,
 };
 use nta_parsing::{App, PacketSummary, Transport};
 
@@ -52,6 +52,7 @@ impl FlowTable {
             conn_state,
             end_reason: reason,
             app: self.hints.get(&i).cloned(),
+            tunnel: f.tunnel.map(|t| FlowTunnel { kind: t.kind, id: t.id, src_ip: t.src, dst_ip: t.dst }),
         })
     }
 
@@ -88,9 +89,7 @@ impl FlowTable {
         if !self.export {
             return;
         }
-        let (a, b) = ((ip.src, t.src_port), (ip.dst, t.dst_port));
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let key = FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi };
+        let (key, _) = FlowKey::of(s, &ip, t.src_port, t.dst_port);
         if let Some(&i) = self.index.get(&key)
             && !self.hints.contains_key(&i)
         {

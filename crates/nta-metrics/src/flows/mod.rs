@@ -7,12 +7,12 @@
 mod export;
 
 use crate::flow_record::{AppHint, EndReason, FlowRecord};
-use nta_parsing::{PacketSummary, Transport};
+use nta_parsing::{IpSummary, OuterTunnel, PacketSummary, Transport, Tunnel};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-/// The most flows a table may be set to hold (about 150 bytes each: ~3 GB).
+/// The most flows a table may be set to hold (about 250 bytes each: ~5 GB).
 pub const MAX_FLOWS: usize = 20_000_000;
 
 /// Flow table settings.
@@ -39,6 +39,38 @@ struct FlowKey {
     proto: u8,
     lo: (IpAddr, u16),
     hi: (IpAddr, u16),
+    /// The tunnel a decapsulated packet came through: two overlays with the same inner
+    /// addresses never share a flow.
+    tunnel: Option<TunnelKey>,
+}
+
+/// The outermost tunnel, as part of a flow key: its kind, its endpoints (lower first) and the
+/// id when it names the overlay both ways (a VNI, an ERSPAN session; not a GTP TEID or a GRE
+/// key, which differ by direction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct TunnelKey {
+    kind: Tunnel,
+    id: u32,
+    lo: IpAddr,
+    hi: IpAddr,
+}
+
+impl FlowKey {
+    /// The key of a packet with IP header `ip` and ports `sp`, `dp`, and whether its source
+    /// is the key's `lo` endpoint.
+    fn of(s: &PacketSummary, ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
+        let a = (ip.src, sp);
+        let b = (ip.dst, dp);
+        let src_is_lo = a <= b;
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        let tunnel = s.encap.outer.filter(|_| s.encap.depth > 0).map(|o| TunnelKey {
+            kind: o.kind,
+            id: if o.kind.id_names_overlay() { o.id.unwrap_or(0) } else { 0 },
+            lo: o.src.min(o.dst),
+            hi: o.src.max(o.dst),
+        });
+        (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel }, src_is_lo)
+    }
 }
 
 const NIL: u32 = u32::MAX;
@@ -64,6 +96,8 @@ struct Flow {
     flags: [u16; 2],
     /// ICMP type and code of the first packet (the Community ID's "ports").
     icmp: (u8, u8),
+    /// The outermost tunnel the first packet came through.
+    tunnel: Option<OuterTunnel>,
     /// An application hint was looked for in a packet that carries one (found or not).
     hinted: bool,
     prev: u32,
@@ -224,11 +258,7 @@ impl FlowTable {
             Transport::Udp(u) => (u.src_port, u.dst_port, None),
             _ => (0, 0, None),
         };
-        let a = (ip.src, sp);
-        let b = (ip.dst, dp);
-        let src_is_lo = a <= b;
-        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
-        let key = FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi };
+        let (key, src_is_lo) = FlowKey::of(s, &ip, sp, dp);
         let syn_only = tcp_flags.is_some_and(|f| f.syn() && !f.ack());
         let syn_ack = tcp_flags.is_some_and(|f| f.syn_ack());
         let flag_bits = tcp_flags.map_or(0, |f| f.0 & 0xff);
@@ -255,7 +285,7 @@ impl FlowTable {
                 // The tail of a closed connection: counted in its record, not a new flow.
                 if let Some(f) = self.slab.get_mut(slot as usize) {
                     f.last_ts = f.last_ts.max(ts);
-                    f.count(src_is_lo, s.wire_len, flag_bits);
+                    f.count(src_is_lo, s.packet_len(), flag_bits);
                 }
                 return ev;
             }
@@ -287,11 +317,12 @@ impl FlowTable {
                     bytes: [0; 2],
                     flags: [0; 2],
                     icmp,
+                    tunnel: s.encap.outer.filter(|_| s.encap.depth > 0),
                     hinted: false,
                     prev: NIL,
                     next: NIL,
                 };
-                flow.count(src_is_lo, s.wire_len, flag_bits);
+                flow.count(src_is_lo, s.packet_len(), flag_bits);
                 ev.sender_packets = 1;
                 ev.syn_opened = syn_only;
                 ev.from_initiator = src_initiates;
@@ -319,7 +350,7 @@ impl FlowTable {
         let mut close = false;
         if let Some(f) = self.slab.get_mut(i as usize) {
             f.last_ts = f.last_ts.max(ts);
-            f.count(src_is_lo, s.wire_len, flag_bits);
+            f.count(src_is_lo, s.packet_len(), flag_bits);
             ev.sender_packets = f.packets.get(usize::from(!src_is_lo)).copied().unwrap_or(0);
             let from_initiator = src_is_lo == f.lo_initiates;
             if syn_only && !from_initiator {

@@ -136,6 +136,9 @@ pub enum HttpMethod {
     Connect,
     /// TRACE
     Trace,
+    /// An extension method (WebDAV's PROPFIND, RPC over HTTP's RPC_IN_DATA, ...): an upper-case
+    /// token on a request line that ends in `HTTP/1.x`.
+    Other,
 }
 
 const METHODS: [(&[u8], HttpMethod); 9] = [
@@ -161,7 +164,12 @@ pub struct HttpSummary {
 
 pub(crate) fn http_request(frame: &[u8], start: usize, end: usize) -> Result<Option<HttpSummary>, DecodeError> {
     let payload = frame.get(start..end).unwrap_or_default();
-    let Some(method) = METHODS.iter().find(|(m, _)| payload.starts_with(m)).map(|(_, m)| *m) else {
+    let Some(method) = METHODS
+        .iter()
+        .find(|(m, _)| payload.starts_with(m))
+        .map(|(_, m)| *m)
+        .or_else(|| extension_method(payload).then_some(HttpMethod::Other))
+    else {
         return Ok(None);
     };
     let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -175,9 +183,28 @@ pub(crate) fn http_request(frame: &[u8], start: usize, end: usize) -> Result<Opt
             })
         }
         Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => scan_host(payload, start),
+        // A request line servers accept and attacks send (a space in the target, say): still a
+        // request, as Wireshark counts it.
+        Err(_) if lenient_request_line(payload) => scan_host(payload, start),
         Err(_) => return Err(DecodeError::invalid(Layer::Http, start, "request syntax", 0)),
     };
     Ok(Some(HttpSummary { method, host }))
+}
+
+/// Whether the payload starts with a request line of an extension method: 3 to 20 upper-case
+/// letters, `_` or `-`, a space, and a line that ends in `HTTP/1.x`.
+fn extension_method(payload: &[u8]) -> bool {
+    let token = payload.iter().take(21).take_while(|b| b.is_ascii_uppercase() || **b == b'_' || **b == b'-').count();
+    (3..=20).contains(&token) && payload.get(token) == Some(&b' ') && lenient_request_line(payload)
+}
+
+/// Whether the first line is `METHOD target HTTP/1.x` apart from what httparse rejects in the
+/// target (spaces, bytes outside the URI grammar), or an HTTP/0.9 `GET target`.
+fn lenient_request_line(payload: &[u8]) -> bool {
+    let line = payload.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let http_09 = line.strip_prefix(b"GET /").is_some_and(|target| target.iter().all(u8::is_ascii_graphic));
+    line.len() < payload.len() && (line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") || http_09)
 }
 
 /// Finds a complete `Host:` line in a request whose headers continue in a later segment.

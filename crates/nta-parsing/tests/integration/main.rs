@@ -5,3 +5,4 @@ mod manifest;
 mod picks;
 mod properties;
 mod sample;
+mod tunnels;

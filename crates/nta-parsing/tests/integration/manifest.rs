@@ -1,9 +1,11 @@
 //! Every manifest capture decodes without panic, and the protocol census agrees with the
-//! manifest's independent census for nearly all of them.
+//! manifest's independent census for nearly all of them. The manifest counts the outermost
+//! layer of tunnelled packets, so the census compared is the outer one ([`TunnelLayer::Outer`]);
+//! the innermost layer is compared with tshark in `tunnels.rs`.
 
 use crate::common::{manifest, pcap};
 use nta_capture::CaptureReader;
-use nta_parsing::census_of;
+use nta_parsing::{TunnelLayer, census_of_layer};
 
 #[test]
 fn every_capture_decodes_and_census_mostly_agrees() {
@@ -16,7 +18,7 @@ fn every_capture_decodes_and_census_mostly_agrees() {
     let mut decoded = 0u64;
     for row in &rows {
         let Ok(mut reader) = CaptureReader::open(pcap(&row.path)) else { continue };
-        let (c, _) = census_of(&mut reader);
+        let (c, _) = census_of_layer(&mut reader, TunnelLayer::Outer);
         decoded += c.packets;
         if !row.capinfos_same {
             continue;

@@ -2,7 +2,7 @@
 
 use crate::common::pcap;
 use nta_capture::{CaptureReader, LinkType};
-use nta_parsing::{Census, decode_frame};
+use nta_parsing::{App, Census, Network, decode_frame};
 use proptest::prelude::*;
 
 const LINK_TYPES: [u16; 12] = [0, 1, 12, 14, 101, 105, 108, 113, 228, 229, 276, 999];
@@ -16,6 +16,15 @@ fn real_frames() -> Vec<(LinkType, Vec<u8>)> {
         "seladb__PcapPlusPlus/Tests/Pcap++Test/PcapExamples/ip6_fragments.pcap",
         "zeek__zeek/testing/btest/Traces/tls/tls13-ech.pcap",
         "zeek__zeek/testing/btest/Traces/linux_dlt_sll2.pcap",
+        // Tunnels: GRE in GRE, ERSPAN, VXLAN, GENEVE, GTP-U, Teredo, MPLS, IP in IP.
+        "zeek__zeek/testing/btest/Traces/tunnels/gre-within-gre.pcap",
+        "zeek__zeek/testing/btest/Traces/erspan.pcap",
+        "the-tcpdump-group__tcpdump/tests/vxlan.pcap",
+        "the-tcpdump-group__tcpdump/tests/geneve.pcap",
+        "seladb__PcapPlusPlus/Tests/Packet++Test/PacketExamples/gtp-u.pcap",
+        "zeek__zeek/testing/btest/Traces/tunnels/Teredo.pcap",
+        "arkime__arkime/tests/pcap/mpls-basic.pcap",
+        "zeek__zeek/testing/btest/Traces/tunnels/6in6in6.pcap",
     ] {
         let mut r = CaptureReader::open(pcap(rel)).unwrap();
         while let Some(p) = r.next_packet().unwrap() {
@@ -26,7 +35,8 @@ fn real_frames() -> Vec<(LinkType, Vec<u8>)> {
 }
 
 /// Every prefix of every real frame decodes without panic, and a prefix never claims more
-/// than the full frame did at the layers both reached.
+/// than the full frame did at the layers both reached (a prefix cut inside a tunnel header
+/// shows the packet that carried it).
 #[test]
 fn every_truncation_of_real_frames_decodes() {
     if !nta_corpus::require() {
@@ -34,18 +44,77 @@ fn every_truncation_of_real_frames_decodes() {
     }
     let frames = real_frames();
     assert!(frames.len() > 5000);
+    assert!(frames.iter().filter(|(lt, f)| decode_frame(*lt, f).encap.depth > 0).count() > 900);
     let mut census = Census::default();
     for (lt, f) in frames.iter().step_by(7) {
         let full = decode_frame(*lt, f);
         for cut in 0..f.len() {
             let s = decode_frame(*lt, &f[..cut]);
             census.add(&s);
-            if s.ip.is_some() {
+            assert!(s.encap.depth <= full.encap.depth);
+            if s.ip.is_some() && s.encap.depth == full.encap.depth {
                 assert_eq!(s.ip.map(|i| i.src), full.ip.map(|i| i.src));
             }
         }
     }
     assert!(census.packets > 100_000);
+}
+
+/// The transport and application a summary reads, without frame offsets.
+fn reading(s: &nta_parsing::PacketSummary) -> String {
+    let app = match s.app {
+        App::None => "none",
+        App::Dns(_) => "dns",
+        App::TlsClientHello(_) => "tls",
+        App::Http(_) => "http",
+    };
+    format!("{:?} {:?} {:?} {app}", s.network, s.ip, s.ports())
+}
+
+/// A real frame inside VXLAN, GENEVE or GRE (transparent bridging) reads as the frame alone.
+#[test]
+fn wrapped_real_frames_read_as_themselves() {
+    if !nta_corpus::require() {
+        return;
+    }
+    let mut wrapped = 0;
+    for (lt, f) in real_frames().iter().filter(|(lt, _)| *lt == LinkType::ETHERNET).step_by(3) {
+        let alone = decode_frame(*lt, f);
+        if !matches!(alone.network, Network::Ipv4 | Network::Ipv6 | Network::Arp(_)) {
+            continue;
+        }
+        for kind in 0..3 {
+            let w = wrap(kind, f);
+            let s = decode_frame(*lt, &w);
+            assert_eq!(reading(&s), reading(&alone), "kind {kind}");
+            assert_eq!(s.packet_len(), alone.packet_len());
+            assert_eq!(s.encap.depth, alone.encap.depth + 1);
+            wrapped += 1;
+        }
+    }
+    assert!(wrapped > 3000);
+}
+
+/// `inner` in an outer Ethernet + IPv4 frame: VXLAN (0), GENEVE (1) or GRE bridging (2).
+fn wrap(kind: u8, inner: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let tunnel: Vec<u8> = match kind {
+        0 => [&[0x11, 0x22, 0x12, 0xb5][..], &[0, 0, 0, 0], &[0x08, 0, 0, 0, 0, 0, 7, 0]].concat(),
+        1 => [&[0x11, 0x22, 0x17, 0xc1][..], &[0, 0, 0, 0], &[0, 0, 0x65, 0x58, 0, 0, 7, 0]].concat(),
+        _ => vec![0x20, 0x00, 0x65, 0x58, 0, 0, 0, 9],
+    };
+    let total = (20 + tunnel.len() + inner.len()) as u16;
+    let protocol = if kind == 2 { 47 } else { 17 };
+    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, protocol, 0, 0]);
+    f.extend_from_slice(&[10, 99, 0, 1, 10, 99, 0, 2]);
+    let mut tunnel = tunnel;
+    if kind < 2 {
+        let udp_len = (tunnel.len() + inner.len()) as u16;
+        tunnel[4..6].copy_from_slice(&udp_len.to_be_bytes());
+    }
+    f.extend_from_slice(&tunnel);
+    f.extend_from_slice(inner);
+    f
 }
 
 proptest! {
