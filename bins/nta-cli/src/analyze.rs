@@ -1,7 +1,7 @@
 //! `nta-cli analyze`: the main job — extract, learn a baseline, train a model, detect — with
 //! every output written where the other commands look (through nta-store), and a report.
 
-use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
+use crate::config::{DetectFlags, DirArgs, TunnelArgs, check_inputs, parse_duration_ns};
 use crate::live::LiveArgs;
 use crate::report::{print_census, print_report};
 use anyhow::{Result, bail};
@@ -35,6 +35,8 @@ pub(crate) struct Args {
     seed: u64,
     #[command(flatten)]
     detect: DetectFlags,
+    #[command(flatten)]
+    tunnels: TunnelArgs,
     /// Print the detection (anomalies and incidents) as JSON on stdout instead of the report
     #[arg(long)]
     json: bool,
@@ -62,7 +64,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         layout = layout.with_anomalies(a);
     }
     let mut opts = AnalyzeOptions {
-        extract: ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(args.window) },
+        extract: ExtractConfig {
+            max_windows: MAX_WINDOWS_IN_MEMORY,
+            tunnels: args.tunnels.tunnels,
+            ..ExtractConfig::new(args.window)
+        },
         name: match args.live.wanted() {
             true => name_for_capture(std::path::Path::new(&format!("live_{}", args.live.interface.join("_")))),
             false => name_for_capture(files.first().map_or(std::path::Path::new("analysis"), PathBuf::as_path)),

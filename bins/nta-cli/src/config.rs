@@ -23,6 +23,15 @@ impl DirArgs {
     }
 }
 
+/// Which layer of tunnelled packets to read, shared by every command that decodes captures.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct TunnelArgs {
+    /// Layer of tunnelled packets (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP, Teredo, GTP-U, MPLS)
+    /// to analyse: inner (what the hosts said to each other) or outer (the tunnels themselves)
+    #[arg(long, default_value = "inner")]
+    pub(crate) tunnels: nta_parsing::TunnelLayer,
+}
+
 /// Detection settings shared by `analyze` and `detect`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DetectFlags {

@@ -1,7 +1,7 @@
 //! `nta-cli detect`: abnormal windows of a capture, a capture stream or window metrics, with a
 //! model and/or a baseline, appended to the anomaly store.
 
-use crate::config::{DetectFlags, DirArgs, check_inputs, parse_duration_ns};
+use crate::config::{DetectFlags, DirArgs, TunnelArgs, check_inputs, parse_duration_ns};
 use crate::live::LiveArgs;
 use crate::metrics_files::read_metrics;
 use crate::report::print_report;
@@ -42,6 +42,8 @@ pub(crate) struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     detect: DetectFlags,
+    #[command(flatten)]
+    tunnels: TunnelArgs,
     #[command(flatten)]
     live: LiveArgs,
     /// With --interface: learn normal from the first DURATION of capture time (a baseline and
@@ -87,20 +89,24 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let cfg = args.detect.detect_config()?;
     let window = detect_window(args.window, model.as_ref(), baseline.as_ref());
-    let cfg_x = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..ExtractConfig::new(window) };
+    let cfg_x = ExtractConfig {
+        max_windows: MAX_WINDOWS_IN_MEMORY,
+        tunnels: args.tunnels.tunnels,
+        ..ExtractConfig::new(window)
+    };
     cfg_x.validate()?;
     if args.live.wanted() && !args.metrics.is_empty() {
         bail!("--interface captures live: give it without --metrics");
     }
     if let Some(live) = args.live.open()? {
         let (source, end) = live.take();
-        let code = detect_stream(&layout, source, window, (model, baseline, learner), (&cfg, args.detect.by_time()));
+        let code = detect_stream(&layout, source, &cfg_x, (model, baseline, learner), (&cfg, args.detect.by_time()));
         end.report();
         return code;
     }
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
         let source = CaptureSource::File(p.clone());
-        return detect_stream(&layout, source, window, (model, baseline, None), (&cfg, args.detect.by_time()));
+        return detect_stream(&layout, source, &cfg_x, (model, baseline, None), (&cfg, args.detect.by_time()));
     }
     let (records, warnings, read_error) = match &args.pcap {
         Some(p) => {
@@ -171,7 +177,7 @@ fn detect_window(given: Option<i64>, model: Option<&nta_ml::Model>, baseline: Op
 fn detect_stream(
     layout: &Layout,
     input: CaptureSource,
-    window: i64,
+    extract: &ExtractConfig,
     judges: (Option<nta_ml::Model>, Option<Baseline>, Option<Learner>),
     (cfg, by_time): (&DetectConfig, bool),
 ) -> Result<ExitCode> {
@@ -184,7 +190,10 @@ fn detect_stream(
     let (mut windows, mut appended) = (0, 0);
     let mut stdout = std::io::stdout();
     let mut stream = nta_analysis::StreamDetector::new();
-    let summary = extract_sources(vec![input], &ExtractConfig::new(window), &|_| {}, &mut |r| {
+    let window = extract.window_ns;
+    // Streams keep no window in memory beyond the open ones: no bound on their number.
+    let extract = ExtractConfig { max_windows: nta_metrics::DEFAULT_MAX_WINDOWS, ..extract.clone() };
+    let summary = extract_sources(vec![input], &extract, &|_| {}, &mut |r| {
         if let Some(l) = learner.as_mut() {
             match l.offer(layout, &r).map_err(std::io::Error::other)? {
                 None => return Ok(()),

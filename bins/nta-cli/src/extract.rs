@@ -1,6 +1,6 @@
 //! `nta-cli extract`: captures → per-window metrics, JSON lines.
 
-use crate::config::{check_inputs, parse_duration_ns};
+use crate::config::{TunnelArgs, check_inputs, parse_duration_ns};
 use crate::live::LiveArgs;
 use anyhow::{Context, Result, bail};
 use nta_metrics::{CaptureSource, ExtractConfig, FlowRecord, Progress, extract_with_flows, write_jsonl_record};
@@ -48,6 +48,8 @@ pub(crate) struct Args {
     max_windows: u64,
     #[command(flatten)]
     flow_table: FlowTableArgs,
+    #[command(flatten)]
+    tunnels: TunnelArgs,
     /// Print the run's summary as JSON on stdout (not with --out -)
     #[arg(long)]
     json: bool,
@@ -156,6 +158,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     cfg.sample = args.sample;
     cfg.threads = args.threads;
     cfg.flows = args.flow_table.config();
+    cfg.tunnels = args.tunnels.tunnels;
 
     cfg.validate().context("extracting metrics")?;
     // Opened before the output: a bad interface, filter or privilege writes nothing.
@@ -331,6 +334,8 @@ pub(crate) struct FlowsArgs {
     out: PathBuf,
     #[command(flatten)]
     flow_table: FlowTableArgs,
+    #[command(flatten)]
+    tunnels: TunnelArgs,
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -355,6 +360,7 @@ pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
         reorder: None,
         max_windows: nta_metrics::DEFAULT_MAX_WINDOWS,
         flow_table: f.flow_table,
+        tunnels: f.tunnels,
         json: f.json && f.out.as_os_str() != "-",
         live: f.live.clone(),
     };

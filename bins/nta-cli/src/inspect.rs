@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use nta_capture::{CaptureReader, LinkType, ReadStats, format_rfc3339_ns};
-use nta_parsing::{Census, census_of};
+use nta_parsing::{Census, TunnelLayer, census_of_layer};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,6 +16,8 @@ pub(crate) struct Args {
     /// One JSON object per file instead of text
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tunnels: crate::config::TunnelArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,7 +52,7 @@ struct Report {
     error: Option<String>,
 }
 
-fn report(path: &std::path::Path) -> Report {
+fn report(path: &std::path::Path, layer: TunnelLayer) -> Report {
     let mut r = Report {
         file: path.display().to_string(),
         format: None,
@@ -79,7 +81,7 @@ fn report(path: &std::path::Path) -> Report {
             return r;
         }
     };
-    let (census, error) = census_of(&mut reader);
+    let (census, error) = census_of_layer(&mut reader, layer);
     let stats: &ReadStats = reader.stats();
     r.format = Some(reader.format().short_name());
     r.sections = stats.sections;
@@ -151,7 +153,7 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             ("HTTP requests", c.http_requests),
             ("fragments", c.fragments),
             ("VLAN tagged", c.vlan_tagged),
-            ("tunnels", c.tunnels),
+            ("in tunnels", c.tunnels),
             ("LLC", c.llc),
             ("other L3", c.other_network),
             ("other L4", c.other_transport),
@@ -160,6 +162,12 @@ fn print_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         ];
         for (name, n) in rows.iter().filter(|(_, n)| *n > 0) {
             writeln!(out, "  {name:<17}{n}")?;
+        }
+        if c.tunnels > 0 {
+            writeln!(out, "Encapsulations:")?;
+            for (t, n) in nta_parsing::Tunnel::ALL.iter().zip(c.encapsulations).filter(|(_, n)| *n > 0) {
+                writeln!(out, "  {:<17}{n}", t.name())?;
+            }
         }
         writeln!(out, "Malformed:         {}", c.malformed)?;
         for (layer, n) in nta_parsing::Layer::ALL.iter().zip(c.malformed_by_layer).filter(|(_, n)| *n > 0) {
@@ -180,7 +188,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
     for path in &args.files {
-        let r = report(path);
+        let r = report(path, args.tunnels.tunnels);
         failed |= r.error.is_some();
         if args.json {
             serde_json::to_writer(&mut out, &r).context("writing JSON")?;

@@ -240,7 +240,7 @@ impl Extractor {
         let early = ev.from_initiator && ev.sender_packets <= 4 && matches!(s.app, nta_parsing::App::None);
         let hello = if frame.is_empty() { None } else { self.hello.packet(s, frame, early) };
         if let Some((name, _)) = &hello {
-            self.flows.set_tls_hint(s, name.clone());
+            self.flows.set_tls_hint(s, frame, name.clone());
         }
         let win = self.window(idx);
         win.add(s, source, opened);

@@ -125,7 +125,7 @@ pub struct FlowRecord {
 }
 
 /// The tunnel a flow came through: what carried it, not what it said.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowTunnel {
     /// `gre`, `erspan`, `ip_in_ip`, `ipv6_in_ip`, `vxlan`, `geneve`, `teredo` or `gtp_u`.
@@ -134,7 +134,8 @@ pub struct FlowTunnel {
     /// The VXLAN or GENEVE VNI, GRE key, ERSPAN session or GTP TEID, when the tunnel has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u32>,
-    /// The tunnel's source endpoint (outer IP source of the first packet).
+    /// The tunnel's source endpoint (outer IP source of the first packet; `0.0.0.0` when the
+    /// extractor was given summaries without their frames).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub src_ip: IpAddr,
     /// The tunnel's destination endpoint.

@@ -78,7 +78,6 @@ impl Batch {
     pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.meta.clear();
-        self.summaries.clear();
         self.counters = None;
     }
 

@@ -61,7 +61,7 @@ pub use crate::{
     },
     extractor::{ExtractCounts, Extractor},
     flow_record::{AppHint, ConnState, EndReason, FlowRecord, FlowTunnel},
-    flows::{FlowConfig, MAX_FLOWS},
+    flows::{FlowConfig, MAX_FLOWS, MAX_TUNNELS},
     hello::{MAX_HELLO_BYTES, MAX_PENDING_HELLOS},
     hosts::{
         BULK_PACKET_BYTES, FLOOR_WINDOW_NS, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS,

@@ -121,10 +121,12 @@ impl Census {
             self.fragments += inc(ip.fragment != Fragment::No);
             self.ipv6_ext += inc(ip.ext_headers > 0);
         }
-        self.tunnels += inc(!s.encap.kinds.is_empty());
-        for t in s.encap.kinds.iter() {
-            if let Some(n) = self.encapsulations.get_mut(t.index()) {
-                *n += 1;
+        if !s.encap.kinds.is_empty() {
+            self.tunnels += 1;
+            for t in s.encap.kinds.iter() {
+                if let Some(n) = self.encapsulations.get_mut(t.index()) {
+                    *n += 1;
+                }
             }
         }
         match &s.transport {

@@ -290,7 +290,12 @@ impl TunnelSet {
     }
     /// The members, in [`Tunnel::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Tunnel> {
-        Tunnel::ALL.into_iter().filter(move |t| self.contains(*t))
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits.wrapping_sub(1);
+            Tunnel::ALL.get(i).copied()
+        })
     }
 }
 
@@ -300,17 +305,36 @@ impl Serialize for TunnelSet {
     }
 }
 
-/// The outermost IP tunnel a packet came through: what carried it, not what it says.
+/// The outermost IP tunnel a packet came through: what carried it, not what it says. Its
+/// endpoints are read from the frame ([`OuterTunnel::endpoints`]), as [`TextRef`](crate::TextRef)s
+/// are: the summary stays small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct OuterTunnel {
     /// The encapsulation.
     pub kind: Tunnel,
     /// Its id: the VXLAN or GENEVE VNI, the GRE key, the ERSPAN session, the GTP TEID.
     pub id: Option<u32>,
-    /// Source of the IP header that carried the tunnel (the tunnel endpoint).
-    pub src: IpAddr,
-    /// Destination of that header.
-    pub dst: IpAddr,
+    /// Offset in the frame of the IP header that carried the tunnel.
+    pub ip_offset: u16,
+    /// That header is IPv6.
+    pub ipv6: bool,
+}
+
+impl OuterTunnel {
+    /// The tunnel's endpoints (source and destination of the IP header that carried it), read
+    /// from the frame the summary was decoded from; `None` for another frame or none.
+    pub fn endpoints(&self, frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
+        let at = usize::from(self.ip_offset);
+        if self.ipv6 {
+            let a: [u8; 16] = frame.get(at + 8..at + 24)?.try_into().ok()?;
+            let b: [u8; 16] = frame.get(at + 24..at + 40)?.try_into().ok()?;
+            Some((IpAddr::from(a), IpAddr::from(b)))
+        } else {
+            let a: [u8; 4] = frame.get(at + 12..at + 16)?.try_into().ok()?;
+            let b: [u8; 4] = frame.get(at + 16..at + 20)?.try_into().ok()?;
+            Some((IpAddr::from(a), IpAddr::from(b)))
+        }
+    }
 }
 
 /// What a packet was wrapped in, when it came through encapsulations.
@@ -325,6 +349,17 @@ pub struct Encapsulation {
     /// Bytes of the frame before the innermost packet (its link or IP header): the cost of
     /// the encapsulations. 0 without them.
     pub overhead: u32,
+}
+
+impl std::str::FromStr for TunnelLayer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TunnelLayer, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "inner" => Ok(TunnelLayer::Inner),
+            "outer" => Ok(TunnelLayer::Outer),
+            other => Err(format!("unknown tunnel layer {other:?} (inner, outer)")),
+        }
+    }
 }
 
 /// Which layer of a tunnelled packet nta analyses.
@@ -404,6 +439,13 @@ pub struct PacketSummary {
     pub app: App,
     /// The first decode error, if any; everything before it is filled in.
     pub error: Option<DecodeError>,
+}
+
+impl Default for PacketSummary {
+    /// An empty summary (timestamp 0, link type 0, nothing decoded): a slot to decode into.
+    fn default() -> PacketSummary {
+        PacketSummary::new(0, LinkType(0), 0, 0)
+    }
 }
 
 impl PacketSummary {

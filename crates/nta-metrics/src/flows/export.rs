@@ -1,8 +1,8 @@
 //! Flow records: what the table keeps for them and how a flow becomes a [`FlowRecord`].
 
-use super::{FlowKey, FlowTable, NIL};
+use super::{FlowTable, NIL};
 use crate::flow_record::{
-    AppHint, EndReason, FlowRecord, FlowTunnel, TcpSides, community_id, flag_letters, other_state, rfc3339, tcp_state,
+    AppHint, EndReason, FlowRecord, TcpSides, community_id, flag_letters, other_state, rfc3339, tcp_state,
 };
 use nta_parsing::{App, PacketSummary, Transport};
 
@@ -52,7 +52,7 @@ impl FlowTable {
             conn_state,
             end_reason: reason,
             app: self.hints.get(&i).cloned(),
-            tunnel: f.tunnel.map(|t| FlowTunnel { kind: t.kind, id: t.id, src_ip: t.src, dst_ip: t.dst }),
+            tunnel: f.tunnel,
         })
     }
 
@@ -84,12 +84,12 @@ impl FlowTable {
 
     /// The server name of a ClientHello put together from several segments, for the flow of
     /// `s` (its last segment), when exporting and the flow has no hint yet.
-    pub(crate) fn set_tls_hint(&mut self, s: &PacketSummary, name: String) {
+    pub(crate) fn set_tls_hint(&mut self, s: &PacketSummary, frame: &[u8], name: String) {
         let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return };
         if !self.export {
             return;
         }
-        let (key, _) = FlowKey::of(s, &ip, t.src_port, t.dst_port);
+        let (key, _) = self.key(s, frame, &ip, t.src_port, t.dst_port);
         if let Some(&i) = self.index.get(&key)
             && !self.hints.contains_key(&i)
         {

@@ -6,8 +6,8 @@
 
 mod export;
 
-use crate::flow_record::{AppHint, EndReason, FlowRecord};
-use nta_parsing::{IpSummary, OuterTunnel, PacketSummary, Transport, Tunnel};
+use crate::flow_record::{AppHint, EndReason, FlowRecord, FlowTunnel};
+use nta_parsing::{IpSummary, PacketSummary, Transport, Tunnel};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -39,9 +39,9 @@ struct FlowKey {
     proto: u8,
     lo: (IpAddr, u16),
     hi: (IpAddr, u16),
-    /// The tunnel a decapsulated packet came through: two overlays with the same inner
-    /// addresses never share a flow.
-    tunnel: Option<TunnelKey>,
+    /// The tunnel a decapsulated packet came through, by its number in the table's
+    /// [`TunnelKey`]s (0: none): two overlays with the same inner addresses never share a flow.
+    tunnel: u32,
 }
 
 /// The outermost tunnel, as part of a flow key: its kind, its endpoints (lower first) and the
@@ -55,22 +55,29 @@ struct TunnelKey {
     hi: IpAddr,
 }
 
-impl FlowKey {
-    /// The key of a packet with IP header `ip` and ports `sp`, `dp`, and whether its source
-    /// is the key's `lo` endpoint.
-    fn of(s: &PacketSummary, ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
-        let a = (ip.src, sp);
-        let b = (ip.dst, dp);
-        let src_is_lo = a <= b;
-        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
-        let tunnel = s.encap.outer.filter(|_| s.encap.depth > 0).map(|o| TunnelKey {
-            kind: o.kind,
-            id: if o.kind.id_names_overlay() { o.id.unwrap_or(0) } else { 0 },
-            lo: o.src.min(o.dst),
-            hi: o.src.max(o.dst),
-        });
-        (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel }, src_is_lo)
+/// Distinct tunnels numbered for flow keys; beyond, further tunnels share the last number
+/// (their flows may merge: counted in no metric, documented in docs/LIMITS.md).
+pub const MAX_TUNNELS: usize = 65_536;
+
+impl TunnelKey {
+    fn of(t: Option<FlowTunnel>) -> Option<TunnelKey> {
+        t.map(|t| TunnelKey {
+            kind: t.kind,
+            id: if t.kind.id_names_overlay() { t.id.unwrap_or(0) } else { 0 },
+            lo: t.src_ip.min(t.dst_ip),
+            hi: t.src_ip.max(t.dst_ip),
+        })
     }
+}
+
+/// The outermost tunnel a decapsulated packet came through, its endpoints read from `frame`
+/// (unspecified without it).
+#[cold]
+fn tunnel_of(s: &PacketSummary, frame: &[u8]) -> Option<FlowTunnel> {
+    let o = s.encap.outer.filter(|_| s.encap.depth > 0)?;
+    let unknown = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let (src_ip, dst_ip) = o.endpoints(frame).unwrap_or((unknown, unknown));
+    Some(FlowTunnel { kind: o.kind, id: o.id, src_ip, dst_ip })
 }
 
 const NIL: u32 = u32::MAX;
@@ -97,7 +104,7 @@ struct Flow {
     /// ICMP type and code of the first packet (the Community ID's "ports").
     icmp: (u8, u8),
     /// The outermost tunnel the first packet came through.
-    tunnel: Option<OuterTunnel>,
+    tunnel: Option<FlowTunnel>,
     /// An application hint was looked for in a packet that carries one (found or not).
     hinted: bool,
     prev: u32,
@@ -160,6 +167,8 @@ pub(crate) struct FlowTable {
     finished: Vec<FlowRecord>,
     /// Application hints of flows, by slab slot.
     hints: FxHashMap<u32, AppHint>,
+    /// The tunnels of flow keys, numbered from 1 (at most [`MAX_TUNNELS`]).
+    tunnels: FxHashMap<TunnelKey, u32>,
 }
 
 /// How long a closed TCP flow absorbs stray packets.
@@ -179,6 +188,34 @@ impl FlowTable {
             export: false,
             finished: Vec::new(),
             hints: FxHashMap::default(),
+            tunnels: FxHashMap::default(),
+        }
+    }
+
+    /// The key of a packet with IP header `ip` and ports `sp`, `dp` (its tunnel's endpoints
+    /// read from `frame`), and whether its source is the key's `lo` endpoint.
+    #[inline]
+    fn key(&mut self, s: &PacketSummary, frame: &[u8], ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
+        let a = (ip.src, sp);
+        let b = (ip.dst, dp);
+        let src_is_lo = a <= b;
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        let tunnel = if s.encap.depth > 0 { self.tunnel_number(s, frame) } else { 0 };
+        (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel }, src_is_lo)
+    }
+
+    /// The number of the tunnel a decapsulated packet came through.
+    #[cold]
+    fn tunnel_number(&mut self, s: &PacketSummary, frame: &[u8]) -> u32 {
+        let Some(key) = TunnelKey::of(tunnel_of(s, frame)) else { return 0 };
+        let next = self.tunnels.len() as u32 + 1;
+        match self.tunnels.get(&key) {
+            Some(n) => *n,
+            None if self.tunnels.len() < MAX_TUNNELS => {
+                self.tunnels.insert(key, next);
+                next
+            }
+            None => MAX_TUNNELS as u32,
         }
     }
 
@@ -258,7 +295,7 @@ impl FlowTable {
             Transport::Udp(u) => (u.src_port, u.dst_port, None),
             _ => (0, 0, None),
         };
-        let (key, src_is_lo) = FlowKey::of(s, &ip, sp, dp);
+        let (key, src_is_lo) = self.key(s, frame, &ip, sp, dp);
         let syn_only = tcp_flags.is_some_and(|f| f.syn() && !f.ack());
         let syn_ack = tcp_flags.is_some_and(|f| f.syn_ack());
         let flag_bits = tcp_flags.map_or(0, |f| f.0 & 0xff);
@@ -317,7 +354,7 @@ impl FlowTable {
                     bytes: [0; 2],
                     flags: [0; 2],
                     icmp,
-                    tunnel: s.encap.outer.filter(|_| s.encap.depth > 0),
+                    tunnel: if key.tunnel != 0 { tunnel_of(s, frame) } else { None },
                     hinted: false,
                     prev: NIL,
                     next: NIL,

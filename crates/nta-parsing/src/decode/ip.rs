@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 impl Decoder<'_> {
     pub(super) fn ipv4(&mut self, off: usize) {
+        self.ip_at = off;
         let data = self.from(off);
         let Some(ip) = Ipv4Packet::new(data) else {
             self.s.network = Network::Ipv4;
@@ -67,6 +68,7 @@ impl Decoder<'_> {
     }
 
     pub(super) fn ipv6(&mut self, off: usize) {
+        self.ip_at = off;
         let data = self.from(off);
         self.s.network = Network::Ipv6;
         let Some(ip) = Ipv6Packet::new(data) else {

@@ -31,12 +31,8 @@ pub fn decode(packet: &Packet<'_>) -> PacketSummary {
 
 /// Decodes one captured packet, analysing the given layer of tunnelled packets.
 pub fn decode_with(packet: &Packet<'_>, layer: TunnelLayer) -> PacketSummary {
-    let mut d = Decoder {
-        frame: packet.data,
-        s: PacketSummary::new(packet.ts_ns, packet.link_type, packet.data.len() as u32, packet.orig_len),
-        layer,
-        partial: false,
-    };
+    let s = PacketSummary::new(packet.ts_ns, packet.link_type, packet.data.len() as u32, packet.orig_len);
+    let mut d = Decoder { frame: packet.data, s, layer, partial: false, ip_at: 0 };
     d.link();
     d.s
 }
@@ -59,6 +55,8 @@ struct Decoder<'a> {
     /// Inside a tunnel carried by the first fragment of its packet: inner layers may end
     /// early by design (the rest is in later fragments).
     partial: bool,
+    /// Offset of the IP header in `s.ip`.
+    ip_at: usize,
 }
 
 #[inline]

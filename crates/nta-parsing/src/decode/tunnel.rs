@@ -68,8 +68,10 @@ impl Decoder<'_> {
         if !matches!(kind, Tunnel::Mpls | Tunnel::Nsh)
             && self.s.encap.outer.is_none()
             && let Some(ip) = self.s.ip
+            && let Ok(ip_offset) = u16::try_from(self.ip_at)
         {
-            self.s.encap.outer = Some(OuterTunnel { kind, id, src: ip.src, dst: ip.dst });
+            let ipv6 = ip.src.is_ipv6();
+            self.s.encap.outer = Some(OuterTunnel { kind, id, ip_offset, ipv6 });
         }
         if self.layer == TunnelLayer::Outer {
             return;
@@ -78,7 +80,7 @@ impl Decoder<'_> {
             let depth = u32::from(self.s.encap.depth) + 1;
             return self.fail(DecodeError::invalid(Layer::Tunnel, off, "encapsulation depth", depth));
         }
-        let saved = (self.s.network, self.s.ip, self.s.transport, self.s.app, self.s.encap, self.partial);
+        let saved = (self.s.network, self.s.ip, self.s.transport, self.s.app, self.s.encap, self.partial, self.ip_at);
         self.partial |= self.s.ip.is_some_and(|ip| ip.fragment == Fragment::First);
         self.s.encap.depth += 1;
         self.s.encap.overhead = off as u32;
@@ -101,7 +103,7 @@ impl Decoder<'_> {
             // its carrier showed.
             // The encapsulation stays named, the outer tunnel recorded.
             let kinds = self.s.encap.kinds;
-            (self.s.network, self.s.ip, self.s.transport, self.s.app, self.s.encap, self.partial) = saved;
+            (self.s.network, self.s.ip, self.s.transport, self.s.app, self.s.encap, self.partial, self.ip_at) = saved;
             self.s.encap.kinds = kinds;
         }
     }

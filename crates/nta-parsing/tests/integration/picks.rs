@@ -457,3 +457,31 @@ fn ipv6_dos_flood_with_extension_headers() {
     let d = decode_file(rel);
     check_census(rel, &d.census, &["ipv6", "ipv6_exthdr", "ipfrag", "udp", "icmp6"]);
 }
+
+#[test]
+fn http_inside_vxlan_and_pings_inside_geneve() {
+    if !nta_corpus::require() {
+        return;
+    }
+    // Zeek's traces: tshark sees an HTTP exchange over 12 TCP segments inside VXLAN, and 6
+    // ICMP echoes inside GENEVE.
+    let rel = "zeek__zeek/testing/btest/Traces/tunnels/vxlan-encapsulated-http.pcap";
+    let d = decode_file(rel);
+    assert_eq!((d.census.tcp, d.census.udp, d.census.http_requests), (12, 0, 1));
+    assert_eq!(d.census.encapsulations[Tunnel::Vxlan.index()], 12);
+    let s = &d.summaries[0];
+    let outer = s.encap.outer.expect("the VXLAN endpoints");
+    assert_eq!((outer.kind, s.encap.depth, s.encap.overhead), (Tunnel::Vxlan, 1, 50));
+    let (src, _) = outer.endpoints(&d.frames[0]).expect("endpoints in the frame");
+    assert_ne!(Some(src), s.ip.map(|ip| ip.src), "the inner packet's addresses, not the tunnel's");
+    let rel = "zeek__zeek/testing/btest/Traces/tunnels/geneve.pcap";
+    let d = decode_file(rel);
+    assert_eq!((d.census.icmp, d.census.udp), (6, 0));
+    assert!(
+        d.summaries.iter().all(|s| matches!(s.transport, Transport::Icmp(i) if i.icmp_type == 8 || i.icmp_type == 0))
+    );
+    // Read as the tunnels themselves: 6 UDP datagrams, still named GENEVE.
+    let mut reader = CaptureReader::open(pcap(rel)).unwrap();
+    let (outer, _) = nta_parsing::census_of_layer(&mut reader, nta_parsing::TunnelLayer::Outer);
+    assert_eq!((outer.icmp, outer.udp, outer.encapsulations[Tunnel::Geneve.index()]), (0, 6, 6));
+}
