@@ -19,6 +19,7 @@ use actix_web::{App, web};
 pub use auth::Auth;
 pub use events::{Event, Events};
 pub use jobs::{JobLimits, Jobs};
+use nta_parsing::TunnelLayer;
 use nta_store::{FileStore, Layout};
 pub use routes::control::Control;
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,8 @@ pub struct Services {
     pub auth: web::Data<Auth>,
     /// Sizes and waits.
     pub limits: web::Data<Limits>,
+    /// Which layer of tunnelled packets extraction reads (`--tunnels`).
+    pub tunnels: web::Data<TunnelLayer>,
     /// Origins allowed by CORS (`*` for any).
     pub cors_origins: Arc<Vec<String>>,
     /// Where request logs go besides stdout (`logs/app.log`), if anywhere.
@@ -79,6 +82,7 @@ impl Services {
             control: web::Data::new(Control::new()),
             auth: web::Data::new(auth),
             limits: web::Data::new(limits),
+            tunnels: web::Data::new(TunnelLayer::Inner),
             cors_origins: Arc::default(),
             request_log: None,
         })
@@ -118,6 +122,7 @@ pub fn create_app(
         .app_data(s.control)
         .app_data(s.auth)
         .app_data(s.limits)
+        .app_data(s.tunnels)
         .app_data(web::Data::new(routes::server::ApiDocument(openapi::json())))
         .configure(routes::configure)
         .wrap(cors(&s.cors_origins))

@@ -65,6 +65,10 @@ struct Args {
     /// With --interface: the model to detect with, or the name to learn into [default: live_IFACE]
     #[arg(long, env = "NTA_MODEL", requires = "interface")]
     model: Option<String>,
+    /// Layer of tunnelled packets (VXLAN, GENEVE, GRE, ERSPAN, ...) every extraction reads:
+    /// inner (what the hosts said to each other) or outer (the tunnels themselves)
+    #[arg(long, env = "NTA_TUNNELS")]
+    tunnels: Option<nta_parsing::TunnelLayer>,
 }
 
 /// The settings file; every key optional.
@@ -83,6 +87,7 @@ struct FileSettings {
     job_queue: Option<usize>,
     jobs_kept: Option<usize>,
     open_reads: Option<bool>,
+    tunnels: Option<nta_parsing::TunnelLayer>,
 }
 
 /// `upload_idle_timeout = "30s"` in the settings file.
@@ -106,6 +111,7 @@ struct Settings {
     jobs: JobLimits,
     cors_origins: Vec<String>,
     open_reads: bool,
+    tunnels: nta_parsing::TunnelLayer,
 }
 
 /// Live detection at start: `--interface` and its companions.
@@ -116,6 +122,7 @@ fn live_request(args: &Args) -> Option<nta_api::live::LiveRequest> {
         learn_ns: args.learn.and_then(|d| i64::try_from(d.as_nanos()).ok()),
         model: args.model.clone(),
         window_ns: None,
+        tunnels: nta_parsing::TunnelLayer::Inner,
     })
 }
 
@@ -158,6 +165,7 @@ fn settings(args: Args) -> Result<Settings> {
             args.cors_origin
         },
         open_reads: args.open_reads || file.open_reads.unwrap_or(false),
+        tunnels: args.tunnels.or(file.tunnels).unwrap_or_default(),
     })
 }
 
@@ -185,6 +193,7 @@ fn run() -> Result<()> {
     let parsed = Args::parse();
     let live = live_request(&parsed);
     let args = settings(parsed)?;
+    let live = live.map(|r| nta_api::live::LiveRequest { tunnels: args.tunnels, ..r });
     let token = match std::env::var("NTA_API_TOKEN") {
         Ok(t) => {
             Auth::check_token(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -201,11 +210,13 @@ fn run() -> Result<()> {
         Services::new(layout.clone(), Auth { token, open_reads: args.open_reads }, args.limits, args.jobs)?
             .with_request_log()?;
     services.cors_origins = std::sync::Arc::new(args.cors_origins.clone());
+    services.tunnels = actix_web::web::Data::new(args.tunnels);
     let pcap = args.pcap.clone().or_else(|| {
         let sample = PathBuf::from("fixtures/test_net_traffic.pcapng");
         (live.is_none() && sample.is_file()).then_some(sample)
     });
     let bind = args.bind;
+    let args_tunnels = args.tunnels;
     let jobs = services.jobs.clone();
     let served = actix_web::rt::System::new().block_on(async move {
         let app_services = services.clone();
@@ -229,8 +240,10 @@ fn run() -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{interface}: {e}"))?;
             println!("live detection on {interface}");
         } else if let Some(pcap) = pcap {
-            let id =
-                services.control.start(&services.jobs, &layout, "startup", pcap).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = services
+                .control
+                .start(&services.jobs, &layout, "startup", pcap, args_tunnels)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("startup job {id}: processing the capture");
         }
         println!("nta-api listening on http://{bind}");

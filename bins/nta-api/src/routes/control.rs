@@ -88,13 +88,21 @@ impl Control {
 
     /// Starts processing `pcap` as the current work, unless a control job is still active
     /// (409). Returns the job id.
-    pub fn start(&self, jobs: &Jobs, layout: &Layout, kind: &str, pcap: PathBuf) -> ApiResult<String> {
+    pub fn start(
+        &self,
+        jobs: &Jobs,
+        layout: &Layout,
+        kind: &str,
+        pcap: PathBuf,
+        tunnels: nta_parsing::TunnelLayer,
+    ) -> ApiResult<String> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         self.refuse_if_busy(&st, jobs)?;
         let mode = format!("pcap {}", pcap.display());
         let layout = layout.clone();
         let id = jobs.spawn(kind, move |h| {
-            let opts = nta_analysis::AnalyzeOptions { name: name_for_capture(&pcap), ..Default::default() };
+            let mut opts = nta_analysis::AnalyzeOptions { name: name_for_capture(&pcap), ..Default::default() };
+            opts.extract.tunnels = tunnels;
             let (_, outcome) = analyze_into(&layout, &[pcap], opts, &h.progress(), &h.cancel)?;
             Ok(JobResult::Analysis(outcome))
         })?;
@@ -163,9 +171,8 @@ pub async fn control_start(
     req: HttpRequest,
     auth: web::Data<Auth>,
     store: web::Data<FileStore>,
-    jobs: web::Data<Jobs>,
-    control: web::Data<Control>,
-    events: web::Data<Events>,
+    (jobs, control, events): (web::Data<Jobs>, web::Data<Control>, web::Data<Events>),
+    tunnels: web::Data<nta_parsing::TunnelLayer>,
     body: web::Json<StartRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.check(&req)?;
@@ -191,6 +198,7 @@ pub async fn control_start(
             learn_ns: duration("learn", &b.learn)?,
             model: b.model.clone(),
             window_ns: duration("window", &b.window)?,
+            tunnels: **tunnels,
         };
         let (control, events) = (control.clone(), events.clone());
         let layout = layout.clone();
@@ -212,7 +220,7 @@ pub async fn control_start(
         (None, Some(id)) => layout.upload_path(id)?,
         _ => return Err(ApiError::bad("bad_request", "give exactly one of path and upload_id")),
     };
-    let id = control.start(&jobs, layout, "control", pcap)?;
+    let id = control.start(&jobs, layout, "control", pcap, **tunnels)?;
     Ok(accepted(&id))
 }
 

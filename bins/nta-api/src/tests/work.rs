@@ -162,6 +162,49 @@ fn cancelled_work_writes_nothing() {
     assert_eq!(std::fs::read(st.store.layout().data_dir().join("models/test_net_traffic.json")).unwrap(), model);
 }
 
+/// The fixture with every frame inside VXLAN, as `name` in the data directory of `st`.
+fn vxlan_fixture(st: &Services, name: &str) {
+    let vxlan = nta_synth::Wrap::new(nta_synth::WrapKind::Vxlan);
+    let mut reader = nta_capture::CaptureReader::open(fixture()).unwrap();
+    let file = std::fs::File::create(st.store.layout().data_dir().join(name)).unwrap();
+    let format = nta_capture::WriteFormat::Pcapng;
+    let mut w = nta_capture::CaptureWriter::new(file, format, nta_capture::LinkType::ETHERNET, 65_535, "t").unwrap();
+    let mut frame = Vec::new();
+    while let Some(p) = reader.next_packet().unwrap() {
+        vxlan.encapsulate(p.data, 0, &mut frame);
+        w.write_packet(p.ts_ns, &frame, frame.len() as u32).unwrap();
+    }
+    w.into_inner().unwrap();
+}
+
+#[actix_web::test]
+async fn the_servers_tunnel_layer_is_what_extraction_reads() {
+    use nta_parsing::TunnelLayer;
+    for layer in [TunnelLayer::Inner, TunnelLayer::Outer] {
+        let mut st = own_state(None);
+        st.tunnels = actix_web::web::Data::new(layer);
+        vxlan_fixture(&st, "mirror.pcapng");
+        let app = test::init_service(create_app(st.clone())).await;
+        let start = serde_json::json!({"path": "mirror.pcapng"});
+        let (s, b) = call(&app, test::TestRequest::post().uri("/api/control/start").set_json(start)).await;
+        assert_eq!(s, 202, "{b}");
+        let j = wait_job(&app, b["job"].as_str().unwrap()).await;
+        assert_eq!((j["state"].as_str(), j["result"]["windows"].as_u64()), (Some("done"), Some(180)), "{j}");
+        let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1000")).await;
+        let items = m["items"].as_array().unwrap();
+        let sum = |field: &str| items.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
+        let vxlan: u64 = items.iter().filter_map(|r| r["tunnels"]["vxlan"].as_u64()).sum();
+        assert_eq!(vxlan, sum("packets"), "{layer:?}: every packet came through VXLAN");
+        if layer == TunnelLayer::Inner {
+            // What the hosts said to each other: the fixture's TCP, its SYN flood.
+            assert!(sum("tcp_packets") > 10_000 && sum("tcp_syn") > 1000, "{}", sum("tcp_packets"));
+        } else {
+            // The tunnels themselves: IPv4 datagrams to port 4789.
+            assert_eq!((sum("tcp_packets"), sum("udp_packets"), sum("ipv4_packets")), (0, vxlan, vxlan));
+        }
+    }
+}
+
 #[actix_web::test]
 async fn detect_extracts_an_upload_with_the_models_window() {
     let st = own_state(None);
