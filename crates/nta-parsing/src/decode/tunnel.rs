@@ -359,7 +359,9 @@ impl Decoder<'_> {
                 if walked > MAX_GTP_EXTENSIONS {
                     return self.fail(DecodeError::invalid(Layer::Tunnel, off, "GTP extension count", walked));
                 }
-                let units = h.get(len).copied().unwrap_or_default();
+                let Some(units) = h.get(len).copied() else {
+                    return self.fail(DecodeError::truncated(Layer::Tunnel, off, len + 4, h.len()));
+                };
                 if units == 0 {
                     return self.fail(DecodeError::invalid(Layer::Tunnel, off + len, "GTP extension length", 0));
                 }
@@ -431,6 +433,9 @@ impl Decoder<'_> {
             }
         }
         let payload = match self.frame.get(at).map(|b| b >> 4) {
+            Some(0) if self.frame.len() < at + 4 => {
+                return self.fail(DecodeError::truncated(Layer::Tunnel, at, 4, self.from(at).len()));
+            }
             Some(0) => {
                 at += 4;
                 Payload::Ethernet

@@ -166,3 +166,35 @@ proptest! {
         }
     }
 }
+
+/// Headers that announce more than the frame holds never point an error (or the innermost
+/// packet) beyond it — found by the fuzzer: a GTP-U G-PDU whose extension headers run past the
+/// frame, an MPLS stack ending on a pseudowire control word cut short.
+#[test]
+fn gtp_extension_headers_cut_anywhere_stay_inside_the_frame() {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    f.extend_from_slice(&[0x45, 0, 0, 48, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    f.extend_from_slice(&[0x08, 0x68, 0x08, 0x68, 0, 28, 0, 0]);
+    // Version 1, GTP, E flag; G-PDU; TEID 7; sequence, N-PDU, next extension 0x85; then an
+    // extension of 2 units announcing another (0xc0) that the frame does not hold.
+    f.extend_from_slice(&[0x34, 0xff, 0, 24, 0, 0, 0, 7, 0, 0, 0, 0x85, 2, 0, 0, 0, 0, 0, 0, 0xc0]);
+    for cut in 0..=f.len() {
+        let s = decode_frame(LinkType::ETHERNET, &f[..cut]);
+        if let Some(e) = s.error {
+            assert!(e.offset as usize <= cut, "cut {cut}: {e}");
+        }
+    }
+    let s = decode_frame(LinkType::ETHERNET, &f);
+    assert!(s.encap.kinds.contains(nta_parsing::Tunnel::GtpU));
+    assert!(s.error.is_some_and(|e| e.layer == nta_parsing::Layer::Tunnel), "{:?}", s.error);
+    // Linux SLL, MPLS: 14 labels, the last at the bottom, then a control word of 3 bytes.
+    let mut m = vec![0u8; 14];
+    m.extend_from_slice(&[0x88, 0x47]);
+    for i in 0..14 {
+        m.extend_from_slice(&[0, 0, if i == 13 { 1 } else { 0 }, 64]);
+    }
+    m.extend_from_slice(&[0, 0, 0]);
+    let s = decode_frame(LinkType(113), &m);
+    assert!(s.error.is_some_and(|e| e.offset as usize <= m.len()), "{:?}", s.error);
+    assert!(s.encap.overhead as usize <= m.len());
+}
