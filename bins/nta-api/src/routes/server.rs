@@ -47,6 +47,9 @@ pub struct StatusBody {
     uptime_s: f64,
     /// `idle` or `pcap <path>` (the capture being or last processed).
     mode: String,
+    /// The layer of tunnelled packets extraction reads: `inner` or `outer` (`--tunnels`).
+    #[schema(value_type = String, example = "inner")]
+    tunnels: nta_parsing::TunnelLayer,
     data_dir: String,
     logs_dir: String,
     /// Uploaded captures.
@@ -74,6 +77,7 @@ pub async fn status(
     store: web::Data<FileStore>,
     jobs: web::Data<Jobs>,
     control: web::Data<Control>,
+    tunnels: web::Data<nta_parsing::TunnelLayer>,
 ) -> ApiResult<HttpResponse> {
     let layout = store.layout();
     let (data_dir, logs_dir) = (layout.data_dir().display().to_string(), layout.logs_dir().display().to_string());
@@ -82,6 +86,7 @@ pub async fn status(
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: control.started.elapsed().as_secs_f64(),
         mode: control.mode(),
+        tunnels: **tunnels,
         data_dir,
         logs_dir,
         captures: counts.captures,

@@ -190,6 +190,8 @@ async fn the_servers_tunnel_layer_is_what_extraction_reads() {
         assert_eq!(s, 202, "{b}");
         let j = wait_job(&app, b["job"].as_str().unwrap()).await;
         assert_eq!((j["state"].as_str(), j["result"]["windows"].as_u64()), (Some("done"), Some(180)), "{j}");
+        let (_, status) = call(&app, test::TestRequest::get().uri("/api/status")).await;
+        assert_eq!(status["tunnels"], serde_json::to_value(layer).unwrap());
         let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1000")).await;
         let items = m["items"].as_array().unwrap();
         let sum = |field: &str| items.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
