@@ -3,7 +3,9 @@
 //! profile, every attack; cached in the temp directory), then extracts 1-second windows with
 //! 1 thread and with 2, and reports MB/s, packets/s, peak RSS (VmHWM) and whether the two
 //! outputs are identical; then with flow records too (serialized as JSON lines); then the same
-//! traffic inside VXLAN, as a cloud traffic mirror delivers it (`NTA_BENCH_WRAP=0` skips it).
+//! traffic inside VXLAN, as a cloud traffic mirror delivers it (`NTA_BENCH_WRAP=0` skips it);
+//! then a spoofed SYN flood (4 M SYNs in one second from random sources, nta-synth; the
+//! victim's answers too: 5.2 M packets), 1 and 2 threads (`NTA_BENCH_FLOOD=0` skips it).
 
 use nta_capture::{CaptureWriter, WriteFormat};
 use nta_metrics::{ExtractConfig, WindowRecord, extract_files};
@@ -39,6 +41,21 @@ fn wrap_copy(from: &PathBuf, to: &PathBuf) -> Result<(), Box<dyn std::error::Err
     Ok(())
 }
 
+/// 4 M SYNs in one second, each from a random address and port, to one victim (and its
+/// answers), nothing else.
+fn build_flood(path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let mut cfg = SynthConfig::new(1, 2 * NS);
+    cfg.normal = false;
+    cfg.attacks.push(AttackSpec { rate: 4_000_000.0, ..AttackSpec::new(SynthAttack::Synflood, 0, NS) });
+    let tmp = path.with_extension("tmp");
+    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    let mut w = CaptureWriter::new(file, WriteFormat::Pcap, LINK_TYPE, SNAPLEN, "bench")?;
+    synthesize(&cfg, &mut w)?;
+    w.into_inner()?.flush()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 fn build(path: &PathBuf, mb: u64) -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = SynthConfig::new(1, 24 * 3600 * NS);
     cfg.profile = Profile::campus();
@@ -66,6 +83,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let size = std::fs::metadata(&path)?.len() as f64;
     let plain = run(&path, size)?;
+    if !std::env::var("NTA_BENCH_FLOOD").is_ok_and(|v| v == "0") {
+        let flood = std::env::temp_dir().join("nta-extract-bench-synflood.pcap");
+        if !flood.exists() {
+            build_flood(&flood)?;
+        }
+        let flood_size = std::fs::metadata(&flood)?.len() as f64;
+        println!("spoofed SYN flood ({:.0} MB):", flood_size / 1e6);
+        run_windows(&flood, flood_size, 1)?;
+    }
     if std::env::var("NTA_BENCH_WRAP").is_ok_and(|v| v == "0") {
         return Ok(());
     }

@@ -49,24 +49,34 @@ impl HostAcc {
                 *per_port.entry((*src, port)).or_insert(0) += 1;
             }
         }
+        // Per chosen source, in one pass each (a spoofed flood in short windows chooses every
+        // source: per-source scans of the tables would be quadratic): its distinct hosts, the
+        // host it probed most and the port it probed most (ties: the lower one).
+        let mut top_hosts: FxHashMap<IpAddr, (IpAddr, u64, u64)> = FxHashMap::default();
+        for ((src, dst), n) in &per_pair {
+            let e = top_hosts.entry(*src).or_insert((*dst, *n, 0));
+            e.2 += 1;
+            if *n > e.1 || (*n == e.1 && *dst < e.0) {
+                (e.0, e.1) = (*dst, *n);
+            }
+        }
+        let mut top_ports: FxHashMap<IpAddr, (u16, u64)> = FxHashMap::default();
+        for ((src, port), n) in &per_port {
+            let e = top_ports.entry(*src).or_insert((*port, *n));
+            if *n > e.1 || (*n == e.1 && *port < e.0) {
+                *e = (*port, *n);
+            }
+        }
         let mut scanners: Vec<ScannerEvidence> = chosen
             .iter()
             .map(|&ip| {
-                let top = per_pair
-                    .iter()
-                    .filter(|((a, _), _)| *a == ip)
-                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.1.cmp(&x.0.1)))
-                    .map(|((_, b), n)| (*b, *n));
-                let port = per_port
-                    .iter()
-                    .filter(|((a, _), _)| *a == ip)
-                    .max_by(|x, y| x.1.cmp(y.1).then(y.0.1.cmp(&x.0.1)))
-                    .map(|((_, p), n)| (*p, *n));
+                let top = top_hosts.get(&ip).copied();
+                let port = top_ports.get(&ip).copied();
                 let h = host(&ip);
                 ScannerEvidence {
                     ip,
                     probes: probes_by_src.get(&ip).copied().unwrap_or(0),
-                    hosts: per_pair.keys().filter(|(a, _)| *a == ip).count() as u64,
+                    hosts: top.map_or(0, |t| t.2),
                     top_host: top.map(|t| t.0),
                     top_host_ports: top.map_or(0, |t| t.1),
                     top_port: port.map_or(0, |p| p.0),
@@ -228,5 +238,41 @@ impl HostAcc {
         arp.truncate(EVIDENCE_LIST_LEN);
         ev.arp = arp;
         ev
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::hosts::{Opened, TcpFacts};
+
+    /// A SYN from `src` to `dst`:`port` opening a flow.
+    fn syn(acc: &mut HostAcc, src: IpAddr, dst: IpAddr, port: u16) {
+        let tcp = TcpFacts { syn: true, ..TcpFacts::default() };
+        let opened = Opened { from_src: true, proto: 6, port, syn: true, probe: true };
+        acc.packet(src, dst, 60, Some(tcp), false, false, false, Some(opened));
+    }
+
+    #[test]
+    fn scanners_of_a_spoofed_flood_in_short_windows() {
+        // 1 s windows scale the floor of 10 probes down to 1: every spoofed source of a flood
+        // is a candidate (their grouping is one pass, not one per source). The scanner probes
+        // two hosts on two ports each, the same number of times: the lower host and port win.
+        let mut acc = HostAcc::default();
+        let scanner: IpAddr = "192.0.2.9".parse().unwrap();
+        let (low, high): (IpAddr, IpAddr) = ("10.0.0.5".parse().unwrap(), "10.0.0.7".parse().unwrap());
+        for (dst, port) in [(high, 22), (low, 80), (high, 80), (low, 22)] {
+            syn(&mut acc, scanner, dst, port);
+        }
+        for i in 0..50_000u32 {
+            syn(&mut acc, IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + i)), low, 80);
+        }
+        let ev = acc.evidence(&ArpMemory::default(), 1_000_000_000);
+        assert_eq!(ev.scanners.len(), EVIDENCE_LIST_LEN);
+        let s = ev.scanners.first().unwrap();
+        assert_eq!((s.ip, s.probes, s.hosts), (scanner, 4, 2));
+        assert_eq!((s.top_host, s.top_host_ports, s.top_port, s.top_port_hosts), (Some(low), 2, 22, 2));
+        assert_eq!(ev.targets.first().map(|t| (t.ip, t.syns)), Some((low, 50_002)));
     }
 }
