@@ -282,11 +282,12 @@ impl WindowAcc {
         let bytes = self.bytes * k;
         let hosts = &self.hosts.hosts;
         let mut counts: Vec<u64> = hosts.values().map(|h| h.packets_out).filter(|p| *p > 0).collect();
-        let unique_src_ips = counts.len() as u64;
+        // Beyond the host table's bound, the addresses it could not admit are estimated.
+        let unique_src_ips = counts.len() as u64 + self.hosts.untracked_src.estimate();
         let src_ip_entropy = entropy(&mut counts);
         counts.clear();
         counts.extend(hosts.values().map(|h| h.packets_in).filter(|p| *p > 0));
-        let unique_dst_ips = counts.len() as u64;
+        let unique_dst_ips = counts.len() as u64 + self.hosts.untracked_dst.estimate();
         let dst_ip_entropy = entropy(&mut counts);
         counts.clear();
         counts.extend(self.dst_ports.touched.iter().map(|p| u64::from(self.dst_ports.get(*p))));

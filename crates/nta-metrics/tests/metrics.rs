@@ -661,3 +661,41 @@ fn live_counters_are_attributed_to_windows() {
     assert!(file.iter().all(|r| r.capture_received.is_none() && r.capture_dropped.is_none()));
     assert!(!serde_json::to_string(&file[0]).unwrap().contains("capture_"));
 }
+
+/// A spoofed SYN flood with more sources in one window than the host table admits (262,144):
+/// the distinct sources are estimated beyond it (HyperLogLog, 0.8 % standard error), within
+/// 3 standard errors of the exact count.
+#[test]
+fn distinct_sources_beyond_the_host_table_are_estimated() {
+    let path = tmp("spoofed.pcap");
+    let mut cfg = SynthConfig::new(3, 2 * NS);
+    cfg.normal = false;
+    cfg.attacks
+        .push(nta_synth::AttackSpec { rate: 600_000.0, ..nta_synth::AttackSpec::new(SynthAttack::Synflood, 0, NS) });
+    let mut w =
+        CaptureWriter::new(std::fs::File::create(&path).unwrap(), WriteFormat::Pcap, LINK_TYPE, SNAPLEN, "t").unwrap();
+    synthesize(&cfg, &mut w).unwrap();
+    w.into_inner().unwrap();
+    // The exact count, from the capture itself.
+    let mut sources = std::collections::HashSet::new();
+    let mut reader = CaptureReader::open(&path).unwrap();
+    while let Some(p) = reader.next_packet().unwrap() {
+        if let Some(ip) = nta_parsing::decode(&p).ip {
+            sources.insert(ip.src);
+        }
+    }
+    let records = extract(std::slice::from_ref(&path), &ExtractConfig::new(10 * NS));
+    let flood = records.iter().max_by_key(|r| r.packets).unwrap();
+    assert!(sources.len() > 500_000, "{}", sources.len());
+    let err = (flood.unique_src_ips as f64 - sources.len() as f64).abs() / sources.len() as f64;
+    assert!(
+        err < 0.024,
+        "estimated {} of {} distinct sources ({:.2} %)",
+        flood.unique_src_ips,
+        sources.len(),
+        err * 100.0
+    );
+    assert!(flood.evidence.untracked > 0, "the table was full");
+    assert_eq!(flood.evidence.targets.first().map(|t| t.syns > 500_000), Some(true));
+    std::fs::remove_file(&path).ok();
+}

@@ -5,6 +5,9 @@
 //! which MAC claimed an address first. The evidence lists are made in `finish.rs`.
 
 mod finish;
+mod hll;
+
+pub(crate) use hll::Hll;
 
 use crate::evidence::MacAddr;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -137,6 +140,9 @@ pub(crate) struct HostAcc {
     arp_targets: FxHashSet<(Ipv4Addr, Ipv4Addr)>,
     transfers: FxHashMap<(IpAddr, IpAddr), (u64, u64)>,
     pub(crate) untracked: u64,
+    /// Distinct sources and destinations the full host table did not admit, estimated.
+    pub(crate) untracked_src: Hll,
+    pub(crate) untracked_dst: Hll,
 }
 
 /// A flow this packet opened (from the flow table).
@@ -173,6 +179,8 @@ impl HostAcc {
         self.arp_targets.clear();
         self.transfers.clear();
         self.untracked = 0;
+        self.untracked_src.clear();
+        self.untracked_dst.clear();
     }
 
     /// One IP packet from `src` to `dst`.
@@ -190,7 +198,11 @@ impl HostAcc {
         opened: Option<Opened>,
     ) {
         let bytes = u64::from(wire_len);
-        if let Some(h) = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS, &mut self.untracked) {
+        let tracked_src = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS, &mut self.untracked);
+        if tracked_src.is_none() {
+            self.untracked_src.add(src);
+        }
+        if let Some(h) = tracked_src {
             if opened.is_some_and(|o| o.from_src) {
                 bump(&mut h.new_flows_out);
             }
@@ -208,7 +220,11 @@ impl HostAcc {
                 bump(&mut h.udp_out);
             }
         }
-        if let Some(h) = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS, &mut self.untracked) {
+        let tracked_dst = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS, &mut self.untracked);
+        if tracked_dst.is_none() {
+            self.untracked_dst.add(dst);
+        }
+        if let Some(h) = tracked_dst {
             if opened.is_some_and(|o| !o.from_src) {
                 bump(&mut h.new_flows_out);
             }
