@@ -216,7 +216,6 @@ fn run() -> Result<()> {
         (live.is_none() && sample.is_file()).then_some(sample)
     });
     let bind = args.bind;
-    let args_tunnels = args.tunnels;
     let jobs = services.jobs.clone();
     let served = actix_web::rt::System::new().block_on(async move {
         let app_services = services.clone();
@@ -242,7 +241,7 @@ fn run() -> Result<()> {
         } else if let Some(pcap) = pcap {
             let id = services
                 .control
-                .start(&services.jobs, &layout, "startup", pcap, args_tunnels)
+                .start(&services.jobs, &layout, "startup", pcap, **services.tunnels)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("startup job {id}: processing the capture");
         }

@@ -78,6 +78,7 @@ impl Batch {
     pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.meta.clear();
+        self.summaries.clear();
         self.counters = None;
     }
 

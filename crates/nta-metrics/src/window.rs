@@ -166,11 +166,7 @@ impl WindowAcc {
         }
         if !s.encap.kinds.is_empty() {
             self.tunnelled += 1;
-            for t in s.encap.kinds.iter() {
-                if let Some(n) = self.encapsulations.get_mut(t.index()) {
-                    *n += 1;
-                }
-            }
+            s.encap.kinds.count_into(&mut self.encapsulations);
         }
         match s.network {
             Network::Ipv4 => self.ipv4 += 1,

@@ -1,7 +1,8 @@
 //! [`Census`]: protocol and error counts over many [`PacketSummary`]s.
 
 use crate::Layer;
-use crate::summary::{App, Fragment, Network, PacketSummary, Transport, Tunnel, TunnelLayer};
+use crate::summary::{App, Fragment, Network, PacketSummary, Transport};
+use crate::tunnel::{Tunnel, TunnelLayer};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -82,22 +83,22 @@ pub struct Census {
     pub malformed_by_layer: [u64; Layer::ALL.len()],
 }
 
-fn per_layer<S: Serializer>(counts: &[u64; Layer::ALL.len()], s: S) -> Result<S::Ok, S::Error> {
-    let nonzero = Layer::ALL.iter().zip(counts).filter(|(_, n)| **n > 0);
-    let mut map = s.serialize_map(Some(nonzero.clone().count()))?;
-    for (layer, n) in nonzero {
-        map.serialize_entry(layer.name(), n)?;
+/// Counts as a map from names to the non-zero counts.
+fn nonzero<S: Serializer>(names: impl Iterator<Item = &'static str>, counts: &[u64], s: S) -> Result<S::Ok, S::Error> {
+    let nonzero: Vec<(&str, u64)> = names.zip(counts.iter().copied()).filter(|(_, n)| *n > 0).collect();
+    let mut map = s.serialize_map(Some(nonzero.len()))?;
+    for (name, n) in nonzero {
+        map.serialize_entry(name, &n)?;
     }
     map.end()
 }
 
+fn per_layer<S: Serializer>(counts: &[u64; Layer::ALL.len()], s: S) -> Result<S::Ok, S::Error> {
+    nonzero(Layer::ALL.iter().map(|l| l.name()), counts, s)
+}
+
 fn per_tunnel<S: Serializer>(counts: &[u64; Tunnel::ALL.len()], s: S) -> Result<S::Ok, S::Error> {
-    let nonzero = Tunnel::ALL.iter().zip(counts).filter(|(_, n)| **n > 0);
-    let mut map = s.serialize_map(Some(nonzero.clone().count()))?;
-    for (tunnel, n) in nonzero {
-        map.serialize_entry(tunnel.name(), n)?;
-    }
-    map.end()
+    nonzero(Tunnel::ALL.iter().map(|t| t.name()), counts, s)
 }
 
 impl Census {
@@ -123,11 +124,7 @@ impl Census {
         }
         if !s.encap.kinds.is_empty() {
             self.tunnels += 1;
-            for t in s.encap.kinds.iter() {
-                if let Some(n) = self.encapsulations.get_mut(t.index()) {
-                    *n += 1;
-                }
-            }
+            s.encap.kinds.count_into(&mut self.encapsulations);
         }
         match &s.transport {
             Transport::None => {}

@@ -36,6 +36,7 @@ mod census;
 mod decode;
 mod error;
 mod summary;
+mod tunnel;
 
 pub use crate::{
     app::{
@@ -46,7 +47,8 @@ pub use crate::{
     decode::{MAX_ENCAP_DEPTH, decode, decode_frame, decode_with, link_type_decoded},
     error::{DecodeError, DecodeErrorKind, Layer},
     summary::{
-        App, ArpSummary, Encapsulation, Fragment, IcmpSummary, IpSummary, Network, OuterTunnel, PacketSummary,
-        TcpFlags, TcpSummary, Transport, Tunnel, TunnelLayer, TunnelSet, UdpSummary, VlanTags,
+        App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport,
+        UdpSummary, VlanTags,
     },
+    tunnel::{Encapsulation, OuterTunnel, Tunnel, TunnelLayer, TunnelSet},
 };

@@ -110,19 +110,18 @@ fn ipv4_checksum(header: &[u8; 20]) -> u16 {
 
 /// A source port in 49152..65535 from the inner frame's addresses and ports, symmetric.
 fn flow_port(inner: &[u8]) -> u16 {
-    // Ethernet + IPv4: addresses at 26..34, ports at 34..38; IPv6: addresses at 22..54.
-    let (a, b) = match inner.get(12..14) {
-        Some([0x08, 0x00]) => (inner.get(26..30).unwrap_or_default(), inner.get(30..34).unwrap_or_default()),
-        Some([0x86, 0xdd]) => (inner.get(22..38).unwrap_or_default(), inner.get(38..54).unwrap_or_default()),
-        _ => (&[][..], &[][..]),
+    // Ethernet + IPv4: addresses at 26 (4 bytes each), ports at 34; IPv6: addresses at 22 (16
+    // bytes each), ports at 54.
+    let (at, len, ports) = match inner.get(12..14) {
+        Some([0x08, 0x00]) => (26, 4, 34),
+        Some([0x86, 0xdd]) => (22, 16, 54),
+        _ => (0, 0, 34),
     };
-    let ports = |at: usize| inner.get(at..at + 4).unwrap_or_default();
-    let p = if inner.get(12..14) == Some(&[0x86, 0xdd]) { ports(54) } else { ports(34) };
-    let (p1, p2) = (p.get(..2).unwrap_or_default(), p.get(2..).unwrap_or_default());
-    let h = |x: &[u8], y: &[u8]| {
-        x.iter().chain(y).fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+    let bytes = |from: usize, n: usize| inner.get(from..from + n).unwrap_or_default();
+    let h = |addr: &[u8], port: &[u8]| {
+        addr.iter().chain(port).fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
     };
-    let (ea, eb) = (h(a, p1), h(b, p2));
+    let (ea, eb) = (h(bytes(at, len), bytes(ports, 2)), h(bytes(at + len, len), bytes(ports + 2, 2)));
     let mixed = ea.min(eb).wrapping_mul(31) ^ ea.max(eb);
     49152 + (mixed % 16384) as u16
 }

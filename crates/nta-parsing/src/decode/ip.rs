@@ -4,9 +4,8 @@
 use super::tunnel::Payload;
 use super::{Decoder, MAX_IPV6_EXT, be16};
 use crate::app;
-use crate::summary::{
-    App, Fragment, IcmpSummary, IpSummary, Network, TcpFlags, TcpSummary, Transport, Tunnel, UdpSummary,
-};
+use crate::summary::{App, Fragment, IcmpSummary, IpSummary, Network, TcpFlags, TcpSummary, Transport, UdpSummary};
+use crate::tunnel::Tunnel;
 use crate::{DecodeError, Layer};
 use pnet_packet::icmp::IcmpPacket;
 use pnet_packet::icmpv6::Icmpv6Packet;

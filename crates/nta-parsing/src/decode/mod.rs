@@ -9,7 +9,8 @@
 mod ip;
 mod tunnel;
 
-use crate::summary::{ArpSummary, Fragment, Network, PacketSummary, TunnelLayer};
+use crate::summary::{ArpSummary, Fragment, Network, PacketSummary};
+use crate::tunnel::TunnelLayer;
 use crate::{DecodeError, Layer};
 use nta_capture::{LinkType, Packet};
 use pnet_packet::arp::ArpPacket;

@@ -9,7 +9,8 @@
 //! carrier showed it (the error is kept).
 
 use super::{Decoder, MAX_ENCAP_DEPTH, be16, be32};
-use crate::summary::{App, Fragment, Network, OuterTunnel, Transport, Tunnel, TunnelLayer};
+use crate::summary::{App, Fragment, Network, Transport};
+use crate::tunnel::{OuterTunnel, Tunnel, TunnelLayer};
 use crate::{DecodeError, Layer};
 
 /// Most MPLS labels walked before the packet is declared malformed.
@@ -340,14 +341,10 @@ impl Decoder<'_> {
     /// GTP-U (3GPP TS 29.281): version 1, protocol type GTP; only G-PDUs (type 255) carry a
     /// user packet. Optional fields and extension headers are walked.
     fn gtp_u(&mut self, h: &[u8], off: usize) {
-        let (Some(flags), Some(kind)) = (h.first().copied(), h.get(1).copied()) else { return };
-        if flags >> 5 != 1 || flags & 0x10 == 0 || h.len() < 8 {
+        if !self.gtp_header(h, 1, 8) {
             return;
         }
-        self.s.encap.kinds.insert(Tunnel::GtpU);
-        if kind != 0xff {
-            return;
-        }
+        let flags = h.first().copied().unwrap_or_default();
         let teid = be32(h, 4);
         let mut len = 8;
         if flags & 0x07 != 0 {
@@ -377,15 +374,21 @@ impl Decoder<'_> {
         }
     }
 
+    /// A GTP header of `version` with the protocol-type bit (GTP, not GTP'), at least `min`
+    /// bytes: named; whether it is a G-PDU (type 255), the one message carrying a user packet.
+    fn gtp_header(&mut self, h: &[u8], version: u8, min: usize) -> bool {
+        let (Some(flags), Some(kind)) = (h.first().copied(), h.get(1).copied()) else { return false };
+        if flags >> 5 != version || flags & 0x10 == 0 || h.len() < min {
+            return false;
+        }
+        self.s.encap.kinds.insert(Tunnel::GtpU);
+        kind == 0xff
+    }
+
     /// GTP version 0 (GSM 09.60, UDP port 3386): a 20-byte header; T-PDUs (type 255) carry
     /// a user packet. GTP' (charging records, protocol type 0) is not a tunnel.
     fn gtp_v0(&mut self, h: &[u8], off: usize) {
-        let (Some(flags), Some(kind)) = (h.first().copied(), h.get(1).copied()) else { return };
-        if flags >> 5 != 0 || flags & 0x10 == 0 || h.len() < 20 {
-            return;
-        }
-        self.s.encap.kinds.insert(Tunnel::GtpU);
-        if kind != 0xff {
+        if !self.gtp_header(h, 0, 20) {
             return;
         }
         // The tunnel id is 8 bytes: its low 32 bits name the tunnel here.
