@@ -67,6 +67,7 @@ impl From<nta_store::Error> for ApiError {
             E::NotFound { what: "model", .. } => ApiError::new(StatusCode::NOT_FOUND, "unknown_model", e.to_string()),
             E::NotFound { .. } => ApiError::not_found(e.to_string()),
             E::Cancelled => ApiError::new(StatusCode::CONFLICT, "cancelled", e.to_string()),
+            E::Backend { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
             _ => ApiError::internal(e),
         }
     }

@@ -1,6 +1,7 @@
 //! `nta-api`, the REST backend: [`create_app`] builds the whole application — routes, JSON
 //! errors, CORS and request logs — from [`Services`], one small typed `web::Data` per service
-//! ([`FileStore`] for what is stored, [`Jobs`] for long work, [`Control`] for the server's
+//! ([`FileStore`] for the directories, a [`RecordStore`] for the records read — the files, or
+//! a fleet's ClickHouse with `--clickhouse` —, [`Jobs`] for long work, [`Control`] for the server's
 //! current work, [`Auth`], [`Limits`]). `main.rs` and the in-process tests both call it, so
 //! the app that is tested is the app that runs.
 
@@ -20,7 +21,7 @@ pub use auth::Auth;
 pub use events::{Event, Events};
 pub use jobs::{JobLimits, Jobs};
 use nta_parsing::TunnelLayer;
-use nta_store::{FileStore, Layout};
+use nta_store::{FileStore, Layout, RecordStore};
 pub use routes::control::Control;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,6 +48,9 @@ impl Default for Limits {
 pub struct Services {
     /// The data and logs directories, read through caches.
     pub store: web::Data<FileStore>,
+    /// The records (anomalies, metrics, flows) the reads answer from: the files of `store`,
+    /// or a fleet's ClickHouse.
+    pub records: web::Data<dyn RecordStore>,
     /// Long work.
     pub jobs: web::Data<Jobs>,
     /// What happens, for `/api/events`.
@@ -75,8 +79,11 @@ impl Services {
             println!("removed {removed} partial upload(s) left by an earlier run");
         }
         let events = Events::new();
+        let store = web::Data::new(FileStore::new(layout));
+        let records: Arc<dyn RecordStore> = store.clone().into_inner();
         Ok(Services {
-            store: web::Data::new(FileStore::new(layout)),
+            records: web::Data::from(records),
+            store,
             jobs: web::Data::from(Jobs::new(jobs, events.clone())),
             events: web::Data::new(events),
             control: web::Data::new(Control::new()),
@@ -86,6 +93,12 @@ impl Services {
             cors_origins: Arc::default(),
             request_log: None,
         })
+    }
+
+    /// The same, reading the records from `records` (a fleet's ClickHouse) instead of the files.
+    pub fn with_records(mut self, records: Arc<dyn RecordStore>) -> Services {
+        self.records = web::Data::from(records);
+        self
     }
 
     /// The same, logging requests to `logs/app.log` too.
@@ -117,6 +130,7 @@ pub fn create_app(
     let log = s.request_log;
     App::new()
         .app_data(s.store)
+        .app_data(s.records)
         .app_data(s.jobs)
         .app_data(s.events)
         .app_data(s.control)

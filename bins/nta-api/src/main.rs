@@ -69,6 +69,14 @@ struct Args {
     /// inner (what the hosts said to each other) or outer (the tunnels themselves)
     #[arg(long, env = "NTA_TUNNELS")]
     tunnels: Option<nta_parsing::TunnelLayer>,
+    /// Serve a fleet's records (anomalies, metrics, flows, status) from ClickHouse's HTTP
+    /// interface, http://[USER[:PASSWORD]@]HOST:PORT, as `nta-cli ingest` loads them
+    /// (docs/DEPLOY.md); models, uploads and jobs stay in the directories
+    #[arg(long, env = "NTA_CLICKHOUSE", value_name = "URL")]
+    clickhouse: Option<String>,
+    /// The database of nta's tables in ClickHouse [default: nta]
+    #[arg(long, env = "NTA_CLICKHOUSE_DB", value_name = "NAME")]
+    clickhouse_db: Option<String>,
 }
 
 /// The settings file; every key optional.
@@ -88,6 +96,8 @@ struct FileSettings {
     jobs_kept: Option<usize>,
     open_reads: Option<bool>,
     tunnels: Option<nta_parsing::TunnelLayer>,
+    clickhouse: Option<String>,
+    clickhouse_db: Option<String>,
 }
 
 /// `upload_idle_timeout = "30s"` in the settings file.
@@ -112,6 +122,8 @@ struct Settings {
     cors_origins: Vec<String>,
     open_reads: bool,
     tunnels: nta_parsing::TunnelLayer,
+    /// ClickHouse's URL and database, when the records come from a fleet's store.
+    clickhouse: Option<(String, String)>,
 }
 
 /// Live detection at start: `--interface` and its companions.
@@ -166,6 +178,10 @@ fn settings(args: Args) -> Result<Settings> {
         },
         open_reads: args.open_reads || file.open_reads.unwrap_or(false),
         tunnels: args.tunnels.or(file.tunnels).unwrap_or_default(),
+        clickhouse: args
+            .clickhouse
+            .or(file.clickhouse)
+            .map(|url| (url, args.clickhouse_db.or(file.clickhouse_db).unwrap_or_else(|| "nta".to_owned()))),
     })
 }
 
@@ -211,9 +227,13 @@ fn run() -> Result<()> {
             .with_request_log()?;
     services.cors_origins = std::sync::Arc::new(args.cors_origins.clone());
     services.tunnels = actix_web::web::Data::new(args.tunnels);
+    if let Some((url, db)) = &args.clickhouse {
+        services = services.with_records(std::sync::Arc::new(open_clickhouse(url, db)?));
+    }
+    // A fleet's API reads; it processes a capture at start only when told to.
     let pcap = args.pcap.clone().or_else(|| {
         let sample = PathBuf::from("fixtures/test_net_traffic.pcapng");
-        (live.is_none() && sample.is_file()).then_some(sample)
+        (live.is_none() && args.clickhouse.is_none() && sample.is_file()).then_some(sample)
     });
     let bind = args.bind;
     let jobs = services.jobs.clone();
@@ -255,6 +275,29 @@ fn run() -> Result<()> {
         println!("shutdown: {abandoned} running job(s) cancelled; nothing partial was written");
     }
     served
+}
+
+/// The fleet's store: its tables created when missing; a server still starting is waited
+/// for (30 s), then it is an error.
+fn open_clickhouse(url: &str, db: &str) -> Result<nta_fleet::ClickHouseStore> {
+    let ch = nta_fleet::ClickHouse::new(url, db)?;
+    let mut tries = 0;
+    loop {
+        match nta_fleet::ClickHouseStore::open(ch.clone()) {
+            Ok(s) => {
+                println!("records from ClickHouse {} (database {db})", url.rsplit('@').next().unwrap_or_default());
+                return Ok(s);
+            }
+            Err(e) if tries < 30 => {
+                if tries == 0 {
+                    eprintln!("nta-api: {e}; waiting for ClickHouse");
+                }
+                tries += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(e) => return Err(e).context("opening the fleet's store"),
+        }
+    }
 }
 
 #[cfg(test)]

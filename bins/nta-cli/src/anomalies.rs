@@ -87,6 +87,9 @@ pub(crate) struct ListArgs {
     /// Model score at least this
     #[arg(long)]
     min_score: Option<f64>,
+    /// Only anomalies of this sensor (`--sensor` of a fleet's sensors)
+    #[arg(long)]
+    sensor: Option<String>,
     /// Skip this many
     #[arg(long, default_value_t = 0)]
     offset: usize,
@@ -114,6 +117,7 @@ fn filter_of(a: &ListArgs) -> Filter {
         kind: a.kind,
         ip: a.ip,
         min_score: a.min_score,
+        sensor: a.sensor.clone(),
         order: a.order,
     }
 }

@@ -2,6 +2,7 @@
 //! model and/or a baseline, appended to the anomaly store.
 
 use crate::config::{DetectFlags, DirArgs, TunnelArgs, check_inputs, parse_duration_ns};
+use crate::fleet::PublishArgs;
 use crate::live::LiveArgs;
 use crate::metrics_files::read_metrics;
 use crate::report::print_report;
@@ -50,6 +51,8 @@ pub(crate) struct Args {
     /// a model saved as --model NAME, default live_IFACE), then detect
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ns, requires = "interface")]
     learn: Option<i64>,
+    #[command(flatten)]
+    publish: PublishArgs,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -100,15 +103,22 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     if let Some(live) = args.live.open()? {
         let (source, end) = live.take();
-        let code = detect_stream(&layout, source, &cfg_x, (model, baseline, learner), (&cfg, args.detect.by_time()));
+        let publisher = args.publish.start()?;
+        let judges = (model, baseline, learner);
+        let code = detect_stream(&layout, source, &cfg_x, judges, (&cfg, args.detect.by_time()), publisher.as_ref());
         end.report();
-        return code;
+        let lost = crate::fleet::finish(publisher);
+        return code.map(|c| if lost { ExitCode::from(1) } else { c });
     }
     if let Some(p) = args.pcap.as_ref().filter(|p| p.as_os_str() == nta_metrics::STDIN_PATH) {
         let source = CaptureSource::File(p.clone());
-        return detect_stream(&layout, source, &cfg_x, (model, baseline, None), (&cfg, args.detect.by_time()));
+        let publisher = args.publish.start()?;
+        let judges = (model, baseline, None);
+        let code = detect_stream(&layout, source, &cfg_x, judges, (&cfg, args.detect.by_time()), publisher.as_ref());
+        let lost = crate::fleet::finish(publisher);
+        return code.map(|c| if lost { ExitCode::from(1) } else { c });
     }
-    let (records, warnings, read_error) = match &args.pcap {
+    let (mut records, warnings, read_error) = match &args.pcap {
         Some(p) => {
             let mut out = Vec::new();
             let s = extract_files(std::slice::from_ref(p), &cfg_x, &|_| {}, &mut |r| {
@@ -123,15 +133,30 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             (records, Vec::new(), false)
         }
     };
+    let publisher = args.publish.start()?;
+    if let Some(name) = args.publish.sensor_name() {
+        // The sensor is part of each anomaly's id: two sensors never share one.
+        records.iter_mut().for_each(|r| r.sensor = Some(name.clone()));
+    }
     let d = detect(&records, model.as_ref(), baseline.as_ref(), &cfg)?;
     let appended = AnomalyStore::new(layout.anomalies_path()).append(&d.anomalies)?;
+    if let Some(p) = &publisher {
+        for r in &records {
+            p.window(r)?;
+        }
+        for a in &d.anomalies {
+            p.anomaly(a)?;
+        }
+    }
+    let lost = crate::fleet::finish(publisher);
     print_report(&mut std::io::stdout().lock(), &d, records.first().map_or(0, |r| r.window_ns), args.detect.by_time())?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     eprintln!("{appended} new anomalies appended to {}", layout.anomalies_path().display());
-    // As `extract`: 1 when the capture could not be read to its end (what was read is used).
-    Ok(if read_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    // As `extract`: 1 when the capture could not be read to its end (what was read is used),
+    // or published records were lost.
+    Ok(if read_error || lost { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// Warns when metrics of another window length than the model's or the baseline's are
@@ -180,6 +205,7 @@ fn detect_stream(
     extract: &ExtractConfig,
     judges: (Option<nta_ml::Model>, Option<Baseline>, Option<Learner>),
     (cfg, by_time): (&DetectConfig, bool),
+    publisher: Option<&nta_fleet::Publisher>,
 ) -> Result<ExitCode> {
     let (mut model, mut baseline, mut learner) = judges;
     let store = AnomalyStore::new(layout.anomalies_path());
@@ -193,7 +219,11 @@ fn detect_stream(
     let window = extract.window_ns;
     // Streams keep no window in memory beyond the open ones: no bound on their number.
     let extract = ExtractConfig { max_windows: nta_metrics::DEFAULT_MAX_WINDOWS, ..extract.clone() };
-    let summary = extract_sources(vec![input], &extract, &|_| {}, &mut |r| {
+    let summary = extract_sources(vec![input], &extract, &|_| {}, &mut |mut r| {
+        if let Some(p) = publisher {
+            r.sensor = Some(p.sensor().to_string());
+            p.window(&r).map_err(crate::fleet::io)?;
+        }
         if let Some(l) = learner.as_mut() {
             match l.offer(layout, &r).map_err(std::io::Error::other)? {
                 None => return Ok(()),
@@ -211,6 +241,11 @@ fn detect_stream(
         windows += d.windows;
         if !d.anomalies.is_empty() {
             appended += store.append(&d.anomalies).map_err(std::io::Error::other)?;
+            if let Some(p) = publisher {
+                for a in &d.anomalies {
+                    p.anomaly(a).map_err(crate::fleet::io)?;
+                }
+            }
             for a in &d.anomalies {
                 writeln!(stdout, "{}  {:<8}  {}", a.window_start, a.severity.name().to_uppercase(), a.summary)?;
             }

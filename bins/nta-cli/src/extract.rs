@@ -1,6 +1,7 @@
 //! `nta-cli extract`: captures → per-window metrics, JSON lines.
 
 use crate::config::{TunnelArgs, check_inputs, parse_duration_ns};
+use crate::fleet::PublishArgs;
 use crate::live::LiveArgs;
 use anyhow::{Context, Result, bail};
 use nta_metrics::{CaptureSource, ExtractConfig, FlowRecord, Progress, extract_with_flows, write_jsonl_record};
@@ -8,7 +9,7 @@ use nta_store::AtomicFile;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
@@ -55,6 +56,8 @@ pub(crate) struct Args {
     json: bool,
     #[command(flatten)]
     live: LiveArgs,
+    #[command(flatten)]
+    publish: PublishArgs,
     /// `nta-cli flows`: the window records are not written.
     #[arg(skip)]
     metrics_discarded: bool,
@@ -185,14 +188,23 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         None => (None, None),
     };
+    let publisher = args.publish.start()?.map(Arc::new);
+    let sensor = args.publish.sensor_name();
+    // `flows` publishes its flows only (its windows are not its output).
+    let window_publisher = publisher.as_ref().filter(|_| !args.metrics_discarded);
     // Flow records are serialized and written on a thread of their own: the extraction's
     // accumulating thread only hands them over (through a bounded queue).
     let stream = live.is_some() || paths.iter().any(|p| p.as_os_str() == nta_metrics::STDIN_PATH);
     let (flow_tx, flow_rx) = std::sync::mpsc::sync_channel::<FlowRecord>(4096);
+    let flow_publisher = publisher.clone();
     let flow_writer = flows_out.take().map(|mut w| {
         std::thread::spawn(move || -> std::io::Result<(u64, Output)> {
             let mut n = 0u64;
-            for f in flow_rx {
+            for mut f in flow_rx {
+                if let Some(p) = &flow_publisher {
+                    f.sensor = Some(p.sensor().to_string());
+                    p.flow(&f).map_err(crate::fleet::io)?;
+                }
                 write_jsonl_record(&mut w, &f)?;
                 n += 1;
                 if stream {
@@ -220,7 +232,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         sources,
         &cfg,
         &show,
-        &mut |r| {
+        &mut |mut r| {
+            if let Some(p) = window_publisher {
+                r.sensor.clone_from(&sensor);
+                p.window(&r).map_err(crate::fleet::io)?;
+            }
             write_jsonl_record(&mut out, &r)?;
             if stream { out.flush() } else { Ok(()) }
         },
@@ -236,6 +252,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         None => 0,
     };
+    // Every record handed over is waited for, whatever happened to the extraction.
+    let lost = crate::fleet::finish(publisher.and_then(Arc::into_inner));
     let summary = summary.context("extracting metrics")?;
     out.flush().context("writing metrics")?;
     drop(out);
@@ -270,7 +288,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let c = &summary.counts;
     if args.metrics_discarded {
-        return Ok(finish(&summary, live.as_ref(), args.json));
+        return Ok(finish(&summary, live.as_ref(), args.json, lost));
     }
     eprintln!(
         "{} windows ({} empty{}{}) from {} packets{} in {} file(s) -> {}; {:.2} s, {:.0} MB/s, {} thread(s)",
@@ -286,11 +304,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         bytes as f64 / 1e6 / secs.max(1e-9),
         summary.threads,
     );
-    Ok(finish(&summary, live.as_ref(), args.json && !to_stdout))
+    Ok(finish(&summary, live.as_ref(), args.json && !to_stdout, lost))
 }
 
-/// The closing part: the live capture's counters, the JSON summary, the exit code.
-fn finish(summary: &nta_metrics::ExtractSummary, live: Option<&crate::live::LiveEnd>, json: bool) -> ExitCode {
+/// The closing part: the live capture's counters, the JSON summary, the exit code (1 when
+/// an input could not be read to its end or published records were lost).
+fn finish(
+    summary: &nta_metrics::ExtractSummary,
+    live: Option<&crate::live::LiveEnd>,
+    json: bool,
+    lost: bool,
+) -> ExitCode {
     if let Some(l) = live {
         l.report();
     }
@@ -299,7 +323,7 @@ fn finish(summary: &nta_metrics::ExtractSummary, live: Option<&crate::live::Live
         let _ = serde_json::to_writer_pretty(&mut stdout, summary);
         let _ = writeln!(stdout);
     }
-    if summary.had_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if summary.had_errors() || lost { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// A buffered JSON-lines output.
@@ -344,6 +368,8 @@ pub(crate) struct FlowsArgs {
     json: bool,
     #[command(flatten)]
     live: LiveArgs,
+    #[command(flatten)]
+    publish: PublishArgs,
 }
 
 pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
@@ -363,6 +389,7 @@ pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
         tunnels: f.tunnels,
         json: f.json && f.out.as_os_str() != "-",
         live: f.live.clone(),
+        publish: f.publish.clone(),
     };
     run(&args)
 }

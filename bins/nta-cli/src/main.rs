@@ -11,6 +11,7 @@ mod detect;
 mod evaluate;
 mod export;
 mod extract;
+mod fleet;
 mod inspect;
 mod live;
 mod metrics_files;
@@ -63,6 +64,11 @@ enum Command {
     Models(models::Args),
     /// Write a synthetic capture with labelled attacks (and its labels file)
     Synth(synth::Args),
+    /// The fleet's streams on NATS JetStream (`fleet init`); docs/DEPLOY.md
+    #[command(subcommand)]
+    Fleet(fleet::FleetCmd),
+    /// Load the fleet's records from NATS JetStream into ClickHouse; docs/DEPLOY.md
+    Ingest(fleet::IngestArgs),
     /// Interfaces to capture on (`--list`); extract and detect capture with `--interface`
     Capture(live::CaptureArgs),
 }
@@ -86,6 +92,8 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(&args),
         Command::Models(args) => models::run(&args),
         Command::Capture(args) => live::run_capture(&args),
+        Command::Fleet(cmd) => fleet::run(&cmd),
+        Command::Ingest(args) => fleet::run_ingest(&args),
     };
     match result {
         Ok(code) => code,

@@ -125,7 +125,8 @@ impl std::str::FromStr for Severity {
 pub struct Contribution {
     /// The metric.
     pub metric: Metric,
-    /// Its value in the window.
+    /// Its value in the window (`null` when it has none, as a mean over nothing: NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub value: f64,
     /// The baseline median (when a baseline was used).
     pub baseline_median: Option<f64>,
@@ -136,6 +137,12 @@ pub struct Contribution {
     pub model_share: Option<f64>,
     /// The reason in words.
     pub reason: String,
+}
+
+/// A number written as `null` when it was NaN (JSON has no NaN) read back as NaN: a record
+/// the store wrote is always read back.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// An abnormal window. One JSON line of the anomaly store.
@@ -203,6 +210,9 @@ pub struct Anomaly {
     pub top_dst_ports: Vec<TopPort>,
     /// One line for people.
     pub summary: String,
+    /// The sensor that saw it (`--sensor`), when it was published to a fleet; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
 }
 
 fn default_gap_windows() -> i64 {

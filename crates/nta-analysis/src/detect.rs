@@ -317,12 +317,7 @@ pub fn detect_after(
         }
         let window_end_ns = r.window_end_ns();
         anomalies.push(Anomaly {
-            id: stable_id(&[
-                r.capture.as_bytes(),
-                &r.window_start_ns.to_le_bytes(),
-                &r.window_ns.to_le_bytes(),
-                detector.name().as_bytes(),
-            ]),
+            id: anomaly_id(r, detector),
             window_start: r.window_start.clone(),
             window_end: format_rfc3339_ns(window_end_ns),
             window_start_ns: r.window_start_ns,
@@ -346,12 +341,24 @@ pub fn detect_after(
             top_sources: r.top_src_by_bytes.clone(),
             top_dst_ports: r.top_dst_ports.clone(),
             summary,
+            sensor: r.sensor.clone(),
         });
     }
     anomalies.sort_by_key(|a| a.window_start_ns);
     let incidents = incidents(&anomalies);
     let windows = usable.iter().filter(|(i, _)| *i >= hist).count();
     Ok(Detection { windows, anomalies, incidents, rules_only })
+}
+
+/// The id of `detector`'s anomaly in `r`: of the capture, the window and the detector, and
+/// the sensor when there is one (two sensors may read captures of one name, `-` say).
+fn anomaly_id(r: &WindowRecord, detector: Detector) -> String {
+    let (start, len) = (r.window_start_ns.to_le_bytes(), r.window_ns.to_le_bytes());
+    let mut parts: Vec<&[u8]> = vec![r.capture.as_bytes(), &start, &len, detector.name().as_bytes()];
+    if let Some(s) = &r.sensor {
+        parts.push(s.as_bytes());
+    }
+    stable_id(&parts)
 }
 
 /// A window of nothing but frames of a link type nta does not decode.

@@ -55,6 +55,9 @@ pub struct Incident {
     pub summary: String,
     /// The anomaly ids, in time order.
     pub anomalies: Vec<String>,
+    /// The sensor whose anomalies these are, when they came from a fleet's sensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
 }
 
 /// Groups anomalies (in time order) whose windows follow each other and tell one story: the
@@ -83,7 +86,7 @@ pub fn incident_groups(anomalies: &[&Anomaly]) -> Vec<std::ops::Range<usize>> {
             let window_ns = a.window_end_ns.saturating_sub(a.window_start_ns).max(1);
             let gap = a.window_start_ns.saturating_sub(last.window_end_ns);
             let close = gap <= a.incident_gap_windows.max(0).saturating_mul(window_ns);
-            close && a.capture == last.capture && same_story(a, last)
+            close && a.capture == last.capture && a.sensor == last.sensor && same_story(a, last)
         });
         match groups.last_mut() {
             Some(g) if joins => g.end = i + 1,
@@ -151,6 +154,7 @@ pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
         top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
         summary: peak.summary.clone(),
         anomalies: g.iter().map(|a| a.id.clone()).collect(),
+        sensor: first.sensor.clone(),
     })
 }
 

@@ -122,6 +122,9 @@ pub struct FlowRecord {
     /// (the addresses and ports above are the innermost packet's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<FlowTunnel>,
+    /// The sensor that saw it (`--sensor`), when it was published to a fleet; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
 }
 
 /// The tunnel a flow came through: what carried it, not what it said.

@@ -254,6 +254,9 @@ pub struct WindowRecord {
     /// written before it existed read as empty.
     #[serde(default, skip_serializing_if = "Evidence::is_empty")]
     pub evidence: Evidence,
+    /// The sensor that saw it (`--sensor`), when it was published to a fleet; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
 }
 
 trait AsF64 {

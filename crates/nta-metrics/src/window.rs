@@ -367,6 +367,7 @@ impl WindowAcc {
             evicted_flows: self.evicted_flows,
             top_src_by_bytes: top_src,
             top_dst_ports: top_ports,
+            sensor: None,
             tunnels: TunnelCounts::new(self.tunnelled, &self.encapsulations, k),
             evidence: self.hosts.evidence(arp, window_ns),
         }

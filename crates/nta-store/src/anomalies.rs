@@ -54,6 +54,8 @@ pub struct Filter {
     pub ip: Option<std::net::IpAddr>,
     /// Model score at least this.
     pub min_score: Option<f64>,
+    /// Records of this sensor (`--sensor` of a fleet's sensors).
+    pub sensor: Option<String>,
     /// The order of a listing and of incidents.
     #[serde(default)]
     pub order: Order,
@@ -117,6 +119,7 @@ impl Filter {
             && self.kind.is_none_or(|k| a.kind == k)
             && self.ip.is_none_or(|ip| a.attackers.iter().chain(&a.victims).any(|h| h.ip == ip))
             && self.min_score.is_none_or(|m| a.score.is_some_and(|s| s >= m))
+            && self.sensor.as_deref().is_none_or(|s| a.sensor.as_deref() == Some(s))
     }
 }
 

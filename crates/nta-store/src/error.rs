@@ -41,6 +41,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The record store behind the API (ClickHouse) failed or could not be reached.
+    #[error("{backend}: {reason}")]
+    Backend {
+        /// Which (`clickhouse`).
+        backend: &'static str,
+        /// What it said, or why it could not be asked.
+        reason: String,
+    },
     /// The stop flag was set: nothing was written.
     #[error("cancelled")]
     Cancelled,

@@ -8,6 +8,7 @@ use crate::anomalies::{Filter, Order};
 use crate::cache::{MetricsCache, ModelsCache};
 use crate::index::{Snapshot, StoreIndex};
 use crate::layout::Layout;
+use crate::records::MetricsFilter;
 use nta_analysis::{Anomaly, Incident, Summary, by_severity, incident, incident_groups, summarize};
 use nta_metrics::WindowRecord;
 use nta_ml::ModelInfo;
@@ -40,6 +41,23 @@ pub struct SummaryPage {
     /// Consecutive anomalies of one capture telling one story (one attack kind, or shared
     /// metrics), most severe first or in time order (the filter's `order`): one page of them.
     pub incidents: Vec<Incident>,
+}
+
+/// The summary of `items` (in time order, a sensor's and a capture's records consecutive)
+/// and `limit` of their incidents from `offset`, in `order`: what every store answers.
+pub fn summary_page(items: &[&Anomaly], order: Order, offset: usize, limit: usize) -> SummaryPage {
+    // Only the page's incidents are built.
+    let groups = incident_groups(items);
+    let incidents = match order {
+        Order::Time => groups.iter().skip(offset).take(limit).filter_map(|r| incident(items.get(r.clone())?)).collect(),
+        Order::Severity => {
+            // Every incident is built to be ranked.
+            let mut all: Vec<Incident> = groups.iter().filter_map(|r| incident(items.get(r.clone())?)).collect();
+            by_severity(&mut all);
+            all.into_iter().skip(offset).take(limit).collect()
+        }
+    };
+    SummaryPage { summary: summarize(items.iter().copied()), incidents_total: groups.len(), incidents }
 }
 
 /// One page of window records.
@@ -109,24 +127,7 @@ impl FileStore {
             return Ok(page.clone());
         }
         let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
-        // Only the page's incidents are built.
-        let groups = incident_groups(&items);
-        let incidents = match filter.order {
-            Order::Time => {
-                groups.iter().skip(offset).take(limit).filter_map(|r| incident(items.get(r.clone())?)).collect()
-            }
-            Order::Severity => {
-                // Every incident is built to be ranked.
-                let mut all: Vec<Incident> = groups.iter().filter_map(|r| incident(items.get(r.clone())?)).collect();
-                by_severity(&mut all);
-                all.into_iter().skip(offset).take(limit).collect()
-            }
-        };
-        let page = Arc::new(SummaryPage {
-            summary: summarize(items.iter().copied()),
-            incidents_total: groups.len(),
-            incidents,
-        });
+        let page = Arc::new(summary_page(&items, filter.order, offset, limit));
         *self.summary.lock().unwrap_or_else(PoisonError::into_inner) = Some((snapshot, key, page.clone()));
         Ok(page)
     }
@@ -136,20 +137,12 @@ impl FileStore {
         self.metrics.records(self.layout.metrics_path())
     }
 
-    /// The window records overlapping `(since, until)`, `limit` of them from `offset`.
-    pub fn metrics_page(
-        &self,
-        since_ns: Option<i64>,
-        until_ns: Option<i64>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<MetricsPage, Error> {
+    /// The window records matching `filter`, `limit` of them from `offset`.
+    pub fn metrics_page(&self, filter: &MetricsFilter, offset: usize, limit: usize) -> Result<MetricsPage, Error> {
         let records = self.metrics()?;
         let mut total = 0;
         let mut items = Vec::new();
-        let matching = records.iter().filter(|r| {
-            since_ns.is_none_or(|t| r.window_end_ns() > t) && until_ns.is_none_or(|t| r.window_start_ns < t)
-        });
+        let matching = records.iter().filter(|r| filter.matches(r));
         for r in matching {
             if total >= offset && items.len() < limit {
                 items.push(r.clone());

@@ -23,6 +23,8 @@ pub struct FlowFilter {
     pub port: Option<u16>,
     /// This Community ID.
     pub community_id: Option<String>,
+    /// Records of this sensor.
+    pub sensor: Option<String>,
 }
 
 impl FlowFilter {
@@ -33,13 +35,20 @@ impl FlowFilter {
             && (self.ips.is_empty() || self.ips.iter().any(|ip| f.src_ip == *ip || f.dst_ip == *ip))
             && self.port.is_none_or(|p| f.src_port == p || f.dst_port == p)
             && self.community_id.as_deref().is_none_or(|c| f.community_id == c)
+            && self.sensor.as_deref().is_none_or(|s| f.sensor.as_deref() == Some(s))
     }
 
     /// The flows of an anomaly: those active in its window, between its attackers and victims
     /// (any flow of the window when it names no host).
     pub fn of_anomaly(a: &Anomaly) -> FlowFilter {
         let ips = a.attackers.iter().chain(&a.victims).map(|h| h.ip).collect();
-        FlowFilter { since_ns: Some(a.window_start_ns), until_ns: Some(a.window_end_ns), ips, ..FlowFilter::default() }
+        FlowFilter {
+            since_ns: Some(a.window_start_ns),
+            until_ns: Some(a.window_end_ns),
+            ips,
+            sensor: a.sensor.clone(),
+            ..FlowFilter::default()
+        }
     }
 
     /// The flows of the anomaly or the incident `id` among `anomalies` (in time order: the
@@ -57,7 +66,13 @@ impl FlowFilter {
     /// The flows of an incident: active from its start to its end, of its attackers and victims.
     pub fn of_incident(i: &Incident) -> FlowFilter {
         let ips = i.attackers.iter().chain(&i.victims).map(|h| h.ip).collect();
-        FlowFilter { since_ns: Some(i.start_ns), until_ns: Some(i.end_ns), ips, ..FlowFilter::default() }
+        FlowFilter {
+            since_ns: Some(i.start_ns),
+            until_ns: Some(i.end_ns),
+            ips,
+            sensor: i.sensor.clone(),
+            ..FlowFilter::default()
+        }
     }
 }
 

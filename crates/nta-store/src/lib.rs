@@ -11,6 +11,8 @@
 //!   full disk leaves it exactly as it was), torn last lines skipped and reported.
 //! - [`StoreIndex`] and [`FileStore`] — the store followed in memory ([`Snapshot`]s), the
 //!   window metrics and the models, each read again only when its [`FileKey`] changes.
+//! - [`RecordStore`] — what the API reads of anomalies, metrics and flows, wherever they are
+//!   kept: [`FileStore`] here, ClickHouse in `nta-fleet`.
 //! - [`analyze_into`], [`train`], [`detect`], [`extract`] — the long operations, with a stop
 //!   flag and a progress callback, returning typed outcomes ([`AnalyzeOutcome`],
 //!   [`TrainOutcome`], [`DetectOutcome`]).
@@ -41,6 +43,7 @@ mod index;
 mod layout;
 mod live;
 mod ops;
+mod records;
 
 /// Re-exported: the one formatter of an error and its causes, for both binaries.
 pub use nta_capture::error_chain;
@@ -49,7 +52,7 @@ pub use crate::{
     anomalies::{AnomalyStore, Filter, Order, Page, StoreRead},
     atomic::{AtomicFile, write_atomic},
     error::Error,
-    files::{FileStore, MetricsPage, StoreCounts, SummaryPage},
+    files::{FileStore, MetricsPage, StoreCounts, SummaryPage, summary_page},
     flows::{FlowFilter, FlowPage, read_flows},
     identity::{FileKey, now_rfc3339},
     index::{Snapshot, StoreIndex},
@@ -60,4 +63,5 @@ pub use crate::{
         extract, load_model, read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection,
         train,
     },
+    records::{MetricsFilter, RecordCounts, RecordStore},
 };

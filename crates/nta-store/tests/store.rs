@@ -222,3 +222,20 @@ fn cancelled_extraction_stops_within_a_second() {
     assert!(matches!(result, Err(nta_store::Error::Cancelled)), "{:?}", result.map(|e| e.records.len()));
     assert!(after_stop < std::time::Duration::from_secs(1), "{after_stop:?}");
 }
+
+#[test]
+fn a_contribution_without_a_value_is_read_back() {
+    // A mean over nothing (no DNS query in the window) is NaN, written `null`: the record must
+    // still read back (it was once skipped as a bad line, lost to every reader).
+    let dir = temp_dir("nan");
+    let store = AnomalyStore::new(dir.join("anomalies.jsonl"));
+    let mut a = fixture_anomalies()[0].clone();
+    a.explanation[0].value = f64::NAN;
+    assert_eq!(store.append(std::slice::from_ref(&a)).unwrap(), 1);
+    assert!(std::fs::read_to_string(store.path()).unwrap().contains("\"value\":null"));
+    let read = store.read().unwrap();
+    assert_eq!((read.anomalies.len(), read.bad_lines), (1, 0));
+    assert!(read.anomalies[0].explanation[0].value.is_nan());
+    assert_eq!(read.anomalies[0].id, a.id);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

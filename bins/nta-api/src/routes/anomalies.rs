@@ -8,7 +8,7 @@ use crate::jobs::{JobResult, Jobs};
 use crate::routes::{DEFAULT_WINDOW_NS, answer, parse_time, window_of};
 use actix_web::{HttpRequest, HttpResponse, web};
 use nta_analysis::{Anomaly, DetectConfig, Detector, Severity};
-use nta_store::{FileStore, Filter, Page, SummaryPage, records_of};
+use nta_store::{FileStore, Filter, Page, RecordStore, SummaryPage, records_of};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -49,6 +49,8 @@ pub struct AnomalyQuery {
     /// the summary's incidents.
     #[param(value_type = Option<String>)]
     order: Option<nta_store::Order>,
+    /// Only this sensor's anomalies (a fleet's store; `--sensor` of the sensor).
+    sensor: Option<String>,
     /// Items per page (default 100, at most 1000).
     limit: Option<usize>,
     /// Items skipped (default 0).
@@ -66,6 +68,7 @@ impl AnomalyQuery {
             kind: self.kind,
             ip: self.ip,
             min_score: self.min_score,
+            sensor: self.sensor.clone(),
             order: self.order.unwrap_or_default(),
         })
     }
@@ -80,12 +83,12 @@ impl AnomalyQuery {
     responses((status = 200, body = Page), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn anomalies(
     _reader: Reader,
-    store: web::Data<FileStore>,
+    store: web::Data<dyn RecordStore>,
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let (offset, limit) = q.page();
-    let page = web::block(move || store.anomalies().map(|s| s.list(&filter, offset, limit))).await??;
+    let page = web::block(move || store.anomalies(&filter, offset, limit)).await??;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -95,7 +98,7 @@ pub async fn anomalies(
     responses((status = 200, body = SummaryPage), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn anomaly_summary(
     _reader: Reader,
-    store: web::Data<FileStore>,
+    store: web::Data<dyn RecordStore>,
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
@@ -108,7 +111,11 @@ pub async fn anomaly_summary(
 #[utoipa::path(get, path = "/api/anomalies/{id}", security(("bearer" = [])), tag = "anomalies",
     params(("id" = String, Path, description = "The anomaly's id (16 hex digits)")),
     responses((status = 200, body = Anomaly), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn anomaly(_reader: Reader, store: web::Data<FileStore>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn anomaly(
+    _reader: Reader,
+    store: web::Data<dyn RecordStore>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let wanted = id.clone();
     match web::block(move || store.anomaly(&wanted)).await?? {

@@ -5,7 +5,7 @@ use crate::auth::Reader;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::parse_time;
 use actix_web::{HttpResponse, web};
-use nta_store::{FileStore, FlowFilter, FlowPage, read_flows};
+use nta_store::{FlowFilter, FlowPage, RecordStore};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -32,6 +32,8 @@ pub struct FlowQuery {
     port: Option<u16>,
     /// Flows with this Community ID.
     community_id: Option<String>,
+    /// Only this sensor's flows (a fleet's store).
+    sensor: Option<String>,
     /// Items per page (default 100, at most 1000).
     limit: Option<usize>,
     /// Items skipped (default 0).
@@ -43,7 +45,11 @@ pub struct FlowQuery {
 #[utoipa::path(get, path = "/api/flows", security(("bearer" = [])), tag = "flows", params(FlowQuery),
     responses((status = 200, body = FlowPage), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
-pub async fn flows(_reader: Reader, store: web::Data<FileStore>, q: web::Query<FlowQuery>) -> ApiResult<HttpResponse> {
+pub async fn flows(
+    _reader: Reader,
+    store: web::Data<dyn RecordStore>,
+    q: web::Query<FlowQuery>,
+) -> ApiResult<HttpResponse> {
     let since = q.since.as_deref().map(|s| parse_time(s, "since")).transpose()?;
     let until = q.until.as_deref().map(|s| parse_time(s, "until")).transpose()?;
     let (limit, offset) = (q.limit.unwrap_or(100).min(1000), q.offset.unwrap_or(0));
@@ -52,10 +58,7 @@ pub async fn flows(_reader: Reader, store: web::Data<FileStore>, q: web::Query<F
         let mut filter = match &q.anomaly {
             None => FlowFilter::default(),
             Some(id) => {
-                let snapshot = store.anomalies()?;
-                let all: Vec<&nta_analysis::Anomaly> = snapshot.anomalies.iter().collect();
-                FlowFilter::of_id(&all, id)
-                    .ok_or_else(|| ApiError::not_found(format!("no anomaly or incident {id}")))?
+                store.flows_of(id)?.ok_or_else(|| ApiError::not_found(format!("no anomaly or incident {id}")))?
             }
         };
         filter.since_ns = since.or(filter.since_ns);
@@ -65,7 +68,10 @@ pub async fn flows(_reader: Reader, store: web::Data<FileStore>, q: web::Query<F
         }
         filter.port = q.port;
         filter.community_id = q.community_id;
-        Ok(read_flows(store.layout().flows_path(), &filter, offset, limit)?)
+        if q.sensor.is_some() {
+            filter.sensor = q.sensor;
+        }
+        Ok(store.flows(&filter, offset, limit)?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(page))

@@ -54,14 +54,17 @@ pub struct StatusBody {
     logs_dir: String,
     /// Uploaded captures.
     captures: usize,
-    /// Records in `logs/metrics.jsonl`.
+    /// Window records (`logs/metrics.jsonl`, or the fleet's store).
     metrics_windows: usize,
     /// Model files.
     models: usize,
     /// The most recently created model.
     active_model: Option<String>,
-    /// Records in the anomaly store.
+    /// Anomalies (the anomaly store, or the fleet's store).
     anomalies: usize,
+    /// Where the records are read from (`files`, or `clickhouse` with `--clickhouse`), and
+    /// for a fleet's store, its flow count and sensors.
+    records: nta_store::RecordCounts,
     /// Jobs queued or running.
     running_jobs: usize,
     /// Jobs by state (finished ones: of those kept).
@@ -75,13 +78,15 @@ pub struct StatusBody {
 pub async fn status(
     _reader: Reader,
     store: web::Data<FileStore>,
+    records: web::Data<dyn nta_store::RecordStore>,
     jobs: web::Data<Jobs>,
     control: web::Data<Control>,
     tunnels: web::Data<nta_parsing::TunnelLayer>,
 ) -> ApiResult<HttpResponse> {
     let layout = store.layout();
     let (data_dir, logs_dir) = (layout.data_dir().display().to_string(), layout.logs_dir().display().to_string());
-    let counts = web::block(move || store.counts()).await?;
+    let (counts, records) = web::block(move || (store.counts(), records.counts())).await?;
+    let records = records?;
     let body = StatusBody {
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: control.started.elapsed().as_secs_f64(),
@@ -90,10 +95,11 @@ pub async fn status(
         data_dir,
         logs_dir,
         captures: counts.captures,
-        metrics_windows: counts.metrics_windows,
+        metrics_windows: records.metrics_windows,
         models: counts.models,
         active_model: counts.active_model,
-        anomalies: counts.anomalies,
+        anomalies: records.anomalies,
+        records,
         running_jobs: jobs.running(),
         job_counts: jobs.counts(),
         jobs: jobs.active(),

@@ -53,6 +53,7 @@ impl FlowTable {
             end_reason: reason,
             app: self.hints.get(&i).cloned(),
             tunnel: f.tunnel,
+            sensor: None,
         })
     }
 

@@ -1,0 +1,116 @@
+//! [`RecordStore`]: what the API reads of the records — anomalies, their summary and
+//! incidents, window metrics, flows — wherever they are kept. Two implementations: the
+//! directories of one machine ([`FileStore`]) and, for a fleet of sensors, ClickHouse
+//! (`nta_fleet::ClickHouseStore`). Both answer the same questions with the same types, so
+//! the API's JSON does not depend on where the records are.
+
+use crate::Error;
+use crate::anomalies::{Filter, Page};
+use crate::files::{FileStore, MetricsPage, SummaryPage};
+use crate::flows::{FlowFilter, FlowPage, read_flows};
+use nta_analysis::Anomaly;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Which window records; every field optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsFilter {
+    /// Windows ending after this (ns).
+    pub since_ns: Option<i64>,
+    /// Windows starting before this (ns).
+    pub until_ns: Option<i64>,
+    /// Records of this sensor.
+    pub sensor: Option<String>,
+}
+
+impl MetricsFilter {
+    /// Whether `r` passes.
+    pub fn matches(&self, r: &nta_metrics::WindowRecord) -> bool {
+        self.since_ns.is_none_or(|t| r.window_end_ns() > t)
+            && self.until_ns.is_none_or(|t| r.window_start_ns < t)
+            && self.sensor.as_deref().is_none_or(|s| r.sensor.as_deref() == Some(s))
+    }
+}
+
+/// How many records a store holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordCounts {
+    /// Where the records are: `files` or `clickhouse`.
+    pub backend: &'static str,
+    /// Window records.
+    pub metrics_windows: usize,
+    /// Anomalies.
+    pub anomalies: usize,
+    /// Flow records, when the store counts them cheaply (ClickHouse; the files are not read
+    /// for a count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<usize>,
+    /// The sensors that sent records (a fleet's store; empty for the files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensors: Vec<String>,
+}
+
+/// The records the API serves, wherever they are kept. Shareable between threads; every
+/// call may block (a file read, a query), so servers call it off their event loop.
+pub trait RecordStore: Send + Sync + std::fmt::Debug {
+    /// The anomalies matching `filter` in its order, `limit` of them from `offset`.
+    fn anomalies(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error>;
+
+    /// One anomaly by id.
+    fn anomaly(&self, id: &str) -> Result<Option<Anomaly>, Error>;
+
+    /// Counts, time range, top metrics and `limit` incidents from `offset` of the anomalies
+    /// matching `filter` (incidents never span two sensors or two captures).
+    fn summary(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Arc<SummaryPage>, Error>;
+
+    /// Window records matching `filter`, in time order, `limit` of them from `offset`.
+    fn metrics(&self, filter: &MetricsFilter, offset: usize, limit: usize) -> Result<MetricsPage, Error>;
+
+    /// Flow records matching `filter`, `limit` of them from `offset`.
+    fn flows(&self, filter: &FlowFilter, offset: usize, limit: usize) -> Result<FlowPage, Error>;
+
+    /// The flows of the anomaly or the incident `id`; `None` when neither has that id.
+    fn flows_of(&self, id: &str) -> Result<Option<FlowFilter>, Error>;
+
+    /// How many records it holds.
+    fn counts(&self) -> Result<RecordCounts, Error>;
+}
+
+impl RecordStore for FileStore {
+    fn anomalies(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error> {
+        Ok(FileStore::anomalies(self)?.list(filter, offset, limit))
+    }
+
+    fn anomaly(&self, id: &str) -> Result<Option<Anomaly>, Error> {
+        FileStore::anomaly(self, id)
+    }
+
+    fn summary(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Arc<SummaryPage>, Error> {
+        FileStore::summary(self, filter, offset, limit)
+    }
+
+    fn metrics(&self, filter: &MetricsFilter, offset: usize, limit: usize) -> Result<MetricsPage, Error> {
+        self.metrics_page(filter, offset, limit)
+    }
+
+    fn flows(&self, filter: &FlowFilter, offset: usize, limit: usize) -> Result<FlowPage, Error> {
+        read_flows(self.layout().flows_path(), filter, offset, limit)
+    }
+
+    fn flows_of(&self, id: &str) -> Result<Option<FlowFilter>, Error> {
+        let snapshot = FileStore::anomalies(self)?;
+        let all: Vec<&Anomaly> = snapshot.anomalies.iter().collect();
+        Ok(FlowFilter::of_id(&all, id))
+    }
+
+    fn counts(&self) -> Result<RecordCounts, Error> {
+        Ok(RecordCounts {
+            backend: "files",
+            metrics_windows: self.metrics()?.len(),
+            anomalies: FileStore::anomalies(self)?.anomalies.len(),
+            flows: None,
+            sensors: Vec::new(),
+        })
+    }
+}
