@@ -34,7 +34,7 @@ pub use crate::{
     error::Error,
     ingest::{IngestConfig, IngestStats, KindStats, ingest},
     names::{MAX_SENSOR_NAME, NatsUrls, RecordKind, SensorName, anomaly_id, flow_id, window_id},
-    publish::{PublishConfig, PublishStats, Publisher},
+    publish::{MAX_RECORD_BYTES, PublishConfig, PublishStats, Publisher},
     schema::{BadRecord, encode_row},
     store::{ClickHouseStore, MAX_SENSORS_LISTED, MAX_SUMMARY_ANOMALIES},
     streams::{ConsumerState, StreamConfig, StreamState, init_streams, stream_states},

@@ -22,6 +22,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Largest record published, bytes (NATS refuses messages over its `max_payload`, 1 MiB by
+/// default); a larger one is dropped and counted. Records are a few KiB.
+pub const MAX_RECORD_BYTES: usize = 512 << 10;
+
 /// Records sent in one batch (their acknowledgements awaited together).
 const BATCH: usize = 256;
 /// Longest wait for a batch's acknowledgements before it is sent again.
@@ -169,6 +173,18 @@ impl Publisher {
 
     fn enqueue<T: Serialize>(&self, kind: RecordKind, id: &str, record: &T) -> Result<(), Error> {
         let payload = bytes::Bytes::from(serde_json::to_vec(record)?);
+        if payload.len() > MAX_RECORD_BYTES {
+            let mut q = self.shared.lock();
+            q.stats.dropped += 1;
+            if q.stats.dropped == 1 {
+                eprintln!(
+                    "publish: a {} record of {} bytes is over {MAX_RECORD_BYTES}: dropped",
+                    kind.name(),
+                    payload.len()
+                );
+            }
+            return Ok(());
+        }
         let msg = Outgoing { subject: kind.subject(&self.sensor), id: format!("{}:{id}", self.sensor), payload };
         let mut q = self.shared.lock();
         // Back-pressure while the bus takes records; loss (counted) while it does not.

@@ -1,7 +1,8 @@
 //! Real servers on loopback for the fleet's tests (feature `test-servers`): a NATS cluster
 //! with JetStream ([`NatsCluster`]) and a ClickHouse server ([`ClickHouseServer`]), each on
 //! free ports in a directory of its own, stopped and removed on drop. A test whose server
-//! is not installed gets `None` and says why it skipped.
+//! is not installed gets `None` and says why it skipped — unless `NTA_REQUIRE_SERVERS` is
+//! set (as `.ci/run` sets it), when a missing server fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +13,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
 }
 
+/// The peak resident memory of process `pid`, bytes (`VmHWM`; Linux).
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// The program `name` in `PATH`, `/usr/sbin` or `/usr/bin`.
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -19,6 +28,15 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// A server that cannot run: said (the test skips), or a failure where CI requires servers.
+#[allow(clippy::panic)]
+fn unavailable(why: &str) {
+    if std::env::var_os("NTA_REQUIRE_SERVERS").is_some_and(|v| !v.is_empty()) {
+        panic!("NTA_REQUIRE_SERVERS is set, but {why}");
+    }
+    eprintln!("skipped: {why}");
 }
 
 fn temp_dir(what: &str) -> PathBuf {
@@ -89,6 +107,11 @@ impl NatsNode {
     pub fn running(&self) -> bool {
         self.child.is_some()
     }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 /// A NATS cluster with JetStream on loopback.
@@ -105,7 +128,7 @@ impl NatsCluster {
     /// not installed or does not start.
     pub fn start(n: usize) -> Option<NatsCluster> {
         let Some(program) = find_program("nats-server") else {
-            eprintln!("skipped: nats-server is not installed (Debian: apt-get install nats-server)");
+            unavailable("nats-server is not installed (Debian: apt-get install nats-server)");
             return None;
         };
         let dir = temp_dir("nats");
@@ -142,12 +165,15 @@ impl NatsCluster {
         let mut cluster = NatsCluster { program, dir, nodes };
         for node in &mut cluster.nodes {
             if !node.spawn(&cluster.program) {
-                eprintln!("skipped: nats-server did not start");
+                unavailable("nats-server did not start");
                 return None;
             }
         }
         let healthy =
             wait_for("the NATS cluster", Duration::from_secs(30), || cluster.nodes.iter().all(NatsNode::healthy));
+        if !healthy {
+            unavailable(&format!("the NATS cluster did not become healthy:\n{}", cluster.logs()));
+        }
         healthy.then_some(cluster)
     }
 
@@ -216,7 +242,7 @@ impl ClickHouseServer {
     /// installed or does not start.
     pub fn start() -> Option<ClickHouseServer> {
         let Some(program) = find_program("clickhouse-server") else {
-            eprintln!("skipped: clickhouse-server is not installed (Debian: apt-get install clickhouse-server)");
+            unavailable("clickhouse-server is not installed (Debian: apt-get install clickhouse-server)");
             return None;
         };
         let dir = temp_dir("clickhouse");
@@ -243,7 +269,7 @@ impl ClickHouseServer {
         std::fs::write(dir.join("users.xml"), users).ok()?;
         let mut server = ClickHouseServer { program, dir, http_port, child: None };
         if !server.restart() {
-            eprintln!("skipped: clickhouse-server did not start");
+            unavailable("clickhouse-server did not start");
             return None;
         }
         Some(server)
@@ -252,6 +278,11 @@ impl ClickHouseServer {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Kills it (kill -9).

@@ -2,6 +2,7 @@
 //! `create_app` that `main.rs` serves: reads and errors (reads.rs), work and jobs (work.rs), the
 //! OpenAPI document (openapi.rs). Shared helpers here.
 
+mod fleet;
 mod openapi;
 mod reads;
 mod work;
