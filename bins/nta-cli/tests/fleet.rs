@@ -312,3 +312,32 @@ fn the_bus_down_for_30_seconds_while_a_sensor_publishes_loses_nothing() {
     stop_ingester(ing);
     assert_landed_once(&ch, &expected);
 }
+
+/// No bus at all, a small buffer: the sensor does its work, waits `--publish-wait`, and then
+/// says how many records were lost (dropped when the buffer was full, never acknowledged) and
+/// exits 1. Needs no server.
+#[test]
+fn a_full_buffer_without_a_bus_counts_and_reports_the_loss() {
+    let i = inputs();
+    let closed = nta_fleet::testing::free_port();
+    let logs = dir("lossy");
+    let out = cli()
+        .args(["detect", "--pcap", fixture().to_str().unwrap(), "--model", "test_net_traffic"])
+        .args(["--data-dir", i.data.to_str().unwrap(), "--logs-dir", logs.to_str().unwrap()])
+        .args(["--publish", &format!("nats://127.0.0.1:{closed}"), "--sensor", "edge-lossy"])
+        .args(["--publish-buffer", "40KB", "--publish-wait", "2s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line = err.lines().find(|l| l.contains("records lost")).unwrap_or_else(|| panic!("{err}"));
+    let numbers: Vec<u64> = line.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect();
+    // "error: N records lost: D dropped (…), U never acknowledged"
+    let (lost, dropped, unsent) = (numbers[0], numbers[1], numbers[2]);
+    assert!(dropped > 0 && unsent > 0 && lost == dropped + unsent, "{line}");
+    // Every record was accounted for: 180 windows and the anomalies, all lost.
+    let anomalies = std::fs::read_to_string(logs.join("anomalies.jsonl")).unwrap().lines().count() as u64;
+    assert_eq!(lost, 180 + anomalies, "{line}");
+    // The local store has them all the same.
+    assert!(anomalies > 10);
+}
