@@ -68,6 +68,7 @@ impl From<nta_store::Error> for ApiError {
             E::NotFound { .. } => ApiError::not_found(e.to_string()),
             E::Cancelled => ApiError::new(StatusCode::CONFLICT, "cancelled", e.to_string()),
             E::Backend { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()),
+            E::Query { .. } => ApiError::bad("bad_query", e.to_string()),
             _ => ApiError::internal(e),
         }
     }

@@ -62,13 +62,33 @@ pub struct Handle {
     /// When progress was last published (ms since the job was made), for the 10-a-second cap.
     last_event_ms: AtomicU64,
     made: Option<Instant>,
+    /// Packets read so far.
+    packets_done: AtomicU64,
+    /// The server's totals this job adds to.
+    processed: Option<Arc<Processed>>,
+}
+
+/// Packets and bytes of captures every job has read, for `GET /metrics`.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Packets.
+    pub packets: AtomicU64,
+    /// Capture bytes.
+    pub bytes: AtomicU64,
 }
 
 impl Handle {
     /// A progress callback feeding the counters (and `progress` events, ten a second at most).
     pub fn progress(&self) -> impl Fn(nta_metrics::Progress) + Sync + '_ {
         |p: nta_metrics::Progress| {
-            self.bytes_done.store(p.bytes_done, Ordering::Relaxed);
+            let (bytes_before, packets_before) = (
+                self.bytes_done.swap(p.bytes_done, Ordering::Relaxed),
+                self.packets_done.swap(p.packets, Ordering::Relaxed),
+            );
+            if let Some(t) = &self.processed {
+                t.bytes.fetch_add(p.bytes_done.saturating_sub(bytes_before), Ordering::Relaxed);
+                t.packets.fetch_add(p.packets.saturating_sub(packets_before), Ordering::Relaxed);
+            }
             self.bytes_total.store(p.bytes_total, Ordering::Relaxed);
             let (Some(events), Some(made)) = (&self.events, self.made) else { return };
             let now = made.elapsed().as_millis() as u64 + 100;
@@ -181,13 +201,26 @@ pub struct Jobs {
     queue: SyncSender<(String, Arc<Handle>, Work)>,
     limits: JobLimits,
     pruned: AtomicU64,
+    processed: Arc<Processed>,
 }
 
 impl Jobs {
+    /// Packets and capture bytes all jobs have read so far.
+    pub fn processed(&self) -> (u64, u64) {
+        (self.processed.packets.load(Ordering::Relaxed), self.processed.bytes.load(Ordering::Relaxed))
+    }
+
     /// A registry with `limits.workers` threads waiting for work.
     pub fn new(limits: JobLimits, events: Events) -> Arc<Jobs> {
         let (tx, rx) = std::sync::mpsc::sync_channel(limits.queue.max(1));
-        let jobs = Arc::new(Jobs { entries: Mutex::default(), events, queue: tx, limits, pruned: AtomicU64::new(0) });
+        let jobs = Arc::new(Jobs {
+            entries: Mutex::default(),
+            events,
+            queue: tx,
+            limits,
+            pruned: AtomicU64::new(0),
+            processed: Arc::default(),
+        });
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..limits.workers.max(1) {
             let (jobs, rx) = (Arc::downgrade(&jobs), rx.clone());
@@ -213,6 +246,7 @@ impl Jobs {
             id: id.clone(),
             events: Some(self.events.clone()),
             made: Some(Instant::now()),
+            processed: Some(self.processed.clone()),
             ..Handle::default()
         });
         let mut entries = self.lock();

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod live;
 mod openapi;
 pub mod routes;
+pub mod telemetry;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -63,6 +64,8 @@ pub struct Services {
     pub limits: web::Data<Limits>,
     /// Which layer of tunnelled packets extraction reads (`--tunnels`).
     pub tunnels: web::Data<TunnelLayer>,
+    /// What `GET /metrics` tells (request counters kept as requests are served).
+    pub telemetry: web::Data<telemetry::Telemetry>,
     /// Origins allowed by CORS (`*` for any).
     pub cors_origins: Arc<Vec<String>>,
     /// Where request logs go besides stdout (`logs/app.log`), if anywhere.
@@ -90,6 +93,7 @@ impl Services {
             auth: web::Data::new(auth),
             limits: web::Data::new(limits),
             tunnels: web::Data::new(TunnelLayer::Inner),
+            telemetry: web::Data::new(telemetry::Telemetry::new()),
             cors_origins: Arc::default(),
             request_log: None,
         })
@@ -128,6 +132,7 @@ pub fn create_app(
     >,
 > {
     let log = s.request_log;
+    let telemetry = s.telemetry.clone();
     App::new()
         .app_data(s.store)
         .app_data(s.records)
@@ -137,6 +142,7 @@ pub fn create_app(
         .app_data(s.auth)
         .app_data(s.limits)
         .app_data(s.tunnels)
+        .app_data(s.telemetry)
         .app_data(web::Data::new(routes::server::ApiDocument(openapi::json())))
         .configure(routes::configure)
         .wrap(cors(&s.cors_origins))
@@ -145,9 +151,12 @@ pub fn create_app(
             let started = Instant::now();
             let (method, path) = (req.method().to_string(), req.path().to_owned());
             let log = log.clone();
+            let telemetry = telemetry.clone();
             let fut = srv.call(req);
             async move {
                 let res = fut.await?;
+                let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                telemetry.observe(&route, res.status().as_u16(), started.elapsed());
                 let line = serde_json::json!({
                     "ts": nta_store::now_rfc3339(),
                     "method": method,

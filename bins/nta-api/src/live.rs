@@ -86,6 +86,13 @@ pub struct LiveState {
     error: Option<String>,
 }
 
+impl LiveState {
+    /// Packets and bytes captured, and packets the kernel and the interface dropped.
+    pub fn counters(&self) -> (u64, u64, u64) {
+        (self.packets, self.bytes, self.kernel_dropped + self.interface_dropped)
+    }
+}
+
 /// A running live capture with detection.
 #[derive(Debug)]
 pub struct LiveRun {

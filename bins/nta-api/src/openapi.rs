@@ -25,8 +25,10 @@ use utoipa::{Modify, OpenApi};
         anomalies::anomaly_summary,
         anomalies::anomaly,
         metrics::metrics,
+        metrics::series,
         flows::flows,
         models::models,
+        models::baselines,
         uploads::upload,
         models::train,
         anomalies::detect,
@@ -38,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         control::control_state,
         server::document,
         events::events,
+        server::prometheus,
     ),
     modifiers(&Bearer),
     tags(

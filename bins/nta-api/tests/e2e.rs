@@ -71,6 +71,18 @@ fn upload_train_detect_list_over_real_http() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
 
+    // The dashboard's page, its series and the Prometheus scrape over real connections.
+    let (s, page) = http(port, "GET", "/", None, b"");
+    assert!(s == 200 && String::from_utf8_lossy(&page).contains("/assets/app.js"));
+    let (s, series) = json(port, "GET", "/api/series?metric=tcp_syn&step=1m", None);
+    assert_eq!((s, series["series"][0]["aggregate"].as_str()), (200, Some("sum")), "{series}");
+    let (s, headers, _) = raw(port, "GET", "/api/anomalies?limit=1", None, b"", "").unwrap();
+    assert!(s == 200 && headers.contains("rel=\"next\""), "{headers}");
+    let (s, text) = http(port, "GET", "/metrics", None, b"");
+    let text = String::from_utf8_lossy(&text);
+    assert!(s == 200 && text.contains("nta_http_requests_total{route=\"/api/upload\",status=\"201\"} 1"), "{text}");
+    assert!(text.contains("nta_processed_bytes"), "{text}");
+
     // CORS: the configured origin is allowed, another is not.
     let pre = "Origin: http://ui.example\r\nAccess-Control-Request-Method: GET\r\n";
     let (s, headers, _) = raw(port, "OPTIONS", "/api/anomalies", None, b"", pre).unwrap();

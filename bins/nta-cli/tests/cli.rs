@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{cli, nta, tmp};
+use common::{cli, nta, ok, tmp};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -427,4 +427,72 @@ fn a_capture_named_by_other_paths_is_deduplicated() {
     assert_eq!(&added[1..], [0, 0, 0], "{added:?}");
     let lines = std::fs::read_to_string(&store).unwrap().lines().count();
     assert_eq!(lines, added[0]);
+}
+
+/// `plot`: the key in a column of its own (never over data), clock time on the x axis,
+/// incidents named by kind, and anomalies without a model score drawn as their own mark.
+#[test]
+fn the_plot_keys_its_marks_beside_the_data() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng");
+    let logs = tmp("plot-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let l = logs.to_str().unwrap();
+    ok(&cli()
+        .args(["analyze", fixture, "--logs-dir", l, "--data-dir", tmp("plot-data").to_str().unwrap()])
+        .output()
+        .unwrap());
+    let svg = tmp("plot.svg");
+    let labels = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.labels.jsonl");
+    let out = cli()
+        .args(["plot", "--metrics", &format!("{l}/metrics.jsonl"), "--anomalies", &format!("{l}/anomalies.jsonl")])
+        .args(["--labels", labels, "--out", svg.to_str().unwrap(), "--size", "1400x700"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for want in [
+        "09:05:00",
+        "09:25:00",
+        "time (UTC)",
+        "Key",
+        "critical",
+        "no model score",
+        "model threshold",
+        "syn flood",
+        "port scan",
+    ] {
+        assert!(text.contains(want), "the plot lacks {want:?}");
+    }
+    // Every text of the key lies right of the plots (the key column starts at 1400 - 200).
+    let key_x: Vec<f64> = ["Key", "no model score", "attack (label)"]
+        .iter()
+        .map(|t| {
+            let at = text.find(&format!(">\n{t}\n<")).unwrap_or_else(|| panic!("{t}"));
+            let tag = &text[text[..at].rfind("<text").unwrap()..at];
+            let x = tag.split("x=\"").nth(1).unwrap().split('"').next().unwrap();
+            x.parse().unwrap()
+        })
+        .collect();
+    assert!(key_x.iter().all(|x| *x >= 1200.0), "{key_x:?}");
+    // An anomaly without a model score (a baseline's) is a triangle, not a bar that would read
+    // as a low score: detected with the baseline alone, every one is.
+    let store = logs.join("baseline-only.jsonl");
+    let data = tmp("plot-data");
+    let baseline = data.join("baselines/test_net_traffic.json");
+    ok(&cli()
+        .args(["detect", "--pcap", fixture, "--baseline", baseline.to_str().unwrap(), "--out", store.to_str().unwrap()])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let unscored = std::fs::read_to_string(&store).unwrap().lines().filter(|l| l.contains("\"score\":null")).count();
+    assert!(unscored > 3, "baseline-only anomalies: {unscored}");
+    let svg2 = tmp("plot2.svg");
+    ok(&cli()
+        .args(["plot", "--metrics", &format!("{l}/metrics.jsonl"), "--anomalies", store.to_str().unwrap()])
+        .args(["--out", svg2.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let text = std::fs::read_to_string(&svg2).unwrap();
+    // One triangle in the key, one per anomaly.
+    assert_eq!(text.matches("<polygon").count(), unscored + 1, "each unscored anomaly is a triangle");
 }

@@ -4,11 +4,13 @@
 use crate::clickhouse::{ClickHouse, quote};
 use crate::names::RecordKind;
 use crate::schema::severity_rank;
-use nta_analysis::Anomaly;
+use nta_analysis::{Anomaly, Severity};
+use nta_capture::AttackKind;
+use nta_metrics::Aggregate;
 use nta_metrics::{FlowRecord, WindowRecord};
 use nta_store::{
-    Error, Filter, FlowFilter, FlowPage, MetricsFilter, MetricsPage, Order, Page, RecordCounts, RecordStore,
-    SummaryPage, summary_page,
+    Error, Filter, FlowFilter, FlowPage, MetricSeries, MetricsFilter, MetricsPage, Order, Page, RecordCounts,
+    RecordStore, Series, SeriesQuery, SummaryPage, resolve, summary_page,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -239,5 +241,91 @@ impl RecordStore for ClickHouseStore {
             flows: Some(self.count(RecordKind::Flows, "1")?),
             sensors,
         })
+    }
+
+    fn series(&self, q: &SeriesQuery) -> Result<Series, Error> {
+        let table = self.ch.table(RecordKind::Metrics);
+        let cond = metrics_conditions(&MetricsFilter { sensor: q.sensor.clone(), ..MetricsFilter::default() });
+        let bad =
+            |what: &str, text: &str| Error::Backend { backend: "clickhouse", reason: format!("{what}: {text:?}") };
+        let sql = format!(
+            "SELECT count(), min(window_start_ns), max(window_start_ns + window_ns), any(window_ns) \
+             FROM {table} FINAL WHERE {cond} FORMAT TabSeparated"
+        );
+        let text = self.ch.query(&sql)?;
+        let nums: Vec<i64> = text.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+        let [n, lo, hi, window_ns] = nums[..] else { return Err(bad("extent", &text)) };
+        let extent = (n > 0).then_some((lo, hi));
+        let window_ns = if n > 0 { window_ns } else { 0 };
+        let (since, until, step, points) = resolve(q, extent, window_ns).map_err(|reason| Error::Query { reason })?;
+        let mut columns = Vec::new();
+        for m in &q.metrics {
+            let name = quote(m.name());
+            let (x, has) = (
+                format!("visitParamExtractFloat(record, {name})"),
+                format!("visitParamExtractRaw(record, {name}) != 'null'"),
+            );
+            let f = match m.aggregate() {
+                Aggregate::Sum => "sumIf",
+                Aggregate::Mean => "avgIf",
+                Aggregate::Max => "maxIf",
+            };
+            columns.push(format!("countIf({has}), if(countIf({has}) > 0, {f}({x}, {has}), 0)"));
+        }
+        let sql = format!(
+            "SELECT intDiv(window_start_ns - {since}, {step}) AS b, count(), {} FROM {table} FINAL \
+             WHERE {cond} AND window_start_ns >= {since} AND window_start_ns < {until} GROUP BY b ORDER BY b \
+             FORMAT TabSeparated",
+            columns.join(", ")
+        );
+        let mut windows = vec![0u32; points];
+        let mut values = vec![vec![None; points]; q.metrics.len()];
+        for line in self.ch.query(&sql)?.lines().filter(|l| !l.is_empty()) {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let mut parsed = || -> Option<()> {
+                let b: usize = cells.first()?.parse().ok()?;
+                *windows.get_mut(b)? = cells.get(1)?.parse().ok()?;
+                for (k, v) in values.iter_mut().enumerate() {
+                    let have: u64 = cells.get(2 + 2 * k)?.parse().ok()?;
+                    let x: f64 = cells.get(3 + 2 * k)?.parse().ok()?;
+                    *v.get_mut(b)? = (have > 0).then_some(x);
+                }
+                Some(())
+            };
+            parsed().ok_or_else(|| bad("a step", line))?;
+        }
+        Ok(Series {
+            since_ns: since,
+            until_ns: until,
+            step_ns: step,
+            window_ns,
+            t_ns: (0..points as i64).map(|i| since + i * step).collect(),
+            windows,
+            series: q
+                .metrics
+                .iter()
+                .zip(values)
+                .map(|(m, values)| MetricSeries { metric: *m, aggregate: m.aggregate(), values })
+                .collect(),
+        })
+    }
+
+    fn anomaly_counts(&self) -> Result<Vec<(Severity, AttackKind, usize)>, Error> {
+        let sql = format!(
+            "SELECT severity, kind, count() AS n FROM {} FINAL GROUP BY severity, kind ORDER BY n DESC FORMAT TabSeparated",
+            self.ch.table(RecordKind::Anomalies)
+        );
+        let mut out = Vec::new();
+        for line in self.ch.query(&sql)?.lines().filter(|l| !l.is_empty()) {
+            let mut cells = line.split('\t');
+            let rank: u8 = cells.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let kind: Option<AttackKind> = cells.next().and_then(|k| serde_json::from_value(k.into()).ok());
+            let n: usize = cells.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let severity = Severity::ALL.into_iter().find(|s| severity_rank(*s) == rank);
+            if let (Some(s), Some(k)) = (severity, kind) {
+                out.push((s, k, n));
+            }
+        }
+        Ok(out)
     }
 }

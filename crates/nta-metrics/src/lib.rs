@@ -71,5 +71,5 @@ pub use crate::{
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},
     percentile::{percentile, percentile_sorted},
     pipeline::{ExtractSummary, FlowSink, extract_files, extract_sources, extract_with_flows},
-    record::{Metric, TopPort, TopSource, TunnelCounts, UnknownMetric, WindowRecord},
+    record::{Aggregate, Metric, TopPort, TopSource, TunnelCounts, UnknownMetric, WindowRecord},
 };

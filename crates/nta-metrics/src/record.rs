@@ -395,6 +395,48 @@ impl Metric {
     }
 }
 
+/// How windows of a metric combine into a longer step (a chart's point): counts add up,
+/// rates and means average, distinct counts and peaks take the largest (the distinct
+/// addresses of two windows are not the sum of each's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// The sum over the windows (packets, bytes, SYNs, queries, new flows, ...).
+    Sum,
+    /// The mean over the windows that have a value (rates, means, entropies).
+    Mean,
+    /// The largest (distinct counts, active and half-open flows, per-source peaks).
+    Max,
+}
+
+impl Metric {
+    /// How this metric's windows combine into a longer step.
+    pub fn aggregate(self) -> Aggregate {
+        match self {
+            Metric::MeanPktSize
+            | Metric::BitsPerS
+            | Metric::PacketsPerS
+            | Metric::SrcIpEntropy
+            | Metric::DstIpEntropy
+            | Metric::DstPortEntropy
+            | Metric::DnsQnameLenMean
+            | Metric::DnsLabelEntropyMean => Aggregate::Mean,
+            Metric::UniqueSrcIps
+            | Metric::UniqueDstIps
+            | Metric::UniqueSrcPorts
+            | Metric::UniqueDstPorts
+            | Metric::DnsQnameLenMax
+            | Metric::UniqueSni
+            | Metric::ActiveFlows
+            | Metric::HalfOpenFlows
+            | Metric::MaxSrcNewFlows
+            | Metric::MaxPairConnections => Aggregate::Max,
+            _ => Aggregate::Sum,
+        }
+    }
+}
+
 impl std::fmt::Display for Metric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -49,6 +49,12 @@ pub enum Error {
         /// What it said, or why it could not be asked.
         reason: String,
     },
+    /// A question that cannot be answered as asked (a range of too many points, say).
+    #[error("{reason}")]
+    Query {
+        /// Why.
+        reason: String,
+    },
     /// The stop flag was set: nothing was written.
     #[error("cancelled")]
     Cancelled,

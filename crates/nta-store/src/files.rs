@@ -169,3 +169,64 @@ impl FileStore {
         }
     }
 }
+
+/// A baseline of `data/baselines`, or why it cannot be read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BaselineInfo {
+    /// Its name (the file name without `.json`; a model's baseline has the model's name).
+    pub name: String,
+    /// Bytes of the file.
+    pub bytes: u64,
+    /// When it was learnt (RFC 3339).
+    pub created_at: Option<String>,
+    /// Window length it learnt from, ns.
+    pub window_ns: Option<i64>,
+    /// Windows it learnt from.
+    pub windows: Option<usize>,
+    /// Why the file cannot be used.
+    pub error: Option<String>,
+}
+
+impl FileStore {
+    /// The baselines, sorted by name (each read, at most `MAX_BASELINE_BYTES`).
+    pub fn baselines(&self) -> Result<Vec<BaselineInfo>, Error> {
+        let dir = self.layout.baselines_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir)(e)),
+        };
+        let mut out = Vec::new();
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let info = match nta_baselines::Baseline::load(&path) {
+                Ok(b) => BaselineInfo {
+                    name: name.to_owned(),
+                    bytes,
+                    created_at: Some(b.created_at),
+                    window_ns: Some(b.window_ns),
+                    windows: Some(b.windows),
+                    error: None,
+                },
+                Err(e) => BaselineInfo {
+                    name: name.to_owned(),
+                    bytes,
+                    created_at: None,
+                    window_ns: None,
+                    windows: None,
+                    error: Some(e.to_string()),
+                },
+            };
+            out.push(info);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}

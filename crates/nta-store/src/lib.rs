@@ -13,6 +13,7 @@
 //!   window metrics and the models, each read again only when its [`FileKey`] changes.
 //! - [`RecordStore`] — what the API reads of anomalies, metrics and flows, wherever they are
 //!   kept: [`FileStore`] here, ClickHouse in `nta-fleet`.
+//! - [`Series`] — window metrics downsampled for charts ([`SeriesQuery`], [`series_of`]).
 //! - [`analyze_into`], [`train`], [`detect`], [`extract`] — the long operations, with a stop
 //!   flag and a progress callback, returning typed outcomes ([`AnalyzeOutcome`],
 //!   [`TrainOutcome`], [`DetectOutcome`]).
@@ -44,6 +45,7 @@ mod layout;
 mod live;
 mod ops;
 mod records;
+mod series;
 
 /// Re-exported: the one formatter of an error and its causes, for both binaries.
 pub use nta_capture::error_chain;
@@ -52,7 +54,7 @@ pub use crate::{
     anomalies::{AnomalyStore, Filter, Order, Page, StoreRead},
     atomic::{AtomicFile, write_atomic},
     error::Error,
-    files::{FileStore, MetricsPage, StoreCounts, SummaryPage, summary_page},
+    files::{BaselineInfo, FileStore, MetricsPage, StoreCounts, SummaryPage, summary_page},
     flows::{FlowFilter, FlowPage, read_flows},
     identity::{FileKey, now_rfc3339},
     index::{Snapshot, StoreIndex},
@@ -63,5 +65,9 @@ pub use crate::{
         extract, load_model, read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection,
         train,
     },
-    records::{MetricsFilter, RecordCounts, RecordStore},
+    records::{MetricsFilter, RecordCounts, RecordStore, count_by_severity_and_kind},
+    series::{
+        DEFAULT_SERIES_POINTS, MAX_SERIES_METRICS, MAX_SERIES_POINTS, MetricSeries, Series, SeriesQuery, resolve,
+        series_of,
+    },
 };

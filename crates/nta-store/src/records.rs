@@ -8,7 +8,9 @@ use crate::Error;
 use crate::anomalies::{Filter, Page};
 use crate::files::{FileStore, MetricsPage, SummaryPage};
 use crate::flows::{FlowFilter, FlowPage, read_flows};
-use nta_analysis::Anomaly;
+use crate::series::{Series, SeriesQuery, series_of};
+use nta_analysis::{Anomaly, Severity};
+use nta_capture::AttackKind;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -75,6 +77,25 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
 
     /// How many records it holds.
     fn counts(&self) -> Result<RecordCounts, Error>;
+
+    /// Window metrics downsampled for a chart.
+    fn series(&self, q: &SeriesQuery) -> Result<Series, Error>;
+
+    /// Anomalies by severity and kind (every sensor's), most first.
+    fn anomaly_counts(&self) -> Result<Vec<(Severity, AttackKind, usize)>, Error>;
+}
+
+/// Counts of `(severity, kind)` pairs, most first.
+pub fn count_by_severity_and_kind<'a>(
+    anomalies: impl Iterator<Item = &'a Anomaly>,
+) -> Vec<(Severity, AttackKind, usize)> {
+    let mut counts: std::collections::BTreeMap<(Severity, AttackKind), usize> = std::collections::BTreeMap::new();
+    for a in anomalies {
+        *counts.entry((a.severity, a.kind)).or_default() += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().map(|((s, k), n)| (s, k, n)).collect();
+    v.sort_by(|a, b| b.2.cmp(&a.2).then(b.0.cmp(&a.0)).then(a.1.cmp(&b.1)));
+    v
 }
 
 impl RecordStore for FileStore {
@@ -112,5 +133,13 @@ impl RecordStore for FileStore {
             flows: None,
             sensors: Vec::new(),
         })
+    }
+
+    fn series(&self, q: &SeriesQuery) -> Result<Series, Error> {
+        series_of(q, self.metrics()?.iter())
+    }
+
+    fn anomaly_counts(&self) -> Result<Vec<(Severity, AttackKind, usize)>, Error> {
+        Ok(count_by_severity_and_kind(FileStore::anomalies(self)?.anomalies.iter()))
     }
 }

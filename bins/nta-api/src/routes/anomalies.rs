@@ -51,6 +51,9 @@ pub struct AnomalyQuery {
     order: Option<nta_store::Order>,
     /// Only this sensor's anomalies (a fleet's store; `--sensor` of the sensor).
     sensor: Option<String>,
+    /// Only these fields of each anomaly (comma-separated: `id,severity,kind,window_start`);
+    /// listings only.
+    fields: Option<String>,
     /// Items per page (default 100, at most 1000).
     limit: Option<usize>,
     /// Items skipped (default 0).
@@ -82,14 +85,17 @@ impl AnomalyQuery {
 #[utoipa::path(get, path = "/api/anomalies", security(("bearer" = [])), tag = "anomalies", params(AnomalyQuery),
     responses((status = 200, body = Page), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn anomalies(
+    req: HttpRequest,
     _reader: Reader,
     store: web::Data<dyn RecordStore>,
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let (offset, limit) = q.page();
+    let fields = crate::routes::fields_of(q.fields.as_deref(), crate::routes::ANOMALY_FIELDS, false)?;
     let page = web::block(move || store.anomalies(&filter, offset, limit)).await??;
-    Ok(HttpResponse::Ok().json(page))
+    let body = crate::routes::page_json(&page, fields.as_deref())?;
+    Ok(crate::routes::paged(&req, &body, page.total, offset, limit))
 }
 
 /// Counts by severity and detector, time range, top metrics and incidents of the matching
@@ -97,14 +103,19 @@ pub async fn anomalies(
 #[utoipa::path(get, path = "/api/anomalies/summary", security(("bearer" = [])), tag = "anomalies", params(AnomalyQuery),
     responses((status = 200, body = SummaryPage), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn anomaly_summary(
+    req: HttpRequest,
     _reader: Reader,
     store: web::Data<dyn RecordStore>,
     q: web::Query<AnomalyQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = q.filter()?;
     let (offset, limit) = q.page();
+    if q.fields.is_some() {
+        return Err(ApiError::bad("bad_query", "fields: listings only (/api/anomalies)"));
+    }
     let page = web::block(move || store.summary(&filter, offset, limit)).await??;
-    Ok(HttpResponse::Ok().json(&*page))
+    let body = serde_json::to_value(&*page).map_err(ApiError::internal)?;
+    Ok(crate::routes::paged(&req, &body, page.incidents_total, offset, limit))
 }
 
 /// One anomaly with its explanation.

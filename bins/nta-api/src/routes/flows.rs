@@ -46,6 +46,7 @@ pub struct FlowQuery {
     responses((status = 200, body = FlowPage), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn flows(
+    req: actix_web::HttpRequest,
     _reader: Reader,
     store: web::Data<dyn RecordStore>,
     q: web::Query<FlowQuery>,
@@ -74,5 +75,6 @@ pub async fn flows(
         Ok(store.flows(&filter, offset, limit)?)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(page))
+    let body = serde_json::to_value(&page).map_err(ApiError::internal)?;
+    Ok(crate::routes::paged(&req, &body, page.total, offset, limit))
 }

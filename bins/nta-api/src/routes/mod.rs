@@ -26,6 +26,7 @@ macro_rules! routes {
 
 pub mod anomalies;
 pub mod control;
+pub mod dashboard;
 pub mod events;
 pub mod flows;
 pub mod jobs;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(jobs::configure)
         .configure(control::configure)
         .configure(events::configure)
+        .configure(dashboard::configure)
         .default_service(web::to(not_found));
 }
 
@@ -147,4 +149,117 @@ async fn answer(jobs: &Jobs, id: &str, wait: Duration) -> ApiResult<HttpResponse
         }
         actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The fields of a window record `fields=` may name.
+pub(crate) const WINDOW_FIELDS: &[&str] = &[
+    "window_start",
+    "window_start_ns",
+    "window_ns",
+    "capture",
+    "sample_rate",
+    "late",
+    "gap_before_ns",
+    "capture_received",
+    "capture_dropped",
+    "top_src_by_bytes",
+    "top_dst_ports",
+    "tunnels",
+    "sensor",
+];
+
+/// The fields of an anomaly `fields=` may name.
+pub(crate) const ANOMALY_FIELDS: &[&str] = &[
+    "id",
+    "window_start",
+    "window_end",
+    "window_start_ns",
+    "window_end_ns",
+    "capture",
+    "detector",
+    "kind",
+    "attackers",
+    "victims",
+    "detail",
+    "model",
+    "baseline",
+    "score",
+    "score_threshold",
+    "max_abs_z",
+    "z_threshold",
+    "incident_gap_windows",
+    "capture_dropped",
+    "severity",
+    "explanation",
+    "top_sources",
+    "top_dst_ports",
+    "summary",
+    "sensor",
+];
+
+/// The names of `fields=` (comma-separated), each checked against `allowed` (and the
+/// metrics, for window records).
+pub(crate) fn fields_of(fields: Option<&str>, allowed: &[&str], metrics: bool) -> ApiResult<Option<Vec<String>>> {
+    let Some(list) = fields else { return Ok(None) };
+    let mut out = Vec::new();
+    for f in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let known = allowed.contains(&f) || (metrics && f.parse::<nta_metrics::Metric>().is_ok());
+        if !known {
+            return Err(ApiError::bad(
+                "bad_query",
+                format!(
+                    "fields: unknown field {f:?}; expected some of {}{}",
+                    allowed.join(", "),
+                    if metrics { " and the metrics" } else { "" }
+                ),
+            ));
+        }
+        if !out.iter().any(|o: &String| o == f) {
+            out.push(f.to_owned());
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A page as JSON, its items cut to `fields` when given.
+pub(crate) fn page_json<T: Serialize>(page: &T, fields: Option<&[String]>) -> ApiResult<serde_json::Value> {
+    let mut v = serde_json::to_value(page).map_err(ApiError::internal)?;
+    if let (Some(fields), Some(items)) = (fields, v.get_mut("items").and_then(|i| i.as_array_mut())) {
+        for item in items {
+            if let Some(o) = item.as_object_mut() {
+                o.retain(|k, _| fields.iter().any(|f| f == k));
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// A paged answer with `Link` (RFC 8288) to the first, previous and next pages, and
+/// `X-Total-Count`.
+pub(crate) fn paged(
+    req: &HttpRequest,
+    body: &serde_json::Value,
+    total: usize,
+    offset: usize,
+    limit: usize,
+) -> HttpResponse {
+    let base: Vec<&str> =
+        req.query_string().split('&').filter(|p| !p.is_empty() && !p.starts_with("offset=")).collect();
+    let link = |o: usize, rel: &str| {
+        let mut q = base.clone();
+        let off = format!("offset={o}");
+        q.push(&off);
+        format!("<{}?{}>; rel=\"{rel}\"", req.path(), q.join("&"))
+    };
+    let mut links = vec![link(0, "first")];
+    if offset > 0 {
+        links.push(link(offset.saturating_sub(limit.max(1)), "prev"));
+    }
+    if offset.saturating_add(limit) < total {
+        links.push(link(offset + limit.max(1), "next"));
+    }
+    HttpResponse::Ok()
+        .insert_header(("link", links.join(", ")))
+        .insert_header(("x-total-count", total.to_string()))
+        .json(body)
 }

@@ -1,4 +1,4 @@
-//! `GET /api/models` and `POST /api/train`.
+//! `GET /api/models`, `GET /api/baselines` and `POST /api/train`.
 
 use crate::Limits;
 use crate::auth::Auth;
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 routes! {
     get "/api/models" => models,
+    get "/api/baselines" => baselines,
     post "/api/train" => train,
 }
 
@@ -21,6 +22,14 @@ routes! {
 #[utoipa::path(get, path = "/api/models", security(("bearer" = [])), tag = "models", responses((status = 200, body = Vec<ModelInfo>)))]
 pub async fn models(_reader: Reader, store: web::Data<FileStore>) -> ApiResult<HttpResponse> {
     let list = web::block(move || store.models()).await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The baselines in `data/baselines`, sorted by name (a model's baseline has its name;
+/// unreadable ones with their error).
+#[utoipa::path(get, path = "/api/baselines", security(("bearer" = [])), tag = "models", responses((status = 200, body = Vec<nta_store::BaselineInfo>)))]
+pub async fn baselines(_reader: Reader, store: web::Data<FileStore>) -> ApiResult<HttpResponse> {
+    let list = web::block(move || store.baselines()).await??;
     Ok(HttpResponse::Ok().json(list))
 }
 

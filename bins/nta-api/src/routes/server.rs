@@ -13,6 +13,7 @@ routes! {
     get "/health" => health,
     get "/api/status" => status,
     get "/api/openapi.json" => document,
+    get "/metrics" => prometheus,
 }
 
 /// The OpenAPI document as JSON (built once by `openapi.rs`, handed over by `create_app`).
@@ -105,4 +106,57 @@ pub async fn status(
         jobs: jobs.active(),
     };
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// Prometheus' scrape, in the OpenMetrics text format: `nta_http_requests_total{route,status}`,
+/// `nta_http_request_duration_seconds{route}` (histogram), `nta_jobs{state}`,
+/// `nta_processed_packets`, `nta_processed_bytes`, `nta_capture_dropped_packets`,
+/// `nta_anomalies{severity,kind}`, `nta_store_bytes{file}`, `nta_records{kind}`.
+#[utoipa::path(get, path = "/metrics", security(("bearer" = [])), tag = "server",
+    responses((status = 200, description = "OpenMetrics text (`application/openmetrics-text`)", body = String, content_type = "application/openmetrics-text")))]
+pub async fn prometheus(
+    _reader: Reader,
+    store: web::Data<FileStore>,
+    records: web::Data<dyn nta_store::RecordStore>,
+    jobs: web::Data<Jobs>,
+    control: web::Data<Control>,
+    telemetry: web::Data<crate::telemetry::Telemetry>,
+) -> ApiResult<HttpResponse> {
+    let layout = store.layout().clone();
+    let (by_kind, counts) = web::block(move || (records.anomaly_counts(), records.counts())).await?;
+    let (by_kind, counts) = (by_kind?, counts?);
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let models: u64 = std::fs::read_dir(layout.models_dir())
+        .map(|d| d.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0);
+    let c = jobs.counts();
+    let (mut packets, mut bytes) = jobs.processed();
+    let mut dropped = 0;
+    if let Some(l) = control.live() {
+        let (p, b, d) = l.counters();
+        (packets, bytes, dropped) = (packets + p, bytes + b, d);
+    }
+    let now = crate::telemetry::Scrape {
+        jobs: vec![
+            ("queued", c.queued as u64),
+            ("running", c.running as u64),
+            ("done", c.done as u64),
+            ("failed", c.failed as u64),
+            ("cancelled", c.cancelled as u64),
+        ],
+        packets,
+        bytes,
+        dropped,
+        anomalies: by_kind.into_iter().map(|(s, k, n)| (s.name().to_owned(), k.name().to_owned(), n as u64)).collect(),
+        store_bytes: vec![
+            ("anomalies", size(layout.anomalies_path())),
+            ("metrics", size(layout.metrics_path())),
+            ("flows", size(layout.flows_path())),
+            ("models", models),
+        ],
+        records: vec![("windows", counts.metrics_windows as u64), ("anomalies", counts.anomalies as u64)],
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(telemetry.render(&now)))
 }

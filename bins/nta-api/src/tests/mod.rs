@@ -2,6 +2,7 @@
 //! `create_app` that `main.rs` serves: reads and errors (reads.rs), work and jobs (work.rs), the
 //! OpenAPI document (openapi.rs). Shared helpers here.
 
+mod charts;
 mod fleet;
 mod openapi;
 mod reads;
@@ -87,7 +88,12 @@ pub(super) async fn upload(
     name: &str,
     content: &[u8],
 ) -> (u16, serde_json::Value) {
-    let app = test::init_service(create_app(state(token, max))).await;
+    // A directory of the upload tests' own: every other test's server start removes the part
+    // files it finds in its directory, which would race an upload in flight.
+    let (data, logs) = upload_dirs().clone();
+    let services =
+        services_over(data, logs, token, Limits { max_upload: max, ..Limits::default() }, JobLimits::default());
+    let app = test::init_service(create_app(services)).await;
     let (ct, body) = multipart(name, content);
     let mut req = test::TestRequest::post().uri("/api/upload").insert_header(("content-type", ct));
     if let Some(a) = auth {
@@ -98,8 +104,20 @@ pub(super) async fn upload(
     (status, test::read_body_json(resp).await)
 }
 
+/// The data and logs directories of the upload tests (no capture processed).
+fn upload_dirs() -> &'static (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("nta-api-uploads-{}", std::process::id()));
+        let (data, logs) = (root.join("data"), root.join("logs"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&logs).unwrap();
+        (data, logs)
+    })
+}
+
 pub(super) fn uploads_dir() -> PathBuf {
-    processed().0.join("uploads")
+    upload_dirs().0.join("uploads")
 }
 
 pub(super) fn own_state(token: Option<&str>) -> Services {

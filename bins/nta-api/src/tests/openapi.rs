@@ -133,8 +133,11 @@ async fn the_openapi_document_matches_the_routes_and_the_responses() {
         ("/api/anomalies?since=yesterday", "/api/anomalies", "400"),
         ("/api/metrics?limit=5", "/api/metrics", "200"),
         ("/api/models", "/api/models", "200"),
+        ("/api/baselines", "/api/baselines", "200"),
         ("/api/jobs", "/api/jobs", "200"),
         ("/api/control/state", "/api/control/state", "200"),
+        ("/api/series?metric=tcp_syn&metric=packets,unique_src_ips", "/api/series", "200"),
+        ("/api/series?metric=nope", "/api/series", "400"),
     ];
     for (uri, path, status) in wanted {
         let (s, body) = call(&app, test::TestRequest::get().uri(uri)).await;

@@ -136,3 +136,8 @@ pub(crate) fn start(dir: &std::path::Path, port: u16, extra: &[&str]) -> Server 
     }
     server
 }
+
+/// A free port on loopback (free when asked).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
