@@ -26,6 +26,9 @@ pub(crate) struct Args {
     /// Width and height in pixels
     #[arg(long, default_value = "1400x700")]
     size: String,
+    /// The metric drawn (any field of the window records: tcp_syn, unique_src_ips, ...)
+    #[arg(long, default_value = "packets_per_s")]
+    metric: nta_metrics::Metric,
 }
 
 /// Width of the key column, pixels.
@@ -34,6 +37,7 @@ const KEY_WIDTH: u32 = 200;
 /// The key, in a column of its own: the line, labels, incident severities, score marks.
 fn draw_key<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
+    metric: nta_metrics::Metric,
     labels: bool,
     threshold: Option<f64>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
@@ -46,7 +50,7 @@ fn draw_key<DB: DrawingBackend>(
     };
     area.draw(&Text::new("Key", (8, 14), ("sans-serif", 13).into_font()))?;
     area.draw(&PathElement::new(vec![(8, y), (24, y)], RGBColor(30, 30, 30)))?;
-    line(area, "packets/s", &mut y)?;
+    line(area, metric.name(), &mut y)?;
     if labels {
         area.draw(&Rectangle::new([(8, y - 6), (24, y + 4)], RGBColor(158, 202, 225).filled()))?;
         line(area, "attack (label)", &mut y)?;
@@ -101,7 +105,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let labels = args.labels.as_deref().map(read_labels).transpose()?.unwrap_or_default();
     let x_max = minutes(t_end).max(1e-6);
     // Headroom above the highest window for the incident bars and names.
-    let pps_max = records.iter().map(|r| r.packets_per_s).fold(1.0, f64::max) * 1.3;
+    let value = |r: &nta_metrics::WindowRecord| Some(r.get(args.metric)).filter(|v| v.is_finite());
+    let pps_max = records.iter().filter_map(value).fold(1.0, f64::max) * 1.3;
 
     let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", args.out.display());
     let root = SVGBackend::new(&args.out, (w, h)).into_drawing_area();
@@ -127,7 +132,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         .map_err(|e| err(&e))?;
     traffic
         .configure_mesh()
-        .y_desc("packets/s")
+        .y_desc(args.metric.name())
         .x_desc("time (UTC)")
         .x_label_formatter(&clock)
         .light_line_style(WHITE)
@@ -167,7 +172,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     traffic
         .draw_series(LineSeries::new(
-            records.iter().map(|r| (minutes(r.window_start_ns), r.packets_per_s)),
+            records.iter().filter_map(|r| Some((minutes(r.window_start_ns), value(r)?))),
             RGBColor(30, 30, 30).stroke_width(1),
         ))
         .map_err(|e| err(&e))?;
@@ -221,7 +226,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if let Some(t) = threshold {
         scores.draw_series(LineSeries::new([(0.0, t), (x_max, t)], BLACK.stroke_width(1))).map_err(|e| err(&e))?;
     }
-    draw_key(&key, !labels.is_empty(), threshold).map_err(|e| err(&e))?;
+    draw_key(&key, args.metric, !labels.is_empty(), threshold).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     eprintln!(
         "{}: {} windows, {} anomalies in {} incidents, {} labels",

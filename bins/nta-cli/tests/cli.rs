@@ -493,6 +493,14 @@ fn the_plot_keys_its_marks_beside_the_data() {
         .output()
         .unwrap());
     let text = std::fs::read_to_string(&svg2).unwrap();
+    // Any metric: the SYN count, named on its axis and in the key.
+    let svg3 = tmp("plot3.svg");
+    ok(&cli()
+        .args(["plot", "--metrics", &format!("{l}/metrics.jsonl"), "--metric", "tcp_syn"])
+        .args(["--anomalies", store.to_str().unwrap(), "--out", svg3.to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(std::fs::read_to_string(&svg3).unwrap().matches("\ntcp_syn\n").count(), 2, "axis and key");
     // One triangle in the key, one per anomaly.
     assert_eq!(text.matches("<polygon").count(), unscored + 1, "each unscored anomaly is a triangle");
 }
