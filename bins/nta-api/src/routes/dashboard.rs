@@ -8,7 +8,9 @@ use actix_web::{HttpResponse, web};
 
 /// The page.
 pub const INDEX_HTML: &str = include_str!("../../assets/index.html");
-/// Its script.
+/// Its script, first part: names, helpers, the timeline.
+pub const CHART_JS: &str = include_str!("../../assets/chart.js");
+/// Its script, second part: the API, the lists, uploads, jobs, live capture.
 pub const APP_JS: &str = include_str!("../../assets/app.js");
 /// Its style sheet.
 pub const APP_CSS: &str = include_str!("../../assets/app.css");
@@ -29,6 +31,10 @@ async fn index() -> HttpResponse {
     asset(INDEX_HTML, "text/html; charset=utf-8")
 }
 
+async fn chart_js() -> HttpResponse {
+    asset(CHART_JS, "text/javascript; charset=utf-8")
+}
+
 async fn app_js() -> HttpResponse {
     asset(APP_JS, "text/javascript; charset=utf-8")
 }
@@ -41,6 +47,7 @@ async fn app_css() -> HttpResponse {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/index.html", web::get().to(index))
+        .route("/assets/chart.js", web::get().to(chart_js))
         .route("/assets/app.js", web::get().to(app_js))
         .route("/assets/app.css", web::get().to(app_css));
 }

@@ -198,8 +198,12 @@ async fn the_dashboard_is_served_from_the_binary() {
     let (s, ct, csp, html) = page("/").await;
     assert_eq!((s, ct.as_str(), csp), (200, "text/html; charset=utf-8", true));
     assert!(html.contains("<script src=\"/assets/app.js\">") && html.contains("/assets/app.css"));
-    let (s, ct, _, js) = page("/assets/app.js").await;
+    let (s, ct, _, app) = page("/assets/app.js").await;
     assert_eq!((s, ct.as_str()), (200, "text/javascript; charset=utf-8"));
+    let (s, _, _, chart) = page("/assets/chart.js").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("<script src=\"/assets/chart.js\">"));
+    let js = chart + &app;
     let (s, _, _, css) = page("/assets/app.css").await;
     assert_eq!(s, 200);
     // Every metric can be charted, and nothing is fetched from elsewhere.
