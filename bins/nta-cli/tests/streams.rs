@@ -42,7 +42,7 @@ fn plot_carve_and_config() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg") && text.contains("syn_flood") && text.contains("packets/s"));
+    assert!(text.starts_with("<svg") && text.contains("syn_flood") && text.contains("packets_per_s"));
     assert!(text.matches("<rect").count() > 50, "bars for anomalies, incidents and labels");
     // Carve the synflood's packets to the victim: exactly what the labels say the attack wrote.
     let ev = tmp("pc/ev.pcap");
