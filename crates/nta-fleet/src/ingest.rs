@@ -207,28 +207,22 @@ async fn ingest_kind(
         if n_rows > 0 {
             loop {
                 let (ch, r) = (cfg.clickhouse.clone(), rows.clone());
-                let done = tokio::task::spawn_blocking(move || ch.insert(kind, &r)).await;
-                match done {
+                let e = match tokio::task::spawn_blocking(move || ch.insert(kind, &r)).await {
                     Ok(Ok(())) => break,
-                    failed => {
-                        let e = match failed {
-                            Ok(Err(e)) => e.to_string(),
-                            Err(e) => e.to_string(),
-                            Ok(Ok(())) => String::new(),
-                        };
-                        trouble.say(kind, "inserting", &e);
-                        count(&|s| s.insert_retries += 1);
-                        // Still ours: the server must not hand them to another ingester meanwhile.
-                        for m in &msgs {
-                            let _ = m.ack_with(AckKind::Progress).await;
-                        }
-                        if stop.load(Ordering::Relaxed) {
-                            return; // unacknowledged: redelivered to whoever ingests next
-                        }
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(BACKOFF.1);
-                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                };
+                trouble.say(kind, "inserting", &e);
+                count(&|s| s.insert_retries += 1);
+                // Still ours: the server must not hand them to another ingester meanwhile.
+                for m in &msgs {
+                    let _ = m.ack_with(AckKind::Progress).await;
                 }
+                if stop.load(Ordering::Relaxed) {
+                    return; // unacknowledged: redelivered to whoever ingests next
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF.1);
             }
         }
         for (m, bad) in msgs.iter().zip(&rejected) {

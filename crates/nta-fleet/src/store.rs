@@ -9,8 +9,8 @@ use nta_capture::AttackKind;
 use nta_metrics::Aggregate;
 use nta_metrics::{FlowRecord, WindowRecord};
 use nta_store::{
-    Error, Filter, FlowFilter, FlowPage, MetricSeries, MetricsFilter, MetricsPage, Order, Page, RecordCounts,
-    RecordStore, Series, SeriesQuery, SummaryPage, resolve, summary_page,
+    Error, Filter, FlowFilter, FlowPage, MetricsFilter, MetricsPage, Order, Page, RecordCounts, RecordStore, Series,
+    SeriesQuery, SummaryPage, resolve, summary_page,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -68,18 +68,15 @@ impl ClickHouseStore {
     /// The anomalies matching `filter` in the summary's order (sensor, capture, time): the
     /// most recent [`MAX_SUMMARY_ANOMALIES`].
     fn for_summary(&self, filter: &Filter) -> Result<Vec<Anomaly>, Error> {
-        let table = self.ch.table(RecordKind::Anomalies);
-        let inner = format!(
-            "SELECT id FROM {table} FINAL WHERE {} ORDER BY window_start_ns DESC, id DESC LIMIT {MAX_SUMMARY_ANOMALIES}",
-            anomaly_conditions(filter)
-        );
-        self.records(
+        let cond = anomaly_conditions(filter);
+        let mut all: Vec<Anomaly> = self.records(
             RecordKind::Anomalies,
-            &format!(
-                "id IN ({inner}) AND {} ORDER BY sensor, capture, window_start_ns, id",
-                anomaly_conditions(filter)
-            ),
-        )
+            &format!("{cond} ORDER BY window_start_ns DESC, id DESC LIMIT {MAX_SUMMARY_ANOMALIES}"),
+        )?;
+        all.sort_by(|a, b| {
+            (&a.sensor, &a.capture, a.window_start_ns, &a.id).cmp(&(&b.sensor, &b.capture, b.window_start_ns, &b.id))
+        });
+        Ok(all)
     }
 }
 
@@ -294,20 +291,7 @@ impl RecordStore for ClickHouseStore {
             };
             parsed().ok_or_else(|| bad("a step", line))?;
         }
-        Ok(Series {
-            since_ns: since,
-            until_ns: until,
-            step_ns: step,
-            window_ns,
-            t_ns: (0..points as i64).map(|i| since + i * step).collect(),
-            windows,
-            series: q
-                .metrics
-                .iter()
-                .zip(values)
-                .map(|(m, values)| MetricSeries { metric: *m, aggregate: m.aggregate(), values })
-                .collect(),
-        })
+        Ok(Series::from_steps((since, until, step), window_ns, &q.metrics, windows, values))
     }
 
     fn anomaly_counts(&self) -> Result<Vec<(Severity, AttackKind, usize)>, Error> {

@@ -413,15 +413,11 @@ pub enum Aggregate {
 impl Metric {
     /// How this metric's windows combine into a longer step.
     pub fn aggregate(self) -> Aggregate {
+        if !self.is_count() {
+            // Rates, means and entropies.
+            return Aggregate::Mean;
+        }
         match self {
-            Metric::MeanPktSize
-            | Metric::BitsPerS
-            | Metric::PacketsPerS
-            | Metric::SrcIpEntropy
-            | Metric::DstIpEntropy
-            | Metric::DstPortEntropy
-            | Metric::DnsQnameLenMean
-            | Metric::DnsLabelEntropyMean => Aggregate::Mean,
             Metric::UniqueSrcIps
             | Metric::UniqueDstIps
             | Metric::UniqueSrcPorts

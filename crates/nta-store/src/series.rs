@@ -61,6 +61,32 @@ pub struct Series {
     pub series: Vec<MetricSeries>,
 }
 
+impl Series {
+    /// The series of `metrics` over `points` steps of `step` from `since`, with `windows`
+    /// and `values` (one vector per metric) per step: what every store answers with.
+    pub fn from_steps(
+        (since, until, step): (i64, i64, i64),
+        window_ns: i64,
+        metrics: &[Metric],
+        windows: Vec<u32>,
+        values: Vec<Vec<Option<f64>>>,
+    ) -> Series {
+        Series {
+            since_ns: since,
+            until_ns: until,
+            step_ns: step,
+            window_ns,
+            t_ns: (0..windows.len() as i64).map(|i| since + i * step).collect(),
+            windows,
+            series: metrics
+                .iter()
+                .zip(values)
+                .map(|(m, values)| MetricSeries { metric: *m, aggregate: m.aggregate(), values })
+                .collect(),
+        }
+    }
+}
+
 /// The range and step a query resolves to over data spanning `extent` with windows of
 /// `window_ns`: `(since, until, step, points)`, or why not.
 pub fn resolve(q: &SeriesQuery, extent: Option<(i64, i64)>, window_ns: i64) -> Result<(i64, i64, i64, usize), String> {
@@ -150,22 +176,6 @@ pub fn series_of<'a>(
             }
         }
     }
-    Ok(Series {
-        since_ns: since,
-        until_ns: until,
-        step_ns: step,
-        window_ns,
-        t_ns: (0..points as i64).map(|i| since + i * step).collect(),
-        windows,
-        series: q
-            .metrics
-            .iter()
-            .zip(acc)
-            .map(|(m, a)| MetricSeries {
-                metric: *m,
-                aggregate: m.aggregate(),
-                values: a.iter().map(|c| c.value(m.aggregate())).collect(),
-            })
-            .collect(),
-    })
+    let values = q.metrics.iter().zip(acc).map(|(m, a)| a.iter().map(|c| c.value(m.aggregate())).collect()).collect();
+    Ok(Series::from_steps((since, until, step), window_ns, &q.metrics, windows, values))
 }
