@@ -251,6 +251,17 @@ fn run() -> Result<()> {
                 };
                 CannotBind { bind, reason }
             })?;
+        if args.clickhouse.is_none() {
+            // The anomaly store's index brought up to date now, not by the first request.
+            let store = services.store.clone();
+            std::thread::spawn(move || {
+                let began = std::time::Instant::now();
+                match store.anomalies().len() {
+                    Ok(n) => println!("anomaly store: {n} records indexed ({:.1} s)", began.elapsed().as_secs_f64()),
+                    Err(e) => eprintln!("anomaly store: {}", nta_store::error_chain(&e)),
+                }
+            });
+        }
         if let Some(request) = live {
             let interface = request.interface.clone();
             services

@@ -72,90 +72,186 @@ pub fn incidents<'a>(anomalies: impl IntoIterator<Item = &'a Anomaly>) -> Vec<In
 /// The incidents of `anomalies` (in time order) as index ranges, without building them: a
 /// caller that shows a page of incidents builds only those with [`incident`].
 pub fn incident_groups(anomalies: &[&Anomaly]) -> Vec<std::ops::Range<usize>> {
-    let shares_top3 = |a: &Anomaly, b: &Anomaly| {
-        a.explanation.iter().take(3).any(|c| b.explanation.iter().take(3).any(|d| d.metric == c.metric))
-    };
-    // One attack: the same named kind. Otherwise (a window no rule names next to any other)
-    // the same character: a shared top-3 metric.
-    let same_story = |a: &Anomaly, b: &Anomaly| {
-        if names_attack(a.kind) && names_attack(b.kind) { a.kind == b.kind } else { shares_top3(a, b) }
-    };
     let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut last: Option<StoryKey<(&str, Option<&str>)>> = None;
     for (i, a) in anomalies.iter().enumerate() {
-        let joins = i.checked_sub(1).and_then(|j| anomalies.get(j)).is_some_and(|last| {
-            let window_ns = a.window_end_ns.saturating_sub(a.window_start_ns).max(1);
-            let gap = a.window_start_ns.saturating_sub(last.window_end_ns);
-            let close = gap <= a.incident_gap_windows.max(0).saturating_mul(window_ns);
-            close && a.capture == last.capture && a.sensor == last.sensor && same_story(a, last)
-        });
+        let key = a.story_key();
+        let joins = last.as_ref().is_some_and(|l| key.joins(l));
         match groups.last_mut() {
             Some(g) if joins => g.end = i + 1,
             _ => groups.push(i..i + 1),
         }
+        last = Some(key);
     }
     groups
 }
 
-/// The incident made of the anomalies `g` (one group of [`incident_groups`]); `None` if empty.
-pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
-    let first = g.first()?;
-    let last = g.last()?;
-    let peak = g
-        .iter()
-        .max_by(|a, b| a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0))))?;
-    let mut counts: BTreeMap<Metric, usize> = BTreeMap::new();
-    for a in g {
-        for c in a.explanation.iter().take(3) {
-            *counts.entry(c.metric).or_insert(0) += 1;
+/// What the incident rule ([`incident_groups`]) reads of an anomaly: its window, its gap
+/// allowance, where it was seen (`origin`: anomalies of two captures or two sensors never
+/// join) and its story (kind and top-3 metrics). A store that keeps these beside its records
+/// groups incidents without reading the records.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StoryKey<O> {
+    /// Window start, ns.
+    pub window_start_ns: i64,
+    /// Window end, ns.
+    pub window_end_ns: i64,
+    /// [`Anomaly::incident_gap_windows`].
+    pub incident_gap_windows: i64,
+    /// Capture and sensor, or anything equal exactly when they are.
+    pub origin: O,
+    /// The attack kind.
+    pub kind: AttackKind,
+    /// The first three metrics of the explanation.
+    pub top3: [Option<Metric>; 3],
+}
+
+impl<O: PartialEq> StoryKey<O> {
+    /// Whether this anomaly joins `last`, the one before it in time order: the gap between
+    /// them is at most its `incident_gap_windows` windows of its own length, both were seen in
+    /// one place, and they tell one story — the same named attack kind, or (when either names
+    /// none) a shared top-3 metric.
+    pub fn joins(&self, last: &StoryKey<O>) -> bool {
+        let window_ns = self.window_end_ns.saturating_sub(self.window_start_ns).max(1);
+        let gap = self.window_start_ns.saturating_sub(last.window_end_ns);
+        let close = gap <= self.incident_gap_windows.max(0).saturating_mul(window_ns);
+        let same_story = if names_attack(self.kind) && names_attack(last.kind) {
+            self.kind == last.kind
+        } else {
+            self.top3.iter().flatten().any(|m| last.top3.iter().flatten().any(|n| n == m))
+        };
+        close && self.origin == last.origin && same_story
+    }
+}
+
+impl Anomaly {
+    /// What the incident rule reads of it ([`StoryKey`]), seen in its capture and sensor.
+    pub fn story_key(&self) -> StoryKey<(&str, Option<&str>)> {
+        let mut top3 = [None; 3];
+        for (slot, c) in top3.iter_mut().zip(&self.explanation) {
+            *slot = Some(c.metric);
+        }
+        StoryKey {
+            window_start_ns: self.window_start_ns,
+            window_end_ns: self.window_end_ns,
+            incident_gap_windows: self.incident_gap_windows,
+            origin: (self.capture.as_str(), self.sensor.as_deref()),
+            kind: self.kind,
+            top3,
         }
     }
-    let mut top: Vec<(Metric, usize)> = counts.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    // The learned detectors that contributed; `rules` when neither did.
-    let model = g.iter().any(|a| matches!(a.detector, Detector::Model | Detector::Both));
-    let baseline = g.iter().any(|a| matches!(a.detector, Detector::Baseline | Detector::Both));
-    let detector = match (model, baseline) {
-        (true, true) => Detector::Both,
-        (true, false) => Detector::Model,
-        (false, true) => Detector::Baseline,
-        (false, false) => Detector::Rules,
-    };
-    let named = g
-        .iter()
-        .filter(|a| names_attack(a.kind))
-        .max_by(|a, b| a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0))));
-    let kind = named.map_or(peak.kind, |a| a.kind);
-    let (mut attackers, mut victims): (Vec<Host>, Vec<Host>) = (Vec::new(), Vec::new());
-    for a in g.iter().filter(|a| a.kind == kind) {
-        merge_hosts(&mut attackers, &a.attackers);
-        merge_hosts(&mut victims, &a.victims);
+}
+
+/// The incident made of the anomalies `g` (one group of [`incident_groups`]); `None` if empty.
+pub fn incident(g: &[&Anomaly]) -> Option<Incident> {
+    let mut b = IncidentBuilder::default();
+    for a in g {
+        b.push(a);
     }
-    let lead = named.unwrap_or(peak);
-    let span_s = (last.window_end_ns.saturating_sub(first.window_start_ns)) as f64 / 1e9;
-    let detail = match g.len() {
-        1 => lead.detail.clone(),
-        n => format!("{} (strongest of {n} windows over {span_s:.0} s)", lead.detail),
-    };
-    Some(Incident {
-        id: stable_id(&[b"incident", first.id.as_bytes()]),
-        start: first.window_start.clone(),
-        end: last.window_end.clone(),
-        start_ns: first.window_start_ns,
-        end_ns: last.window_end_ns,
-        windows: g.len(),
-        peak_score: g.iter().filter_map(|a| a.score).max_by(f64::total_cmp),
-        peak_abs_z: g.iter().filter_map(|a| a.max_abs_z).max_by(f64::total_cmp),
-        severity: g.iter().map(|a| a.severity).max().unwrap_or(Severity::Low),
-        detector,
-        kind,
-        headline: headline(kind, &attackers, &victims, &detail),
-        attackers,
-        victims,
-        top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
-        summary: peak.summary.clone(),
-        anomalies: g.iter().map(|a| a.id.clone()).collect(),
-        sensor: first.sensor.clone(),
-    })
+    b.finish()
+}
+
+/// An [`Incident`] built one anomaly at a time, in time order, keeping only what it needs
+/// (the ids, its strongest anomalies, counts and hosts): a store builds a long incident
+/// without holding its records. [`incident`] is this over a slice.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentBuilder {
+    first: Option<Anomaly>,
+    end: (String, i64),
+    peak: Option<Anomaly>,
+    named: Option<Anomaly>,
+    peak_score: Option<f64>,
+    peak_abs_z: Option<f64>,
+    counts: BTreeMap<Metric, usize>,
+    model: bool,
+    baseline: bool,
+    hosts: BTreeMap<AttackKind, (Vec<Host>, Vec<Host>)>,
+    ids: Vec<String>,
+}
+
+impl IncidentBuilder {
+    /// Adds the next anomaly of the group.
+    pub fn push(&mut self, a: &Anomaly) {
+        // The strongest: highest severity, then score; the last of equals.
+        let stronger = |a: &Anomaly, than: &Option<Anomaly>| {
+            than.as_ref().is_none_or(|b| {
+                a.severity.cmp(&b.severity).then(a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0))).is_ge()
+            })
+        };
+        if self.first.is_none() {
+            let mut first = a.clone();
+            // Only its identity and start are read.
+            first.explanation.clear();
+            first.top_sources.clear();
+            first.top_dst_ports.clear();
+            self.first = Some(first);
+        }
+        self.end = (a.window_end.clone(), a.window_end_ns);
+        if stronger(a, &self.peak) {
+            self.peak = Some(a.clone());
+        }
+        if names_attack(a.kind) && stronger(a, &self.named) {
+            self.named = Some(a.clone());
+        }
+        let max = |cur: Option<f64>, v: Option<f64>| match (cur, v) {
+            (Some(c), Some(v)) => Some(if v.total_cmp(&c).is_ge() { v } else { c }),
+            (c, v) => v.or(c),
+        };
+        self.peak_score = max(self.peak_score, a.score);
+        self.peak_abs_z = max(self.peak_abs_z, a.max_abs_z);
+        for c in a.explanation.iter().take(3) {
+            *self.counts.entry(c.metric).or_insert(0) += 1;
+        }
+        self.model |= matches!(a.detector, Detector::Model | Detector::Both);
+        self.baseline |= matches!(a.detector, Detector::Baseline | Detector::Both);
+        let (attackers, victims) = self.hosts.entry(a.kind).or_default();
+        merge_hosts(attackers, &a.attackers);
+        merge_hosts(victims, &a.victims);
+        self.ids.push(a.id.clone());
+    }
+
+    /// The incident; `None` when nothing was added.
+    pub fn finish(mut self) -> Option<Incident> {
+        let first = self.first?;
+        let peak = self.peak?;
+        let mut top: Vec<(Metric, usize)> = self.counts.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        // The learned detectors that contributed; `rules` when neither did.
+        let detector = match (self.model, self.baseline) {
+            (true, true) => Detector::Both,
+            (true, false) => Detector::Model,
+            (false, true) => Detector::Baseline,
+            (false, false) => Detector::Rules,
+        };
+        let kind = self.named.as_ref().map_or(peak.kind, |a| a.kind);
+        let (attackers, victims) = self.hosts.remove(&kind).unwrap_or_default();
+        let lead = self.named.as_ref().unwrap_or(&peak);
+        let span_s = (self.end.1.saturating_sub(first.window_start_ns)) as f64 / 1e9;
+        let detail = match self.ids.len() {
+            1 => lead.detail.clone(),
+            n => format!("{} (strongest of {n} windows over {span_s:.0} s)", lead.detail),
+        };
+        Some(Incident {
+            id: stable_id(&[b"incident", first.id.as_bytes()]),
+            start: first.window_start.clone(),
+            end: self.end.0,
+            start_ns: first.window_start_ns,
+            end_ns: self.end.1,
+            windows: self.ids.len(),
+            peak_score: self.peak_score,
+            peak_abs_z: self.peak_abs_z,
+            severity: peak.severity,
+            detector,
+            kind,
+            headline: headline(kind, &attackers, &victims, &detail),
+            attackers,
+            victims,
+            top_metrics: top.into_iter().take(3).map(|(m, _)| m).collect(),
+            summary: peak.summary.clone(),
+            anomalies: self.ids,
+            sensor: first.sensor,
+        })
+    }
 }
 
 /// Whether a kind names an attack (not `unknown`, `volume_spike` nor `traffic_drop`, which
@@ -171,9 +267,24 @@ pub fn by_severity(incidents: &mut [Incident]) {
 
 /// The triage order of two incidents ([`by_severity`]), for sorting references too.
 pub fn triage_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
-    b.severity
-        .cmp(&a.severity)
-        .then(b.peak_score.unwrap_or(0.0).total_cmp(&a.peak_score.unwrap_or(0.0)))
-        .then(b.peak_abs_z.unwrap_or(0.0).total_cmp(&a.peak_abs_z.unwrap_or(0.0)))
-        .then(a.start_ns.cmp(&b.start_ns))
+    triage_cmp(&a.triage(), &b.triage())
+}
+
+/// What the triage order reads of an incident: severity, peak score, peak |z|, start (ns).
+pub type Triage = (Severity, Option<f64>, Option<f64>, i64);
+
+/// The triage order of two incidents' [`Triage`]s: most severe first, then highest peak
+/// score, then largest |z| (an absent one as 0), then earliest.
+pub fn triage_cmp(a: &Triage, b: &Triage) -> std::cmp::Ordering {
+    b.0.cmp(&a.0)
+        .then(b.1.unwrap_or(0.0).total_cmp(&a.1.unwrap_or(0.0)))
+        .then(b.2.unwrap_or(0.0).total_cmp(&a.2.unwrap_or(0.0)))
+        .then(a.3.cmp(&b.3))
+}
+
+impl Incident {
+    /// What the triage order reads of it.
+    pub fn triage(&self) -> Triage {
+        (self.severity, self.peak_score, self.peak_abs_z, self.start_ns)
+    }
 }

@@ -55,7 +55,10 @@ pub use crate::{
     error::Error,
     evaluate::{Evaluation, KindScore, evaluate},
     hosts::HostPattern,
-    incident::{Incident, by_severity, incident, incident_groups, incidents, names_attack, triage_order},
+    incident::{
+        Incident, IncidentBuilder, StoryKey, Triage, by_severity, incident, incident_groups, incidents, names_attack,
+        triage_cmp, triage_order,
+    },
     pipeline::{Analysis, AnalyzeOptions, analyze, analyze_sources, analyze_with_flows},
     rules::{AUTH_PORTS, RuleConfig, findings, is_internal},
     stream::{MAX_CONTEXT_WINDOWS, StreamDetector},

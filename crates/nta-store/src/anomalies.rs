@@ -9,12 +9,12 @@
 //! torn last line: readers skip and report it, and the next append starts on a fresh line.
 
 use crate::Error;
+use crate::index::KnownIds;
 use nta_analysis::{Anomaly, Detector, Severity};
 use nta_capture::{LineError, LineReader};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// The append-only anomaly log.
@@ -135,12 +135,6 @@ pub struct Page {
     pub items: Vec<Anomaly>,
 }
 
-/// Only the id of a stored record (the rest is skipped, not built).
-#[derive(Deserialize)]
-struct IdOnly {
-    id: String,
-}
-
 impl AnomalyStore {
     /// The store at `path` (created on first append).
     pub fn new(path: impl Into<PathBuf>) -> AnomalyStore {
@@ -162,14 +156,15 @@ impl AnomalyStore {
         let mut file = std::fs::OpenOptions::new().read(true).append(true).create(true).open(&self.path).map_err(io)?;
         // Released when `file` is closed, on every path out of here.
         file.lock().map_err(Error::io(&self.path))?;
-        let (mut seen, ends_clean) = stored_ids(&file).map_err(Error::io(&self.path))?;
+        let index = crate::index::index_path(&self.path);
+        let (mut seen, ends_clean) = KnownIds::of(&file, &index).map_err(Error::io(&self.path))?;
         let mut lines = Vec::new();
         if !ends_clean {
             lines.push(b'\n'); // a torn last line from an earlier crash: start afresh
         }
         let mut n = 0;
         for a in anomalies {
-            if !seen.insert(a.id.clone()) {
+            if !seen.insert(&a.id).map_err(Error::io(&self.path))? {
                 continue;
             }
             serde_json::to_writer(&mut lines, a).map_err(|e| Error::io(&self.path)(e.into()))?;
@@ -221,27 +216,4 @@ impl AnomalyStore {
         let items = all.into_iter().skip(offset).take(limit).collect();
         Ok(Page { total, offset, items })
     }
-}
-
-/// The ids in the (locked) file, and whether it ends with a newline (or is empty).
-fn stored_ids(file: &File) -> std::io::Result<(HashSet<String>, bool)> {
-    let mut reader = BufReader::new(file);
-    reader.seek(SeekFrom::Start(0))?;
-    let mut ids = HashSet::new();
-    let mut ends_clean = true;
-    let mut lines = LineReader::new(reader);
-    while let Some(line) =
-        lines.next_line().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?
-    {
-        ends_clean = line.complete;
-        if let Ok(r) = serde_json::from_str::<IdOnly>(line.text) {
-            ids.insert(r.id);
-        }
-    }
-    Ok((ids, ends_clean))
-}
-
-/// Time order: window start, then id.
-pub(crate) fn sort_anomalies(v: &mut [Anomaly]) {
-    v.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
 }

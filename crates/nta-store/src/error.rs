@@ -41,7 +41,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The record store behind the API (ClickHouse) failed or could not be reached.
+    /// The record store behind the API failed or could not be reached: ClickHouse, or the
+    /// anomaly store's index (its file not writable — a full disk —, a lock held too long).
     #[error("{backend}: {reason}")]
     Backend {
         /// Which (`clickhouse`).

@@ -1,19 +1,19 @@
 //! [`FileStore`]: what a reader (the API) sees of the directories — the anomaly store
-//! followed in memory, the window metrics, the models — each read again only when its file
-//! changed, and summaries cached per snapshot.
+//! through its on-disk index ([`StoreIndex`]), the window metrics, the models — each read
+//! again only when its file changed.
 
 use crate::Error;
 use crate::anomalies::AnomalyStore;
 use crate::anomalies::{Filter, Order};
 use crate::cache::{MetricsCache, ModelsCache};
-use crate::index::{Snapshot, StoreIndex};
+use crate::index::StoreIndex;
 use crate::layout::Layout;
 use crate::records::MetricsFilter;
 use nta_analysis::{Anomaly, Incident, Summary, by_severity, incident, incident_groups, summarize};
 use nta_metrics::WindowRecord;
 use nta_ml::ModelInfo;
 use serde::Serialize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// The directories of one [`Layout`], read through caches; shareable between threads.
 #[derive(Debug)]
@@ -22,13 +22,7 @@ pub struct FileStore {
     index: StoreIndex,
     metrics: MetricsCache,
     models: ModelsCache,
-    summary: Mutex<Option<CachedSummary>>,
 }
-
-type SummaryKey = (Filter, usize, usize);
-
-/// The last summary answered, with the snapshot and the question it answered.
-type CachedSummary = (Arc<Snapshot>, SummaryKey, Arc<SummaryPage>);
 
 /// The summary of the matching anomalies and one page of their incidents.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -96,7 +90,6 @@ impl FileStore {
             layout,
             metrics: MetricsCache::default(),
             models: ModelsCache::default(),
-            summary: Mutex::default(),
         }
     }
 
@@ -105,31 +98,20 @@ impl FileStore {
         &self.layout
     }
 
-    /// The anomaly store as its file holds it now.
-    pub fn anomalies(&self) -> Result<Arc<Snapshot>, Error> {
-        self.index.snapshot()
+    /// The anomaly store, through its index.
+    pub fn anomalies(&self) -> &StoreIndex {
+        &self.index
     }
 
     /// One anomaly.
     pub fn anomaly(&self, id: &str) -> Result<Option<Anomaly>, Error> {
-        Ok(self.anomalies()?.get(id).cloned())
+        self.index.get(id)
     }
 
     /// The summary of the anomalies matching `filter` and `limit` of their incidents from
-    /// `offset`; the last answer is kept until the store or the question changes.
+    /// `offset`; kept until the store changes.
     pub fn summary(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Arc<SummaryPage>, Error> {
-        let snapshot = self.anomalies()?;
-        let key = (filter.clone(), offset, limit);
-        if let Some((s, k, page)) = self.summary.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
-            && Arc::ptr_eq(s, &snapshot)
-            && *k == key
-        {
-            return Ok(page.clone());
-        }
-        let items: Vec<&Anomaly> = snapshot.anomalies.iter().filter(|a| filter.matches(a)).collect();
-        let page = Arc::new(summary_page(&items, filter.order, offset, limit));
-        *self.summary.lock().unwrap_or_else(PoisonError::into_inner) = Some((snapshot, key, page.clone()));
-        Ok(page)
+        self.index.summary(filter, offset, limit)
     }
 
     /// The window records of the metrics file (none when it does not exist).
@@ -165,7 +147,7 @@ impl FileStore {
             metrics_windows: self.metrics().map_or(0, |r| r.len()),
             models: models.len(),
             active_model: models.iter().max_by(|a, b| a.created_at.cmp(&b.created_at)).map(|m| m.name.clone()),
-            anomalies: self.anomalies().map_or(0, |s| s.anomalies.len()),
+            anomalies: self.index.len().unwrap_or(0),
         }
     }
 }

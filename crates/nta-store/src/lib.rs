@@ -9,7 +9,10 @@
 //! - [`AnomalyStore`] — the append-only anomaly log: appends under an advisory lock (no
 //!   duplicate ids, no interleaved lines between processes), cut back on a failed write (a
 //!   full disk leaves it exactly as it was), torn last lines skipped and reported.
-//! - [`StoreIndex`] and [`FileStore`] — the store followed in memory ([`Snapshot`]s), the
+//! - [`StoreIndex`] — the anomaly store indexed on disk (SQLite beside the JSON lines),
+//!   following appends by any process: listings, filters, summaries and incidents in memory
+//!   that does not grow with the store.
+//! - [`FileStore`] — what the API reads of the directories: the store through its index, the
 //!   window metrics and the models, each read again only when its [`FileKey`] changes.
 //! - [`RecordStore`] — what the API reads of anomalies, metrics and flows, wherever they are
 //!   kept: [`FileStore`] here, ClickHouse in `nta-fleet`.
@@ -57,7 +60,7 @@ pub use crate::{
     files::{BaselineInfo, FileStore, MetricsPage, StoreCounts, SummaryPage, summary_page},
     flows::{FlowFilter, FlowPage, read_flows},
     identity::{FileKey, now_rfc3339},
-    index::{Snapshot, StoreIndex},
+    index::{MAX_INCIDENT_OFFSET, StoreIndex},
     layout::{Layout, name_for_capture, new_id},
     live::{Learner, Learnt, MetricsLog},
     ops::{
@@ -65,7 +68,7 @@ pub use crate::{
         extract, load_model, read_warnings, records_of, save_baseline, save_metrics, save_model, store_detection,
         train,
     },
-    records::{MetricsFilter, RecordCounts, RecordStore, count_by_severity_and_kind},
+    records::{JsonPage, MetricsFilter, RecordCounts, RecordStore, count_by_severity_and_kind},
     series::{
         DEFAULT_SERIES_POINTS, MAX_SERIES_METRICS, MAX_SERIES_POINTS, MetricSeries, Series, SeriesQuery, resolve,
         series_of,

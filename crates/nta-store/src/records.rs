@@ -53,11 +53,36 @@ pub struct RecordCounts {
     pub sensors: Vec<String>,
 }
 
+/// One page of anomalies as JSON, in [`Page`]'s form (`{"total":…,"offset":…,"items":[…]}`):
+/// what a server sends for a listing without choosing fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonPage {
+    /// Matching records in total.
+    pub total: usize,
+    /// Offset of the first item.
+    pub offset: usize,
+    /// The page, JSON.
+    pub body: Vec<u8>,
+}
+
+impl JsonPage {
+    /// A page serialized.
+    pub fn of(page: &Page) -> Result<JsonPage, Error> {
+        let body = serde_json::to_vec(page).map_err(|e| Error::Query { reason: e.to_string() })?;
+        Ok(JsonPage { total: page.total, offset: page.offset, body })
+    }
+}
+
 /// The records the API serves, wherever they are kept. Shareable between threads; every
 /// call may block (a file read, a query), so servers call it off their event loop.
 pub trait RecordStore: Send + Sync + std::fmt::Debug {
     /// The anomalies matching `filter` in its order, `limit` of them from `offset`.
     fn anomalies(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error>;
+
+    /// The same page as JSON; a store that keeps records as JSON may send them as they are.
+    fn anomalies_json(&self, filter: &Filter, offset: usize, limit: usize) -> Result<JsonPage, Error> {
+        JsonPage::of(&self.anomalies(filter, offset, limit)?)
+    }
 
     /// One anomaly by id.
     fn anomaly(&self, id: &str) -> Result<Option<Anomaly>, Error>;
@@ -89,18 +114,28 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
 pub fn count_by_severity_and_kind<'a>(
     anomalies: impl Iterator<Item = &'a Anomaly>,
 ) -> Vec<(Severity, AttackKind, usize)> {
-    let mut counts: std::collections::BTreeMap<(Severity, AttackKind), usize> = std::collections::BTreeMap::new();
-    for a in anomalies {
-        *counts.entry((a.severity, a.kind)).or_default() += 1;
-    }
-    let mut v: Vec<_> = counts.into_iter().map(|((s, k), n)| (s, k, n)).collect();
-    v.sort_by(|a, b| b.2.cmp(&a.2).then(b.0.cmp(&a.0)).then(a.1.cmp(&b.1)));
+    let mut v: Vec<_> = anomalies.map(|a| (a.severity, a.kind, 1)).collect();
+    sort_counts(&mut v);
     v
+}
+
+/// Counts of `(severity, kind)` pairs summed by pair, most first.
+pub(crate) fn sort_counts(v: &mut Vec<(Severity, AttackKind, usize)>) {
+    let mut counts: std::collections::BTreeMap<(Severity, AttackKind), usize> = std::collections::BTreeMap::new();
+    for (s, k, n) in v.drain(..) {
+        *counts.entry((s, k)).or_default() += n;
+    }
+    v.extend(counts.into_iter().map(|((s, k), n)| (s, k, n)));
+    v.sort_by(|a, b| b.2.cmp(&a.2).then(b.0.cmp(&a.0)).then(a.1.cmp(&b.1)));
 }
 
 impl RecordStore for FileStore {
     fn anomalies(&self, filter: &Filter, offset: usize, limit: usize) -> Result<Page, Error> {
-        Ok(FileStore::anomalies(self)?.list(filter, offset, limit))
+        FileStore::anomalies(self).list(filter, offset, limit)
+    }
+
+    fn anomalies_json(&self, filter: &Filter, offset: usize, limit: usize) -> Result<JsonPage, Error> {
+        FileStore::anomalies(self).list_json(filter, offset, limit)
     }
 
     fn anomaly(&self, id: &str) -> Result<Option<Anomaly>, Error> {
@@ -120,16 +155,14 @@ impl RecordStore for FileStore {
     }
 
     fn flows_of(&self, id: &str) -> Result<Option<FlowFilter>, Error> {
-        let snapshot = FileStore::anomalies(self)?;
-        let all: Vec<&Anomaly> = snapshot.anomalies.iter().collect();
-        Ok(FlowFilter::of_id(&all, id))
+        FileStore::anomalies(self).flows_of(id)
     }
 
     fn counts(&self) -> Result<RecordCounts, Error> {
         Ok(RecordCounts {
             backend: "files",
             metrics_windows: self.metrics()?.len(),
-            anomalies: FileStore::anomalies(self)?.anomalies.len(),
+            anomalies: FileStore::anomalies(self).len()?,
             flows: None,
             sensors: Vec::new(),
         })
@@ -140,6 +173,6 @@ impl RecordStore for FileStore {
     }
 
     fn anomaly_counts(&self) -> Result<Vec<(Severity, AttackKind, usize)>, Error> {
-        Ok(count_by_severity_and_kind(FileStore::anomalies(self)?.anomalies.iter()))
+        FileStore::anomalies(self).counts_by_severity_and_kind()
     }
 }

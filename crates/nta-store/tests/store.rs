@@ -1,8 +1,8 @@
-//! The anomaly store: de-duplicated, torn-line tolerant appends, listing, the in-memory
-//! index, and what happens when several writers append at once.
+//! The anomaly store: de-duplicated, torn-line tolerant appends, listing, and what happens
+//! when several writers append at once (its index: tests/index.rs).
 
 use nta_analysis::{AnalyzeOptions, Anomaly, Detector, Severity, analyze};
-use nta_store::{AnomalyStore, Filter, Order, StoreIndex};
+use nta_store::{AnomalyStore, Filter, Order};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -73,91 +73,6 @@ fn the_store_does_not_duplicate_and_survives_a_torn_line() {
     assert_eq!(s.by_severity.values().sum::<usize>(), s.total);
     assert!(s.top_metrics[0].1 >= s.top_metrics[1].1);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn the_store_index_follows_appends_torn_lines_and_replacement() {
-    use std::io::Write;
-    let anomalies = fixture_anomalies();
-    assert!(anomalies.len() > 20);
-    let dir = std::env::temp_dir().join(format!("nta-store-index-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("anomalies.jsonl");
-    let store = AnomalyStore::new(&path);
-    let index = StoreIndex::new(AnomalyStore::new(&path));
-    // No file: empty.
-    assert!(index.snapshot().unwrap().anomalies.is_empty());
-    let (first, rest) = anomalies.split_at(10);
-    store.append(first).unwrap();
-    let s1 = index.snapshot().unwrap();
-    assert_eq!(s1.anomalies.len(), 10);
-    // Unchanged file: the very same snapshot, nothing re-read.
-    assert!(std::sync::Arc::ptr_eq(&s1, &index.snapshot().unwrap()));
-    // A writer in the middle of a line: the index waits for its end.
-    let line = serde_json::to_string(&rest[0]).unwrap();
-    let (head, tail) = line.split_at(line.len() / 2);
-    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(head.as_bytes()).unwrap();
-    assert_eq!(index.snapshot().unwrap().anomalies.len(), 10);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-    f.write_all(tail.as_bytes()).unwrap();
-    f.write_all(b"\n").unwrap();
-    assert_eq!(index.snapshot().unwrap().anomalies.len(), 11);
-    store.append(&rest[1..]).unwrap();
-    let all = index.snapshot().unwrap();
-    // The same records, in the same order, as a full read and list.
-    let listed = store.list(&Filter { order: Order::Time, ..Filter::default() }, 0, usize::MAX).unwrap();
-    assert_eq!(all.anomalies, listed.items);
-    assert_eq!(all.anomalies.len(), anomalies.len());
-    let f = Filter { min_severity: Some(Severity::High), ..Filter::default() };
-    assert_eq!(all.list(&f, 2, 5), store.list(&f, 2, 5).unwrap());
-    assert_eq!(all.get(&anomalies[3].id), Some(&anomalies[3]));
-    assert_eq!(all.bad_lines, 0);
-    // Replaced by a smaller file (a new inode): read afresh.
-    let other = dir.join("other.jsonl");
-    AnomalyStore::new(&other).append(&anomalies[..3]).unwrap();
-    std::fs::rename(&other, &path).unwrap();
-    assert_eq!(index.snapshot().unwrap().anomalies.len(), 3);
-    std::fs::remove_file(&path).unwrap();
-    assert!(index.snapshot().unwrap().anomalies.is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
-    /// However the store's bytes arrive (any chunking, lines cut anywhere), after each chunk
-    /// the index holds exactly the complete lines so far, sorted as a full listing is.
-    #[test]
-    fn the_store_index_sees_complete_lines_whatever_the_chunking(
-        cuts in proptest::collection::vec(1usize..4000, 1..40),
-        take in 5usize..40,
-    ) {
-        use std::io::Write;
-        let anomalies = fixture_anomalies();
-        let text: String = anomalies.iter().take(take).map(|a| serde_json::to_string(a).unwrap() + "\n").collect();
-        let dir = std::env::temp_dir().join(format!("nta-index-prop-{}-{}", std::process::id(), cuts.len() * 1000 + take));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("a.jsonl");
-        let _ = std::fs::remove_file(&path);
-        let index = StoreIndex::new(AnomalyStore::new(&path));
-        let mut written = 0;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
-        for cut in cuts.iter().cycle() {
-            if written >= text.len() {
-                break;
-            }
-            let end = (written + cut).min(text.len());
-            file.write_all(&text.as_bytes()[written..end]).unwrap();
-            written = end;
-            // Bytes, not chars: a cut may fall inside a multi-byte character (× in reasons).
-            let complete = text.as_bytes()[..written].iter().filter(|b| **b == b'\n').count();
-            let snap = index.snapshot().unwrap();
-            let mut expected: Vec<Anomaly> = anomalies.iter().take(complete).cloned().collect();
-            expected.sort_by(|a, b| a.window_start_ns.cmp(&b.window_start_ns).then_with(|| a.id.cmp(&b.id)));
-            proptest::prop_assert_eq!(&snap.anomalies, &expected);
-            proptest::prop_assert_eq!(snap.bad_lines, 0);
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }
 
 /// Many writers (each with its own open file, as separate processes have) append the same

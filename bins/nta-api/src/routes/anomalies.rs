@@ -93,6 +93,11 @@ pub async fn anomalies(
     let filter = q.filter()?;
     let (offset, limit) = q.page();
     let fields = crate::routes::fields_of(q.fields.as_deref(), crate::routes::ANOMALY_FIELDS, false)?;
+    if fields.is_none() {
+        // Every field: the store's JSON as it is.
+        let page = web::block(move || store.anomalies_json(&filter, offset, limit)).await??;
+        return Ok(crate::routes::paged_json(&req, page.body, page.total, offset, limit));
+    }
     let page = web::block(move || store.anomalies(&filter, offset, limit)).await??;
     let body = crate::routes::page_json(&page, fields.as_deref())?;
     Ok(crate::routes::paged(&req, &body, page.total, offset, limit))

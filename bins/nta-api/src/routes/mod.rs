@@ -243,6 +243,12 @@ pub(crate) fn paged(
     offset: usize,
     limit: usize,
 ) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    paged_json(req, bytes, total, offset, limit)
+}
+
+/// The same with a body already JSON.
+pub(crate) fn paged_json(req: &HttpRequest, body: Vec<u8>, total: usize, offset: usize, limit: usize) -> HttpResponse {
     let base: Vec<&str> =
         req.query_string().split('&').filter(|p| !p.is_empty() && !p.starts_with("offset=")).collect();
     let link = |o: usize, rel: &str| {
@@ -261,5 +267,6 @@ pub(crate) fn paged(
     HttpResponse::Ok()
         .insert_header(("link", links.join(", ")))
         .insert_header(("x-total-count", total.to_string()))
-        .json(body)
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body)
 }
