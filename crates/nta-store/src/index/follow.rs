@@ -96,13 +96,10 @@ impl StoreIndex {
         let key = match std::fs::metadata(path) {
             Ok(m) => FileKey::of(&m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // No store: an index left from one is emptied (none is made).
-                if lock(&self.seen).take().is_some() || self.path.is_file() {
-                    let mut w = self.writer()?;
-                    if let Some(c) = w.as_mut() {
-                        reset(c, &Meta::default()).map_err(self.sql())?;
-                    }
-                }
+                // No store: nothing to answer. The index is left as it is (another follower
+                // may be indexing a store that appeared since); a store that appears is
+                // another file, indexed afresh.
+                *lock(&self.seen) = None;
                 return Ok(None);
             }
             Err(e) => return Err(Error::io(path)(e)),
@@ -121,24 +118,31 @@ impl StoreIndex {
                 _ => Arc::new(File::open(path).map_err(Error::io(path))?),
             }
         };
-        self.catch_up(conn, &lines, key)?;
+        self.catch_up(conn, &lines)?;
         *lock(&self.seen) = Some(Seen { key, lines: lines.clone() });
         Ok(Some(lines))
     }
 
-    /// Inserts the complete lines between what the index holds and `key.len`: a thread
+    /// Inserts the complete lines between what the index holds and the end of `file`: a thread
     /// reads and parses the next block while this one inserts the last.
-    fn catch_up(&self, conn: &mut Connection, file: &File, key: FileKey) -> Result<(), Error> {
+    fn catch_up(&self, conn: &mut Connection, file: &File) -> Result<(), Error> {
         let sql = self.sql();
-        let mut meta = Meta::read(conn).map_err(&sql)?;
+        // Judged and reset in one write transaction: another process that indexed this file
+        // meanwhile is seen, never undone.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&sql)?;
+        // The file as it is now, under the lock: another follower may have indexed beyond
+        // what the caller saw, which is no reason to start afresh.
+        let key = FileKey::of(&file.metadata().map_err(Error::io(self.store.path()))?);
+        let mut meta = Meta::read(&tx).map_err(&sql)?;
         let same = meta.version == SCHEMA_VERSION
             && (meta.dev, meta.ino) == (key.dev, key.ino)
             && meta.consumed <= key.len
-            && last_line_reads_the_same(conn, file).map_err(&sql)?;
+            && last_line_reads_the_same(&tx, file).map_err(&sql)?;
         if !same {
             meta = Meta { version: SCHEMA_VERSION, dev: key.dev, ino: key.ino, ..Meta::default() };
-            reset(conn, &meta).map_err(&sql)?;
+            reset(&tx, &meta).map_err(&sql)?;
         }
+        tx.commit().map_err(&sql)?;
         'restart: while meta.consumed < key.len {
             let from = meta.consumed;
             let (blocks, next) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(1);
@@ -230,17 +234,15 @@ fn read_blocks(file: &File, from: u64, len: u64, out: &std::sync::mpsc::SyncSend
     }
 }
 
-/// Empties the index: its tables made again (as this version makes them), the secondary
-/// indexes left to be made after the next load.
-fn reset(c: &mut Connection, meta: &Meta) -> rusqlite::Result<()> {
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(
+/// Empties the index (in the caller's write transaction): its tables made again (as this
+/// version makes them), the secondary indexes left to be made after the next load.
+fn reset(c: &Connection, meta: &Meta) -> rusqlite::Result<()> {
+    c.execute_batch(
         "DROP TABLE IF EXISTS anomalies; DROP TABLE IF EXISTS hosts; DROP TABLE IF EXISTS captures;
          DROP TABLE IF EXISTS sensors; DELETE FROM meta;",
     )?;
-    tx.execute_batch(schema::CREATE_TABLES)?;
-    meta.write(&tx)?;
-    tx.commit()
+    c.execute_batch(schema::CREATE_TABLES)?;
+    meta.write(c)
 }
 
 /// Whether the last line indexed is still where the index says, with the same id (a store

@@ -117,11 +117,29 @@ impl StoreIndex {
         c.busy_timeout(BUSY_TIMEOUT)?;
         // WAL: readers never wait for the writer; NORMAL: a crash may lose the last blocks
         // (indexed again from the store), never corrupt the index.
-        c.execute_batch(&format!(
-            "PRAGMA page_size = {PAGE_BYTES}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{cache_kib};
-             PRAGMA temp_store = FILE; PRAGMA mmap_size = 0;"
-        ))?;
-        c.execute_batch(schema::CREATE_TABLES)?;
+        let setup = format!(
+            "PRAGMA page_size = {PAGE_BYTES}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+             PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = FILE; PRAGMA mmap_size = 0;"
+        );
+        // Two connections making a new index at once: one may be told the database is busy
+        // without waiting (switching to WAL, creating the tables): it tries again.
+        let mut tries = 0;
+        loop {
+            let done = c.execute_batch(&setup).and_then(|()| {
+                let tx = c.unchecked_transaction()?;
+                tx.execute_batch(schema::CREATE_TABLES)?;
+                tx.commit()
+            });
+            match done {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 500 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => break r?,
+            }
+        }
         Ok(c)
     }
 
