@@ -1,10 +1,12 @@
-//! `nta-cli anomalies list|summary`: read the anomaly store.
+//! `nta-cli anomalies list|summary|export|flows`: read the anomaly store, through its index
+//! (`<store>.index`, made or brought up to date beside it: a large store is not read whole
+//! again); where the index cannot be made (a read-only directory), the store is read whole.
 
 use anyhow::Result;
-use nta_analysis::{Detector, Severity, incidents, summarize};
+use nta_analysis::{Detector, Severity};
 use nta_capture::AttackKind;
 use nta_capture::format_rfc3339_ns;
-use nta_store::{AnomalyStore, Filter, Order};
+use nta_store::{AnomalyStore, Filter, Order, Page, StoreIndex, SummaryPage};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,12 +124,63 @@ fn filter_of(a: &ListArgs) -> Filter {
     }
 }
 
+/// The store at `path` read through its index; `whole` answers instead when the index cannot
+/// be made or read (it says why once).
+fn through_index<T>(
+    path: &std::path::Path,
+    indexed: impl FnOnce(&StoreIndex) -> std::result::Result<T, nta_store::Error>,
+    whole: impl FnOnce(&AnomalyStore) -> std::result::Result<T, nta_store::Error>,
+) -> Result<T> {
+    let store = AnomalyStore::new(path);
+    if path.exists() && !path.is_file() {
+        // A device or a pipe: read as it comes (and bounded as every line is).
+        return Ok(whole(&store)?);
+    }
+    let index = StoreIndex::new(store.clone());
+    match indexed(&index) {
+        Ok(v) => Ok(v),
+        Err(e @ nta_store::Error::Backend { .. }) => {
+            eprintln!("note: {}; reading the store whole", nta_store::error_chain(&e));
+            Ok(whole(&store)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Warns when the store's last line is incomplete (a writer was interrupted): it is skipped.
+fn warn_torn(path: &std::path::Path) {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return };
+    let mut last = [0u8; 1];
+    if f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n' {
+        eprintln!("warning: {}: an incomplete last line was skipped", path.display());
+    }
+}
+
+/// One page of a listing.
+fn list(path: &std::path::Path, filter: &Filter, offset: usize, limit: usize) -> Result<Page> {
+    through_index(path, |i| i.list(filter, offset, limit), |s| s.list(filter, offset, limit))
+}
+
+/// The summary and every incident of the matching anomalies, in the filter's order.
+fn summary(path: &std::path::Path, filter: &Filter) -> Result<SummaryPage> {
+    through_index(
+        path,
+        |i| i.summary(filter, 0, usize::MAX).map(|p| (*p).clone()),
+        |s| {
+            let mut all = s.read()?.anomalies;
+            all.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
+            let items: Vec<&nta_analysis::Anomaly> = all.iter().filter(|x| filter.matches(x)).collect();
+            Ok(nta_store::summary_page(&items, filter.order, 0, usize::MAX))
+        },
+    )
+}
+
 pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cmd {
         AnomaliesCmd::List(a) => {
-            let store = AnomalyStore::new(&a.store);
-            let page = store.list(&filter_of(a), a.offset, a.limit)?;
+            let page = list(&a.store, &filter_of(a), a.offset, a.limit)?;
             if a.json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&page)?)?;
             } else {
@@ -139,8 +192,7 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
         }
         AnomaliesCmd::Export(e) => {
             let a = &e.list;
-            let store = AnomalyStore::new(&a.store);
-            let page = store.list(&Filter { order: Order::Time, ..filter_of(a) }, a.offset, usize::MAX)?;
+            let page = list(&a.store, &Filter { order: Order::Time, ..filter_of(a) }, a.offset, usize::MAX)?;
             let mut text = Vec::new();
             for x in &page.items {
                 serde_json::to_writer(&mut text, &crate::export::ecs(x))?;
@@ -154,10 +206,17 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
             eprintln!("{} anomalies exported ({})", page.items.len(), e.format);
         }
         AnomaliesCmd::Flows(f) => {
-            let mut all = AnomalyStore::new(&f.store).read()?.anomalies;
-            all.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
-            let refs: Vec<&nta_analysis::Anomaly> = all.iter().collect();
-            let Some(filter) = nta_store::FlowFilter::of_id(&refs, &f.id) else {
+            let filter = through_index(
+                &f.store,
+                |i| i.flows_of(&f.id),
+                |s| {
+                    let mut all = s.read()?.anomalies;
+                    all.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
+                    let refs: Vec<&nta_analysis::Anomaly> = all.iter().collect();
+                    Ok(nta_store::FlowFilter::of_id(&refs, &f.id))
+                },
+            )?;
+            let Some(filter) = filter else {
                 anyhow::bail!("no anomaly or incident {} in {}", f.id, f.store.display());
             };
             let page = nta_store::read_flows(&f.flows, &filter, f.offset, f.limit)?;
@@ -193,19 +252,9 @@ pub(crate) fn run(cmd: &AnomaliesCmd) -> Result<ExitCode> {
             }
         }
         AnomaliesCmd::Summary(a) => {
-            let store = AnomalyStore::new(&a.store);
-            let mut read = store.read()?;
-            read.anomalies.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
-            if read.torn_last_line {
-                eprintln!("warning: {}: an incomplete last line was skipped", a.store.display());
-            }
-            let f = filter_of(a);
-            let items: Vec<_> = read.anomalies.into_iter().filter(|x| f.matches(x)).collect();
-            let s = summarize(&items);
-            let mut incidents = incidents(&items);
-            if a.order == Order::Severity {
-                nta_analysis::by_severity(&mut incidents);
-            }
+            warn_torn(&a.store);
+            let page = summary(&a.store, &filter_of(a))?;
+            let (s, incidents) = (page.summary, page.incidents);
             if a.json {
                 writeln!(out, "{}", serde_json::json!({ "summary": s, "incidents": incidents }))?;
             } else {

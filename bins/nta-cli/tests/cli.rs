@@ -268,6 +268,14 @@ fn analyze_the_bundled_sample_then_list_summarize_evaluate() {
     let sum: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sum["summary"]["total"].as_u64().unwrap() as usize, n);
     assert!(!sum["incidents"].as_array().unwrap().is_empty());
+    // Read through the index made beside the store: the same summary as reading it whole.
+    assert!(std::path::Path::new(&format!("{s}.index")).is_file());
+    let all = nta_store::AnomalyStore::new(&store).read().unwrap().anomalies;
+    let mut refs: Vec<&nta_analysis::Anomaly> = all.iter().collect();
+    refs.sort_by(|x, y| x.window_start_ns.cmp(&y.window_start_ns).then_with(|| x.id.cmp(&y.id)));
+    let whole = nta_store::summary_page(&refs, nta_store::Order::Severity, 0, usize::MAX);
+    assert_eq!(sum["summary"], serde_json::to_value(&whole.summary).unwrap());
+    assert_eq!(sum["incidents"], serde_json::to_value(&whole.incidents).unwrap());
     // Triage: the report's incidents most severe first, each led by its kind and hosts.
     let sev = ["  LOW  ", "  MEDIUM  ", "  HIGH  ", "  CRITICAL  "];
     let first = report.lines().find(|l| sev.iter().any(|p| l.starts_with(p))).unwrap();

@@ -94,6 +94,10 @@ impl StoreIndex {
     pub(super) fn refresh(&self) -> Result<Option<Lines>, Error> {
         let path = self.store.path();
         let key = match std::fs::metadata(path) {
+            // A device or a pipe has no lines to find again by offset: not indexed.
+            Ok(m) if !m.is_file() => {
+                return Err(super::unavailable(&format!("{}: not a regular file", path.display())));
+            }
             Ok(m) => FileKey::of(&m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // No store: nothing to answer. The index is left as it is (another follower
