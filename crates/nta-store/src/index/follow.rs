@@ -177,6 +177,7 @@ impl StoreIndex {
                                 Parsed::Bad => meta.bad_lines += 1,
                             }
                         }
+                        ins.finish().map_err(&sql)?;
                     }
                     meta.consumed = block.end;
                     meta.write(&tx).map_err(&sql)?;
@@ -243,7 +244,7 @@ fn read_blocks(file: &File, from: u64, len: u64, out: &std::sync::mpsc::SyncSend
 fn reset(c: &Connection, meta: &Meta) -> rusqlite::Result<()> {
     c.execute_batch(
         "DROP TABLE IF EXISTS anomalies; DROP TABLE IF EXISTS hosts; DROP TABLE IF EXISTS captures;
-         DROP TABLE IF EXISTS sensors; DELETE FROM meta;",
+         DROP TABLE IF EXISTS sensors; DROP TABLE IF EXISTS kinds; DELETE FROM meta;",
     )?;
     c.execute_batch(schema::CREATE_TABLES)?;
     meta.write(c)

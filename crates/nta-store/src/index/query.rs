@@ -249,9 +249,7 @@ impl StoreIndex {
             return Ok((*c).clone());
         }
         let mut counts: Vec<(Severity, AttackKind, usize)> = {
-            let mut stmt = tx
-                .prepare_cached("SELECT severity, kind, COUNT(*) FROM anomalies GROUP BY severity, kind")
-                .map_err(&sql)?;
+            let mut stmt = tx.prepare_cached("SELECT severity, kind, n FROM kinds").map_err(&sql)?;
             let rows = stmt.query_map([], |r| {
                 let n: i64 = r.get(2)?;
                 Ok((severity_of_rank(r.get(0)?), kind_of(&r.get::<_, String>(1)?), usize::try_from(n).unwrap_or(0)))

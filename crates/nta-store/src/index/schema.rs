@@ -11,6 +11,8 @@
 //!                            incident it would begin, and whether the line is exactly what
 //!                            this version writes (then sent as it is)
 //! hosts(ip, n)               the attackers' and victims' addresses of row n
+//! kinds(severity, kind, n)   rows by severity and kind, kept up by every insert (the
+//!                            counts `/metrics` and `/api/status` read without a pass)
 //! ```
 //!
 //! Kinds, detectors and metrics are kept by name, never by a position in an enum that a
@@ -23,7 +25,7 @@ use rusqlite::{Connection, params};
 use std::net::IpAddr;
 
 /// Bumped when the tables change: an index of another version is rebuilt.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 pub(crate) const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -51,6 +53,8 @@ CREATE TABLE IF NOT EXISTS anomalies(
     canonical INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hosts(ip BLOB NOT NULL, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kinds(severity INTEGER NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY(severity, kind)) WITHOUT ROWID;
 ";
 
 /// Secondary indexes, made after a first bulk load (faster than kept up row by row) and kept
@@ -164,6 +168,9 @@ pub(crate) struct Inserter<'c> {
     capture_id: rusqlite::Statement<'c>,
     sensor: rusqlite::Statement<'c>,
     sensor_id: rusqlite::Statement<'c>,
+    kinds: rusqlite::Statement<'c>,
+    /// Rows by severity and kind since the last [`Inserter::finish`].
+    pending: std::collections::BTreeMap<(i64, &'static str), i64>,
     /// The last capture and sensor named, with their ids (consecutive rows mostly share them).
     last_capture: Option<(String, i64)>,
     last_sensor: Option<(String, i64)>,
@@ -182,6 +189,11 @@ impl<'c> Inserter<'c> {
             capture_id: c.prepare("SELECT id FROM captures WHERE name = ?1")?,
             sensor: c.prepare("INSERT OR IGNORE INTO sensors(name) VALUES (?1)")?,
             sensor_id: c.prepare("SELECT id FROM sensors WHERE name = ?1")?,
+            kinds: c.prepare(
+                "INSERT INTO kinds(severity, kind, n) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(severity, kind) DO UPDATE SET n = n + ?3",
+            )?,
+            pending: std::collections::BTreeMap::new(),
             last_capture: None,
             last_sensor: None,
         })
@@ -233,6 +245,15 @@ impl<'c> Inserter<'c> {
         ])?;
         for ip in &r.ips {
             self.host.execute(params![ip_bytes(*ip), n])?;
+        }
+        *self.pending.entry((severity_rank(r.severity), r.kind.name())).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Adds the rows inserted to the counts by severity and kind (once a block, not a row).
+    pub(crate) fn finish(&mut self) -> rusqlite::Result<()> {
+        for ((severity, kind), n) in std::mem::take(&mut self.pending) {
+            self.kinds.execute(params![severity, kind, n])?;
         }
         Ok(())
     }
