@@ -35,6 +35,14 @@ pub struct ExtractCounts {
     pub gaps: u64,
     /// Flows evicted from a full table.
     pub evicted_flows: u64,
+    /// Half-open TCP attempts that got no flow (nor flow record): seen while the flow table
+    /// was at least half full and never past their SYN and SYN-ACK before another attempt
+    /// took their place (docs/FLOWS.md, "Admission"). Window metrics count them as any flow.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unadmitted_flows: u64,
+    /// The packets of those attempts: in no flow record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unadmitted_packets: u64,
     /// TLS ClientHellos whose server name was read from several TCP segments.
     #[serde(skip_serializing_if = "is_zero")]
     pub tls_hellos_reassembled: u64,
@@ -260,6 +268,7 @@ impl Extractor {
             win.hosts.established(ip.src, ip.dst, t.dst_port);
         }
         self.counts.evicted_flows += ev.evicted;
+        self.counts.unadmitted_flows = self.flows.unadmitted();
         if let Some(t) = ev.answered_syn_ts {
             // Answered before its window was written: not half-open after all.
             let i = self.index_of(t);
@@ -317,6 +326,8 @@ impl Extractor {
     /// Writes every remaining window.
     pub fn finish(mut self, emit: &mut dyn FnMut(WindowRecord)) -> ExtractCounts {
         self.flush(true, emit);
+        self.counts.unadmitted_flows = self.flows.unadmitted();
+        self.counts.unadmitted_packets = self.flows.unadmitted_packets();
         self.counts.tls_hellos_reassembled = self.hello.reassembled;
         self.counts.tls_hellos_dropped = self.hello.dropped;
         self.counts

@@ -13,12 +13,18 @@ fn fixture() -> PathBuf {
 
 /// Window records and flow records of `path` in one pass.
 fn run(path: &Path, cfg: &ExtractConfig) -> (Vec<WindowRecord>, Vec<FlowRecord>) {
+    let (windows, flows, _) = run_counted(path, cfg);
+    (windows, flows)
+}
+
+/// [`run`], and the extraction's counts.
+fn run_counted(path: &Path, cfg: &ExtractConfig) -> (Vec<WindowRecord>, Vec<FlowRecord>, nta_metrics::ExtractCounts) {
     let (mut windows, mut flows) = (Vec::new(), Vec::new());
     let mut sink = |f: FlowRecord| {
         flows.push(f);
         Ok(())
     };
-    extract_with_flows(
+    let summary = extract_with_flows(
         vec![nta_metrics::CaptureSource::File(path.to_owned())],
         cfg,
         &|_| {},
@@ -29,7 +35,7 @@ fn run(path: &Path, cfg: &ExtractConfig) -> (Vec<WindowRecord>, Vec<FlowRecord>)
         Some(&mut sink),
     )
     .unwrap();
-    (windows, flows)
+    (windows, flows, summary.counts)
 }
 
 #[test]
@@ -64,12 +70,14 @@ fn every_ip_packet_is_in_one_flow_and_windows_are_unchanged() {
     for kind in ["dns", "tls", "http"] {
         assert!(flows.iter().any(|f| f.app.as_ref().is_some_and(|a| a.kind == kind && !a.name.is_empty())));
     }
-    // A tiny table evicts, and says so.
+    // A tiny table evicts, and says so; the half-open attempts it did not admit are counted
+    // with their packets.
     let mut small = cfg.clone();
     small.flows.max_flows = 100;
-    let (_, few) = run(&fixture(), &small);
+    let (_, few, counts) = run_counted(&fixture(), &small);
     assert!(few.iter().any(|f| f.end_reason == EndReason::Evicted));
-    assert_eq!(few.iter().map(|f| f.src_packets + f.dst_packets).sum::<u64>(), ip);
+    assert!(counts.unadmitted_flows > 0 && counts.evicted_flows > 0, "{counts:?}");
+    assert_eq!(few.iter().map(|f| f.src_packets + f.dst_packets).sum::<u64>() + counts.unadmitted_packets, ip);
 }
 
 /// The Community IDs Wireshark computes for the packets of `path`, by transport protocol.

@@ -257,18 +257,69 @@ fn out_of_order_packets_go_to_their_own_window() {
 
 #[test]
 fn flow_table_is_bounded_and_direction_comes_from_the_syn() {
-    // 1,000 spoofed SYNs, table of 100: evictions counted, every SYN half-open.
+    // A table of 100: 40 connections, then 1,000 spoofed SYNs (every 10th answered by a
+    // SYN-ACK), then the 40 connections again, then one handshake completed in the crowd.
+    let client = |i: u32| [10, 1, 0, i as u8];
     let mut pkts = Vec::new();
+    let mut t = T0;
+    let mut at = |f: Vec<u8>, pkts: &mut Frames| {
+        t += 1000;
+        pkts.push((t, f));
+    };
+    for i in 0..40u32 {
+        at(tcp(client(i), S, 2000, 22, SYN, b""), &mut pkts);
+        at(tcp(S, client(i), 22, 2000, SYN | ACK, b""), &mut pkts);
+        at(tcp(client(i), S, 2000, 22, ACK, b""), &mut pkts);
+    }
     for i in 0..1000u32 {
         let src = [198, 18, (i >> 8) as u8, i as u8];
-        pkts.push((T0 + i64::from(i) * 1000, tcp(src, S, 1024 + i as u16, 80, SYN, b"")));
+        at(tcp(src, S, 1024 + i as u16, 80, SYN, b""), &mut pkts);
+        if i % 10 == 0 {
+            at(tcp(S, src, 80, 1024 + i as u16, SYN | ACK, b""), &mut pkts);
+        }
     }
+    for i in 0..40u32 {
+        at(tcp(client(i), S, 2000, 22, ACK, b"data"), &mut pkts);
+    }
+    let late = [10, 2, 0, 1];
+    at(tcp(late, S, 3000, 443, SYN, b""), &mut pkts);
+    at(tcp(S, late, 443, 3000, SYN | ACK, b""), &mut pkts);
+    at(tcp(late, S, 3000, 443, ACK, b""), &mut pkts);
+    at(tcp(late, S, 3000, 443, ACK, b"hello"), &mut pkts);
     let mut cfg = ExtractConfig::new(NS);
     cfg.flows.max_flows = 100;
-    let recs = run(cfg, &pkts);
-    assert_eq!(recs[0].new_flows, 1000);
-    assert_eq!(recs[0].evicted_flows, 900);
-    assert_eq!(recs[0].half_open_flows, 1000);
+    let mut x = Extractor::new(cfg, vec!["hand".into()]);
+    x.export_flows();
+    let (mut recs, mut flows) = (Vec::new(), Vec::new());
+    for (ts, f) in &pkts {
+        x.push_frame(&summary(*ts, f), f, 0, &mut |r| recs.push(r));
+        flows.extend(x.take_flows());
+    }
+    x.end_flows();
+    flows.extend(x.take_flows());
+    let counts = x.finish(&mut |r| recs.push(r));
+    // Window metrics do not depend on admission: every attempt is a new flow, the
+    // unanswered ones half-open.
+    assert_eq!(recs[0].new_flows, 1041);
+    assert_eq!(recs[0].half_open_flows, 900);
+    // The flood took no connection's place: nothing evicted, the 40 connections and the late
+    // one have one record each with all their packets.
+    assert_eq!((recs[0].evicted_flows, counts.evicted_flows), (0, 0));
+    let of = |ip: [u8; 4]| flows.iter().filter(|f| f.src_ip == std::net::IpAddr::from(ip)).collect::<Vec<_>>();
+    for i in 0..40u32 {
+        let mine = of(client(i));
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        assert_eq!(mine[0].src_packets + mine[0].dst_packets, 4);
+    }
+    let mine = of(late);
+    assert_eq!((mine.len(), mine[0].src_packets, mine[0].dst_packets), (1, 3, 1), "{mine:?}");
+    // The first 10 spoofed SYNs got flows (the table was not yet half full); the other 990
+    // attempts none, counted with their packets.
+    let spoofed: Vec<_> = flows.iter().filter(|f| f.dst_port == 80).collect();
+    assert_eq!(spoofed.len(), 10);
+    assert_eq!(counts.unadmitted_flows, 990);
+    let in_flows: u64 = flows.iter().map(|f| f.src_packets + f.dst_packets).sum();
+    assert_eq!(in_flows + counts.unadmitted_packets, pkts.len() as u64);
     // SYN-ACK seen first (capture started mid-handshake): the flow is answered, not half-open.
     let pkts = vec![(T0, tcp(S, C, 80, 40_000, SYN | ACK, b"")), (T0 + 1000, tcp(C, S, 40_000, 80, ACK, b""))];
     let recs = run(ExtractConfig::new(NS), &pkts);

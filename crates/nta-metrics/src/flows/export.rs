@@ -69,6 +69,7 @@ impl FlowTable {
 
     /// Ends every flow: open ones as `end_of_input`, those in time-wait as `closed`.
     pub(crate) fn finish_all(&mut self) {
+        self.embryos.clear();
         while let Some((_, key, slot)) = self.closed_order.pop_front() {
             if slot != NIL {
                 self.finish_flow(slot, EndReason::Closed);

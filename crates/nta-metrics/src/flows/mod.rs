@@ -5,9 +5,10 @@
 //! a slab with an intrusive list in order of last activity, so expiry and eviction are O(1).
 
 mod export;
+mod packet;
 
 use crate::flow_record::{AppHint, EndReason, FlowRecord, FlowTunnel};
-use nta_parsing::{IpSummary, PacketSummary, Transport, Tunnel};
+use nta_parsing::{IpSummary, PacketSummary, Tunnel};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -169,6 +170,8 @@ pub(crate) struct FlowTable {
     hints: FxHashMap<u32, AppHint>,
     /// The tunnels of flow keys, numbered from 1 (at most [`MAX_TUNNELS`]).
     tunnels: FxHashMap<TunnelKey, u32>,
+    /// Half-open TCP attempts held apart while the table is crowded (packet.rs).
+    embryos: packet::Embryos,
 }
 
 /// How long a closed TCP flow absorbs stray packets.
@@ -189,6 +192,7 @@ impl FlowTable {
             finished: Vec::new(),
             hints: FxHashMap::default(),
             tunnels: FxHashMap::default(),
+            embryos: packet::Embryos::default(),
         }
     }
 
@@ -219,9 +223,9 @@ impl FlowTable {
         }
     }
 
-    /// Flows open now.
+    /// Flows open now (half-open attempts held apart included).
     pub(crate) fn len(&self) -> u64 {
-        self.index.len() as u64
+        self.index.len() as u64 + self.embryos.held()
     }
 
     fn unlink(&mut self, i: u32) {
@@ -283,165 +287,5 @@ impl FlowTable {
             self.remove(h);
             ended(expiry);
         }
-    }
-
-    /// Accounts one packet at `ts`; `frame` (the packet's bytes, or empty) gives flow records
-    /// their application hint.
-    pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], ts: i64) -> FlowEvents {
-        let mut ev = FlowEvents::default();
-        let Some(ip) = s.ip else { return ev };
-        let (sp, dp, tcp_flags) = match s.transport {
-            Transport::Tcp(t) => (t.src_port, t.dst_port, Some(t.flags)),
-            Transport::Udp(u) => (u.src_port, u.dst_port, None),
-            _ => (0, 0, None),
-        };
-        let (key, src_is_lo) = self.key(s, frame, &ip, sp, dp);
-        let syn_only = tcp_flags.is_some_and(|f| f.syn() && !f.ack());
-        let syn_ack = tcp_flags.is_some_and(|f| f.syn_ack());
-        let flag_bits = tcp_flags.map_or(0, |f| f.0 & 0xff);
-
-        let mut slot = self.index.get(&key).copied();
-        if let Some(i) = slot
-            && let Some(f) = self.slab.get(i as usize)
-            && ts.saturating_sub(f.first_ts) >= self.cfg.active_ns
-        {
-            self.finish_flow(i, EndReason::ActiveTimeout);
-            self.remove(i);
-            ev.ended += 1;
-            slot = None;
-        }
-        let i = match slot {
-            Some(i) => {
-                self.unlink(i);
-                i
-            }
-            None if !syn_only
-                && let Some(&(t, slot)) = self.closed.get(&key)
-                && ts.saturating_sub(t) < TIME_WAIT_NS =>
-            {
-                // The tail of a closed connection: counted in its record, not a new flow.
-                if let Some(f) = self.slab.get_mut(slot as usize) {
-                    f.last_ts = f.last_ts.max(ts);
-                    f.count(src_is_lo, s.packet_len(), flag_bits);
-                }
-                return ev;
-            }
-            None => {
-                if self.index.len() >= self.cfg.max_flows.max(1) && self.head != NIL {
-                    let h = self.head;
-                    self.finish_flow(h, EndReason::Evicted);
-                    self.remove(h);
-                    ev.evicted += 1;
-                }
-                ev.new += 1;
-                // Direction: the SYN's sender initiates; a SYN-ACK's receiver; else the sender.
-                let src_initiates = !syn_ack;
-                let icmp = match s.transport {
-                    Transport::Icmp(i) => (i.icmp_type, i.code),
-                    _ => (0, 0),
-                };
-                let mut flow = Flow {
-                    key,
-                    first_ts: ts,
-                    last_ts: ts,
-                    lo_initiates: src_initiates == src_is_lo,
-                    syn_ts: syn_only.then_some(ts),
-                    answered: false,
-                    established: false,
-                    fin_lo: false,
-                    fin_hi: false,
-                    packets: [0; 2],
-                    bytes: [0; 2],
-                    flags: [0; 2],
-                    icmp,
-                    tunnel: if key.tunnel != 0 { tunnel_of(s, frame) } else { None },
-                    hinted: false,
-                    prev: NIL,
-                    next: NIL,
-                };
-                flow.count(src_is_lo, s.packet_len(), flag_bits);
-                ev.sender_packets = 1;
-                ev.syn_opened = syn_only;
-                ev.from_initiator = src_initiates;
-                ev.new_initiator = Some(if src_initiates { ip.src } else { ip.dst });
-                ev.new_responder = Some(if src_initiates { ip.dst } else { ip.src });
-                ev.new_port = if src_initiates { dp } else { sp };
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        if let Some(f) = self.slab.get_mut(i as usize) {
-                            *f = flow;
-                        }
-                        i
-                    }
-                    None => {
-                        self.slab.push(flow);
-                        (self.slab.len() - 1) as u32
-                    }
-                };
-                self.index.insert(key, i);
-                self.push_back(i);
-                self.hint(i, s, frame);
-                return ev;
-            }
-        };
-        let mut close = false;
-        if let Some(f) = self.slab.get_mut(i as usize) {
-            f.last_ts = f.last_ts.max(ts);
-            f.count(src_is_lo, s.packet_len(), flag_bits);
-            ev.sender_packets = f.packets.get(usize::from(!src_is_lo)).copied().unwrap_or(0);
-            let from_initiator = src_is_lo == f.lo_initiates;
-            if syn_only && !from_initiator {
-                // Seen mid-stream first: the SYN tells the direction.
-                f.lo_initiates = src_is_lo;
-            } else if !from_initiator && let Some(t) = f.syn_ts.take() {
-                ev.answered_syn_ts = Some(t);
-            }
-            if !from_initiator && syn_ack {
-                f.answered = true;
-            }
-            ev.from_initiator = src_is_lo == f.lo_initiates;
-            if ev.from_initiator
-                && f.answered
-                && !f.established
-                && tcp_flags.is_some_and(|fl| fl.ack() && !fl.syn() && !fl.rst())
-            {
-                f.established = true;
-                ev.established = true;
-            }
-            if let Some(fl) = tcp_flags {
-                if fl.fin() {
-                    if src_is_lo {
-                        f.fin_lo = true;
-                    } else {
-                        f.fin_hi = true;
-                    }
-                }
-                close = fl.rst() || (f.fin_lo && f.fin_hi);
-            }
-        }
-        self.hint(i, s, frame);
-        if close {
-            ev.ended += 1;
-            if self.closed.len() < self.cfg.max_flows {
-                // Exporting, the flow stays in its slot through the time-wait: its stray
-                // packets are counted in its record, written when the time-wait ends.
-                let slot = if self.export {
-                    self.unlink(i);
-                    self.index.remove(&key);
-                    i
-                } else {
-                    self.remove(i);
-                    NIL
-                };
-                self.closed.insert(key, (ts, slot));
-                self.closed_order.push_back((ts, key, slot));
-            } else {
-                self.finish_flow(i, EndReason::Closed);
-                self.remove(i);
-            }
-        } else {
-            self.push_back(i);
-        }
-        ev
     }
 }
