@@ -1,5 +1,55 @@
-//! Counting helpers of a window: [`PortCounts`] (dense, cleared by the ports touched) and the
-//! Shannon [`entropy`] of a distribution, summed in sorted order (order-independent to the bit).
+//! Counting helpers of a window: [`PortCounts`] (dense, cleared by the ports touched), the
+//! Shannon [`entropy`] of a distribution, summed in sorted order (order-independent to the bit),
+//! and [`TopN`], the first items of a list in memory bounded by the list's length.
+
+use std::cmp::Ordering;
+
+/// The `n` first items by `cmp` of whatever is pushed, in memory for `2n` items whatever the
+/// number pushed (a flood's evidence ranks hundreds of thousands of sources for ten places).
+/// `cmp` must be a total order (ties broken by a unique key): the result is then the same as
+/// sorting everything and keeping the first `n`, in any order of pushes.
+pub(crate) struct TopN<T, F> {
+    n: usize,
+    buf: Vec<T>,
+    cmp: F,
+    /// Items pushed.
+    pub(crate) seen: u64,
+}
+
+impl<T, F: Fn(&T, &T) -> Ordering> TopN<T, F> {
+    pub(crate) fn new(n: usize, cmp: F) -> TopN<T, F> {
+        TopN { n, buf: Vec::new(), cmp, seen: 0 }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, item: T) {
+        self.seen += 1;
+        if self.n == 0 {
+            return;
+        }
+        self.buf.push(item);
+        if self.buf.len() >= self.n.saturating_mul(2) && self.buf.len() > self.n {
+            let cmp = &self.cmp;
+            self.buf.select_nth_unstable_by(self.n, |a, b| cmp(a, b));
+            self.buf.truncate(self.n);
+        }
+    }
+
+    /// The first `n`, in order.
+    pub(crate) fn into_sorted(self) -> Vec<T> {
+        let (mut buf, cmp) = (self.buf, self.cmp);
+        buf.sort_unstable_by(|a, b| cmp(a, b));
+        buf.truncate(self.n);
+        buf
+    }
+}
+
+/// [`TopN`] of `items`.
+pub(crate) fn top_n<T>(items: impl IntoIterator<Item = T>, n: usize, cmp: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
+    let mut top = TopN::new(n, cmp);
+    items.into_iter().for_each(|i| top.push(i));
+    top.into_sorted()
+}
 
 /// Packets per TCP/UDP port, dense, with the list of ports touched (for cheap clearing).
 #[derive(Debug)]
@@ -56,6 +106,22 @@ pub(crate) fn entropy(counts: &mut [u64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::entropy;
+
+    #[test]
+    fn top_n_is_the_head_of_the_sorted_list() {
+        use super::top_n;
+        // A pseudo-random permutation with repeated counts: ties broken by the key.
+        let items: Vec<(u64, u32)> =
+            (0..10_000u32).map(|i| (u64::from(i.wrapping_mul(2_654_435_761) % 97), i)).collect();
+        let cmp = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        let mut all = items.clone();
+        all.sort_by(cmp);
+        for n in [0, 1, 10, 500, 9_999, 10_000, 20_000] {
+            let want: Vec<_> = all.iter().take(n).copied().collect();
+            assert_eq!(top_n(items.iter().copied(), n, cmp), want, "n = {n}");
+            assert_eq!(top_n(items.iter().rev().copied(), n, cmp), want, "n = {n}, reversed");
+        }
+    }
 
     #[test]
     fn entropy_of_simple_distributions() {

@@ -289,13 +289,15 @@ impl WindowAcc {
         counts.extend(self.dst_ports.touched.iter().map(|p| u64::from(self.dst_ports.get(*p))));
         let dst_port_entropy = entropy(&mut counts);
 
-        let mut top_src: Vec<TopSource> = hosts
-            .iter()
-            .filter(|(_, h)| h.packets_out > 0)
-            .map(|(ip, h)| TopSource { ip: *ip, bytes: h.bytes_out * k, packets: h.packets_out * k })
-            .collect();
-        top_src.sort_unstable_by(|a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)));
-        top_src.truncate(top_n);
+        let top_src = crate::counts::top_n(
+            hosts.iter().filter(|(_, h)| h.packets_out > 0).map(|(ip, h)| TopSource {
+                ip: *ip,
+                bytes: h.bytes_out * k,
+                packets: h.packets_out * k,
+            }),
+            top_n,
+            |a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)),
+        );
         let mut top_ports: Vec<TopPort> = self
             .dst_ports
             .touched

@@ -1,6 +1,7 @@
 //! The evidence lists of a window, made from its host tables when it closes.
 
 use super::{ArpMemory, FLOOR_WINDOW_NS, HostAcc, HostCounters};
+use crate::counts::{TopN, top_n};
 use crate::evidence::{
     ArpEvidence, ConnectionEvidence, DnsEvidence, EVIDENCE_LIST_LEN, Evidence, ScannerEvidence, SourceFlows,
     TargetEvidence, TransferEvidence,
@@ -19,29 +20,39 @@ impl HostAcc {
         let floor64 = |n: u64| ((n as f64 * scale).ceil() as u64).max(1);
         let host = |ip: &IpAddr| self.hosts.get(ip).copied().unwrap_or_default();
 
-        // Scanners: probes per initiator first (one pass); the grouping by host and by port
-        // only for those past the floor (none under a spoofed flood).
-        let mut probes_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
-        for (src, _, _, _) in self.probes.keys() {
-            *probes_by_src.entry(*src).or_insert(0) += 1;
-        }
+        // Scanners: probes per initiator first, by sorting the initiators of the probe table
+        // (one address per probe, no hash table); the grouping by host and by port only for
+        // the sources ranked (a spoofed flood in short windows makes every source a
+        // candidate: ranking them first keeps this linear and its memory small).
+        let mut initiators: Vec<IpAddr> = self.probes.keys().map(|k| k.0).collect();
+        initiators.sort_unstable();
         let mut arp_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
         for (sender, _) in &self.arp_targets {
             *arp_by_src.entry(IpAddr::V4(*sender)).or_insert(0) += 1;
         }
-        let mut chosen: Vec<IpAddr> = probes_by_src
-            .iter()
-            .filter(|(_, n)| **n >= floor64(10))
-            .map(|(ip, _)| *ip)
-            .chain(arp_by_src.iter().filter(|(_, n)| **n >= floor64(10)).map(|(ip, _)| *ip))
-            .collect();
-        chosen.sort_unstable();
-        chosen.dedup();
+        // (address, probes, ARP targets), most active first.
+        let rank = |a: &(IpAddr, u64, u64), b: &(IpAddr, u64, u64)| b.1.max(b.2).cmp(&a.1.max(a.2)).then(a.0.cmp(&b.0));
+        let mut ranked = TopN::new(EVIDENCE_LIST_LEN, rank);
+        for run in initiators.chunk_by(|a, b| a == b) {
+            if let Some(&ip) = run.first() {
+                let (probes, arp) = (run.len() as u64, arp_by_src.get(&ip).copied().unwrap_or(0));
+                if probes >= floor64(10) || arp >= floor64(10) {
+                    ranked.push((ip, probes, arp));
+                }
+            }
+        }
+        for (&ip, &arp) in &arp_by_src {
+            if arp >= floor64(10) && initiators.binary_search(&ip).is_err() {
+                ranked.push((ip, 0, arp));
+            }
+        }
+        drop(initiators);
+        let ranked = ranked.into_sorted();
         let mut per_pair: FxHashMap<(IpAddr, IpAddr), u64> = FxHashMap::default();
         let mut per_port: FxHashMap<(IpAddr, u16), u64> = FxHashMap::default();
-        if !chosen.is_empty() {
+        if !ranked.is_empty() {
             for (src, dst, proto, port) in self.probes.keys() {
-                if chosen.binary_search(src).is_err() {
+                if !ranked.iter().any(|r| r.0 == *src) {
                     continue;
                 }
                 *per_pair.entry((*src, *dst)).or_insert(0) += 1;
@@ -49,9 +60,8 @@ impl HostAcc {
                 *per_port.entry((*src, port)).or_insert(0) += 1;
             }
         }
-        // Per chosen source, in one pass each (a spoofed flood in short windows chooses every
-        // source: per-source scans of the tables would be quadratic): its distinct hosts, the
-        // host it probed most and the port it probed most (ties: the lower one).
+        // Per source ranked: its distinct hosts, the host it probed most and the port it
+        // probed most (ties: the lower one).
         let mut top_hosts: FxHashMap<IpAddr, (IpAddr, u64, u64)> = FxHashMap::default();
         for ((src, dst), n) in &per_pair {
             let e = top_hosts.entry(*src).or_insert((*dst, *n, 0));
@@ -67,15 +77,15 @@ impl HostAcc {
                 *e = (*port, *n);
             }
         }
-        let mut scanners: Vec<ScannerEvidence> = chosen
-            .iter()
-            .map(|&ip| {
+        ev.scanners = ranked
+            .into_iter()
+            .map(|(ip, probes, arp_targets)| {
                 let top = top_hosts.get(&ip).copied();
                 let port = top_ports.get(&ip).copied();
                 let h = host(&ip);
                 ScannerEvidence {
                     ip,
-                    probes: probes_by_src.get(&ip).copied().unwrap_or(0),
+                    probes,
                     hosts: top.map_or(0, |t| t.2),
                     top_host: top.map(|t| t.0),
                     top_host_ports: top.map_or(0, |t| t.1),
@@ -84,26 +94,29 @@ impl HostAcc {
                     syns: u64::from(h.syn_out),
                     answered: u64::from(h.synack_in),
                     refused: u64::from(h.refused_in),
-                    arp_targets: arp_by_src.get(&ip).copied().unwrap_or(0),
+                    arp_targets,
                 }
             })
             .collect();
-        scanners.sort_by(|a, b| b.probes.max(b.arp_targets).cmp(&a.probes.max(a.arp_targets)).then(a.ip.cmp(&b.ip)));
-        scanners.truncate(EVIDENCE_LIST_LEN);
-        ev.scanners = scanners;
 
         // Targets: the receivers of many SYNs, UDP packets or echo requests; their sources and
         // ports in one pass over pairs and probes.
-        let mut targets: Vec<(IpAddr, HostCounters)> = self
-            .hosts
-            .iter()
-            .filter(|(_, h)| h.syn_in >= floor(20) || h.udp_in >= floor(100) || h.echo_in >= floor(20))
-            .map(|(ip, h)| (*ip, *h))
-            .collect();
         let strength = |h: &HostCounters| h.syn_in.max(h.udp_in).max(h.echo_in);
-        targets.sort_by(|a, b| strength(&b.1).cmp(&strength(&a.1)).then(a.0.cmp(&b.0)));
-        targets.truncate(EVIDENCE_LIST_LEN);
-        let mut sources: Vec<Vec<SourceFlows>> = vec![Vec::new(); targets.len()];
+        let targets = top_n(
+            self.hosts
+                .iter()
+                .filter(|(_, h)| h.syn_in >= floor(20) || h.udp_in >= floor(100) || h.echo_in >= floor(20))
+                .map(|(ip, h)| (*ip, *h)),
+            EVIDENCE_LIST_LEN,
+            |a: &(IpAddr, HostCounters), b: &(IpAddr, HostCounters)| {
+                strength(&b.1).cmp(&strength(&a.1)).then(a.0.cmp(&b.0))
+            },
+        );
+        // Each target's five busiest sources (and how many it had), in memory for ten.
+        let busiest = |a: &SourceFlows, b: &SourceFlows| {
+            b.packets.cmp(&a.packets).then(b.flows.cmp(&a.flows)).then(a.ip.cmp(&b.ip))
+        };
+        let mut sources: Vec<_> = targets.iter().map(|_| TopN::new(5, busiest)).collect();
         let mut ports: Vec<FxHashSet<(u8, u16)>> = vec![FxHashSet::default(); targets.len()];
         if !targets.is_empty() {
             let slot_of = |ip: &IpAddr| targets.iter().position(|(t, _)| t == ip);
@@ -125,10 +138,8 @@ impl HostAcc {
         ev.targets = targets
             .into_iter()
             .zip(sources.into_iter().zip(ports))
-            .map(|((ip, h), (mut sources, ports))| {
-                let n_sources = sources.len() as u64;
-                sources.sort_by(|a, b| b.packets.cmp(&a.packets).then(b.flows.cmp(&a.flows)).then(a.ip.cmp(&b.ip)));
-                sources.truncate(5);
+            .map(|((ip, h), (sources, ports))| {
+                let n_sources = sources.seen;
                 TargetEvidence {
                     ip,
                     packets: h.packets_in,
@@ -141,30 +152,28 @@ impl HostAcc {
                     echo_requests: u64::from(h.echo_in),
                     sources: n_sources,
                     ports: ports.len() as u64,
-                    top_sources: sources,
+                    top_sources: sources.into_sorted(),
                 }
             })
             .collect();
 
         // Connections: repeated flows to one service.
-        let mut conns: Vec<ConnectionEvidence> = self
-            .probes
-            .iter()
-            .filter(|(_, p)| p.flows >= floor(3))
-            .map(|((src, dst, proto, port), p)| ConnectionEvidence {
-                src: *src,
-                dst: *dst,
-                proto: *proto,
-                port: *port,
-                attempts: u64::from(p.flows),
-                completed: u64::from(p.completed),
-            })
-            .collect();
-        conns.sort_by(|a, b| {
-            b.attempts.cmp(&a.attempts).then((a.src, a.dst, a.proto, a.port).cmp(&(b.src, b.dst, b.proto, b.port)))
-        });
-        conns.truncate(EVIDENCE_LIST_LEN);
-        ev.connections = conns;
+        ev.connections = top_n(
+            self.probes.iter().filter(|(_, p)| p.flows >= floor(3)).map(|((src, dst, proto, port), p)| {
+                ConnectionEvidence {
+                    src: *src,
+                    dst: *dst,
+                    proto: *proto,
+                    port: *port,
+                    attempts: u64::from(p.flows),
+                    completed: u64::from(p.completed),
+                }
+            }),
+            EVIDENCE_LIST_LEN,
+            |a, b| {
+                b.attempts.cmp(&a.attempts).then((a.src, a.dst, a.proto, a.port).cmp(&(b.src, b.dst, b.proto, b.port)))
+            },
+        );
 
         // DNS: per (client, resolver, domain).
         let mut names: FxHashMap<(IpAddr, u64), u64> = FxHashMap::default();
