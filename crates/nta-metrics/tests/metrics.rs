@@ -713,7 +713,7 @@ fn live_counters_are_attributed_to_windows() {
     assert!(!serde_json::to_string(&file[0]).unwrap().contains("capture_"));
 }
 
-/// A spoofed SYN flood with more sources in one window than the host table admits (262,144):
+/// A spoofed SYN flood with more sources in one window than the host table admits (229,376):
 /// the distinct sources are estimated beyond it (HyperLogLog, 0.8 % standard error), within
 /// 3 standard errors of the exact count.
 #[test]

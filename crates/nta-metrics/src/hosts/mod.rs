@@ -11,16 +11,22 @@ pub(crate) use hll::Hll;
 
 use crate::evidence::MacAddr;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Most distinct addresses accounted per window (sources and destinations together).
-pub const MAX_TRACKED_HOSTS: usize = 1 << 18;
-/// Most distinct (initiator, responder, protocol, port) of new flows per window.
-pub const MAX_TRACKED_PROBES: usize = 1 << 18;
-/// Most distinct (initiator, responder) of new flows per window.
-pub const MAX_TRACKED_PAIRS: usize = 1 << 18;
+/// The most entries a hash table of `slots` slots holds (7/8 of them): one more would double
+/// it. The large per-window tables stop there, not at a power of two, so that a flood that
+/// fills them costs half the memory.
+const fn held_in(slots: usize) -> usize {
+    slots / 8 * 7
+}
+
+/// Most distinct addresses accounted per window (sources and destinations together): 229,376.
+pub const MAX_TRACKED_HOSTS: usize = held_in(1 << 18);
+/// Most distinct (initiator, responder, protocol, port) of new flows per window (229,376).
+pub const MAX_TRACKED_PROBES: usize = held_in(1 << 18);
+/// Most distinct (initiator, responder) of new flows per window (229,376).
+pub const MAX_TRACKED_PAIRS: usize = held_in(1 << 18);
 /// Most distinct (client, resolver, domain) and, separately, (client, domain, name) per window.
 pub const MAX_TRACKED_DNS: usize = 1 << 16;
 /// Most distinct ARP (sender address, MAC) and (sender, target) per window, and addresses
@@ -90,14 +96,26 @@ fn slot<'a, K: Hash + Eq, V: Default>(
     cap: usize,
     untracked: &mut u64,
 ) -> Option<&'a mut V> {
-    let full = map.len() >= cap;
-    match map.entry(key) {
-        Entry::Occupied(e) => Some(e.into_mut()),
-        Entry::Vacant(v) if !full => Some(v.insert(V::default())),
-        Entry::Vacant(_) => {
-            *untracked += 1;
-            None
-        }
+    if map.len() < cap {
+        return Some(map.entry(key).or_default());
+    }
+    // Full: looked up without `entry`, which makes room for a new key before it is inserted
+    // (a full table would double for nothing).
+    let found = map.get_mut(&key);
+    if found.is_none() {
+        *untracked += 1;
+    }
+    found
+}
+
+/// Adds `key` to `set` unless the set is full and the key new (then counted). A full set is
+/// only looked up: an insert, even of a key it holds, would first make room.
+#[inline]
+fn admit<K: Hash + Eq>(set: &mut FxHashSet<K>, key: K, cap: usize, untracked: &mut u64) {
+    if set.len() < cap {
+        set.insert(key);
+    } else if !set.contains(&key) {
+        *untracked += 1;
     }
 }
 
@@ -316,11 +334,7 @@ impl HostAcc {
             if txt {
                 bump(&mut d.txt);
             }
-            if self.dns_names.len() < MAX_TRACKED_DNS || self.dns_names.contains(&(client, domain, hash)) {
-                self.dns_names.insert((client, domain, hash));
-            } else {
-                self.untracked += 1;
-            }
+            admit(&mut self.dns_names, (client, domain, hash), MAX_TRACKED_DNS, &mut self.untracked);
         }
     }
 
@@ -337,11 +351,7 @@ impl HostAcc {
             }
         }
         if !reply && target != sender_ip {
-            if self.arp_targets.len() < MAX_TRACKED_ARP || self.arp_targets.contains(&(sender_ip, target)) {
-                self.arp_targets.insert((sender_ip, target));
-            } else {
-                self.untracked += 1;
-            }
+            admit(&mut self.arp_targets, (sender_ip, target), MAX_TRACKED_ARP, &mut self.untracked);
         }
     }
 }
