@@ -65,7 +65,7 @@ pub use crate::{
     hello::{MAX_HELLO_BYTES, MAX_PENDING_HELLOS},
     hosts::{
         BULK_PACKET_BYTES, FLOOR_WINDOW_NS, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS, MAX_TRACKED_PAIRS,
-        MAX_TRACKED_PROBES, MAX_TRACKED_TRANSFERS,
+        MAX_TRACKED_PROBES, MAX_TRACKED_SNI, MAX_TRACKED_TRANSFERS,
     },
     input::{CaptureCounters, CaptureSource, CounterProbe, FileSummary, Progress, STDIN_PATH, source_name},
     jsonl::{JsonlRead, read_jsonl, write_jsonl_record},

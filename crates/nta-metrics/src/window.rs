@@ -4,7 +4,7 @@
 
 use crate::counts::{PortCounts, entropy};
 use crate::evidence::MacAddr;
-use crate::hosts::{ArpMemory, HostAcc, Opened, TcpFacts};
+use crate::hosts::{ArpMemory, Hll, HostAcc, MAX_TRACKED_SNI, Opened, TcpFacts};
 use crate::record::{TopPort, TopSource, TunnelCounts, WindowRecord};
 use nta_capture::format_rfc3339_ns;
 use nta_parsing::{App, Fragment, Network, PacketSummary, Transport, Tunnel};
@@ -58,6 +58,8 @@ pub(crate) struct WindowAcc {
     qname_entropy_fx: u64,
     tls_hellos: u64,
     sni: FxHashSet<u64>,
+    /// Server names beyond [`MAX_TRACKED_SNI`], estimated.
+    sni_beyond: Hll,
     http: u64,
     icmp_unreachable: u64,
     icmp_echo: u64,
@@ -86,6 +88,8 @@ impl WindowAcc {
     /// Empties the accumulator for window `index`, keeping its allocations.
     pub(crate) fn reset(&mut self, index: i64) {
         let mut sni = std::mem::take(&mut self.sni);
+        let mut sni_beyond = std::mem::take(&mut self.sni_beyond);
+        sni_beyond.clear();
         let mut hosts = std::mem::take(&mut self.hosts);
         hosts.clear();
         let mut dst_ports = std::mem::replace(&mut self.dst_ports, PortCounts::none());
@@ -93,7 +97,7 @@ impl WindowAcc {
         sni.clear();
         dst_ports.clear();
         src_ports.clear();
-        *self = WindowAcc { sni, hosts, dst_ports, src_ports, ..WindowAcc::empty() };
+        *self = WindowAcc { sni, sni_beyond, hosts, dst_ports, src_ports, ..WindowAcc::empty() };
         self.index = index;
     }
 
@@ -132,6 +136,7 @@ impl WindowAcc {
             qname_entropy_fx: 0,
             tls_hellos: 0,
             sni: FxHashSet::default(),
+            sni_beyond: Hll::default(),
             http: 0,
             icmp_unreachable: 0,
             icmp_echo: 0,
@@ -244,7 +249,7 @@ impl WindowAcc {
             App::TlsClientHello(t) => {
                 self.tls_hellos += 1;
                 if let Some(sni) = t.sni {
-                    self.sni.insert(sni.hash);
+                    self.add_sni(sni.hash);
                 }
             }
             App::Http(_) => self.http += 1,
@@ -254,7 +259,11 @@ impl WindowAcc {
     /// Counts the server name of a ClientHello put together from several segments (its first
     /// segment was counted as a ClientHello without one).
     pub(crate) fn add_sni(&mut self, hash: u64) {
-        self.sni.insert(hash);
+        if self.sni.len() < MAX_TRACKED_SNI {
+            self.sni.insert(hash);
+        } else if !self.sni.contains(&hash) {
+            self.sni_beyond.add_u64(hash);
+        }
     }
 
     /// Whether any packet was added.
@@ -355,7 +364,7 @@ impl WindowAcc {
             dns_label_entropy_mean: (self.qname_count > 0)
                 .then(|| mean(self.qname_entropy_fx, self.qname_count) / ENTROPY_SCALE),
             tls_client_hellos: self.tls_hellos * k,
-            unique_sni: self.sni.len() as u64,
+            unique_sni: self.sni.len() as u64 + self.sni_beyond.estimate(),
             http_requests: self.http * k,
             icmp_unreachable: self.icmp_unreachable * k,
             icmp_echo_requests: self.icmp_echo * k,
@@ -373,5 +382,27 @@ impl WindowAcc {
             tunnels: TunnelCounts::new(self.tunnelled, &self.encapsulations, k),
             evidence: self.hosts.evidence(arp, window_ns),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_are_held_up_to_the_bound_and_estimated_beyond() {
+        let mut acc = WindowAcc::new();
+        let n = 200_000u64;
+        for i in 0..n {
+            // Twice each: repeats are not counted twice, exactly or estimated.
+            acc.add_sni(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            acc.add_sni(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
+        assert_eq!(acc.sni.len(), MAX_TRACKED_SNI, "the exact set stops at its bound");
+        let unique = acc.sni.len() as u64 + acc.sni_beyond.estimate();
+        let err = (unique as f64 - n as f64).abs() / n as f64;
+        assert!(err < 0.02, "estimated {unique} of {n} ({:.2} %)", err * 100.0);
+        acc.reset(1);
+        assert_eq!((acc.sni.len(), acc.sni_beyond.estimate()), (0, 0));
     }
 }

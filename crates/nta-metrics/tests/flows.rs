@@ -304,3 +304,28 @@ fn flows_inside_tunnels_keep_the_tunnel_and_two_overlays_never_merge() {
     let packets: u64 = windows.iter().map(|w| w.packets).sum();
     assert_eq!(windows.iter().map(|w| w.tunnels.vxlan).sum::<u64>(), packets);
 }
+
+/// More server names in a window than counted exactly (`MAX_TRACKED_SNI`): the rest are
+/// estimated (HyperLogLog, 0.81 % standard error on the part beyond), so a flood of
+/// ClientHellos with random names cannot grow the window's memory.
+#[test]
+fn server_names_beyond_the_bound_are_estimated() {
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let n = 100_000u32;
+    assert!(n as usize > 3 * nta_metrics::MAX_TRACKED_SNI / 2);
+    let t0 = 1_700_000_000 * NS;
+    let mut x = nta_metrics::Extractor::new(ExtractConfig::new(10 * NS), vec!["hand".into()]);
+    let mut windows = Vec::new();
+    for i in 0..n {
+        let hello = big_client_hello(&format!("h{i}.example.com"));
+        let f = tcp_frame(c, s, (10_000 + (i % 50_000) as u16, 443), 1001, 0x18, &hello);
+        let mut summary = nta_parsing::decode_frame(nta_capture::LinkType::ETHERNET, &f);
+        summary.ts_ns = t0 + i64::from(i) * 10_000;
+        x.push_frame(&summary, &f, 0, &mut |r| windows.push(r));
+    }
+    x.finish(&mut |r| windows.push(r));
+    let w = windows.first().unwrap();
+    assert_eq!(w.tls_client_hellos, u64::from(n));
+    let err = (w.unique_sni as f64 - f64::from(n)).abs() / f64::from(n);
+    assert!(err < 0.01, "estimated {} of {n} names ({:.2} %)", w.unique_sni, err * 100.0);
+}

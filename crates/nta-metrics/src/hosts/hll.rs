@@ -29,9 +29,6 @@ impl Hll {
     /// Adds an address.
     #[inline]
     pub(crate) fn add(&mut self, ip: IpAddr) {
-        if self.registers.is_empty() {
-            self.registers = vec![0; M];
-        }
         let h = match ip {
             IpAddr::V4(v4) => mix(u64::from(v4.to_bits()) ^ 0x4444),
             IpAddr::V6(v6) => {
@@ -39,6 +36,20 @@ impl Hll {
                 mix(mix(bits as u64) ^ (bits >> 64) as u64 ^ 0x6666)
             }
         };
+        self.add_mixed(h);
+    }
+
+    /// Adds a 64-bit key (a name's hash), mixed first.
+    #[inline]
+    pub(crate) fn add_u64(&mut self, key: u64) {
+        self.add_mixed(mix(key ^ 0x5353));
+    }
+
+    #[inline]
+    fn add_mixed(&mut self, h: u64) {
+        if self.registers.is_empty() {
+            self.registers = vec![0; M];
+        }
         let index = (h >> (64 - P)) as usize;
         // The rank of the first 1 bit in the remaining 50 bits (a sentinel bit bounds it).
         let rank = ((h << P) | (1 << (P - 1))).leading_zeros() as u8 + 1;

@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr};
 /// The most entries a hash table of `slots` slots holds (7/8 of them): one more would double
 /// it. The large per-window tables stop there, not at a power of two, so that a flood that
 /// fills them costs half the memory.
-const fn held_in(slots: usize) -> usize {
+pub(crate) const fn held_in(slots: usize) -> usize {
     slots / 8 * 7
 }
 
@@ -27,6 +27,8 @@ pub const MAX_TRACKED_HOSTS: usize = held_in(1 << 18);
 pub const MAX_TRACKED_PROBES: usize = held_in(1 << 18);
 /// Most distinct (initiator, responder) of new flows per window (229,376).
 pub const MAX_TRACKED_PAIRS: usize = held_in(1 << 18);
+/// Most distinct TLS server names counted exactly per window (57,344); beyond, estimated.
+pub const MAX_TRACKED_SNI: usize = held_in(1 << 16);
 /// Most distinct (client, resolver, domain) and, separately, (client, domain, name) per window.
 pub const MAX_TRACKED_DNS: usize = 1 << 16;
 /// Most distinct ARP (sender address, MAC) and (sender, target) per window, and addresses
