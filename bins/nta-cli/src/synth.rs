@@ -35,7 +35,7 @@ pub(crate) struct Args {
     /// Capture start, RFC 3339 (e.g. 2026-03-02T09:00:00Z)
     #[arg(long, value_parser = nta_capture::parse_timestamp_ns)]
     start: Option<i64>,
-    /// Population and rates: quiet, office or campus
+    /// Population and rates: quiet, office, campus or small (small packets over few flows)
     #[arg(long, default_value = "office")]
     profile: String,
     /// Override the profile's mean new sessions per second
@@ -82,7 +82,7 @@ fn config(args: &Args, duration_ns: i64) -> Result<SynthConfig> {
     cfg.normal = !args.no_normal;
     cfg.wrap = args.wrap.map(|kind| Wrap { vni: args.vni, ..Wrap::new(kind) });
     cfg.profile = Profile::by_name(&args.profile)
-        .with_context(|| format!("unknown profile {:?} (quiet, office, campus)", args.profile))?;
+        .with_context(|| format!("unknown profile {:?} (quiet, office, campus, small)", args.profile))?;
     if let Some(rate) = args.rate {
         cfg.profile.sessions_per_s = rate;
     }

@@ -250,8 +250,6 @@ pub(crate) struct TcpConv {
     attack: Option<usize>,
 }
 
-const MSS: usize = 1448;
-
 impl TcpConv {
     /// A connection from `client` to `server` starting at `t0`.
     #[allow(clippy::too_many_arguments)]
@@ -455,7 +453,7 @@ impl TcpConv {
             if sent >= len {
                 break;
             }
-            let n = (len - sent).min(MSS);
+            let n = (len - sent).min(ctx.net.mss);
             let last = sent + n == len;
             let fl = if last { flags::PSH | flags::ACK } else { flags::ACK };
             self.push(t, from_client, fl, Some((sent, n)));

@@ -104,6 +104,8 @@ pub(crate) struct Network {
     pub(crate) ntp: Ipv4Addr,
     /// Domains that do not resolve (typos, stale names): NXDOMAIN answers.
     pub(crate) zones: Vec<String>,
+    /// Largest TCP payload of a segment (the profile's).
+    pub(crate) mss: usize,
 }
 
 const LAN6: u128 = 0x2001_0db8_0020_0000_0000_0000_0000_0000;
@@ -160,7 +162,8 @@ impl Network {
             .collect();
         let popularity = Zipf::new(profile.servers.max(1) as usize, profile.zipf_exponent);
         let ntp = public_v4(rng);
-        Network { gateway, resolvers, bastion, intranet, clients, servers, popularity, ntp, zones }
+        let mss = usize::try_from(profile.mss.clamp(1, 65_000)).unwrap_or(1448);
+        Network { gateway, resolvers, bastion, intranet, clients, servers, popularity, ntp, zones, mss }
     }
 
     /// The LAN host with this address, if any.
