@@ -750,3 +750,43 @@ fn distinct_sources_beyond_the_host_table_are_estimated() {
     assert_eq!(flood.evidence.targets.first().map(|t| t.syns > 500_000), Some(true));
     std::fs::remove_file(&path).ok();
 }
+
+/// A spoofed flood whose victim answers three SYNs in ten, each answer a thousand SYNs
+/// later: with a table too small for the flood, the attempts wait apart (flow admission)
+/// and every answer still finds its SYN, so the window metrics are those of a table that holds
+/// everything.
+#[test]
+fn window_metrics_do_not_depend_on_flow_admission() {
+    let n = 200_000u32;
+    // Random sources and ports, as a spoofing tool draws them (SplitMix64 of the index).
+    let mix = |i: u32| {
+        let mut z = u64::from(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let src = |i: u32| {
+        let z = mix(i);
+        [1 + (z % 200) as u8, (z >> 8) as u8, (z >> 16) as u8, (z >> 24) as u8]
+    };
+    let port = |i: u32| 1024 + ((mix(i) >> 40) % 60_000) as u16;
+    let mut pkts = Vec::new();
+    let mut t = T0;
+    let answered = |i: u32| i % 10 < 3;
+    for i in 0..n + 1000 {
+        t += 250;
+        if i < n {
+            pkts.push((t, tcp(src(i), S, port(i), 80, SYN, b"")));
+        }
+        if let Some(j) = i.checked_sub(1000).filter(|j| answered(*j)) {
+            pkts.push((t + 1, tcp(S, src(j), 80, port(j), SYN | ACK, b"")));
+        }
+    }
+    let big = run(ExtractConfig::new(10 * NS), &pkts);
+    let mut cfg = ExtractConfig::new(10 * NS);
+    cfg.flows.max_flows = 1000;
+    let small = run(cfg, &pkts);
+    let facts = |r: &[WindowRecord]| (r[0].new_flows, r[0].half_open_flows, r[0].evicted_flows);
+    assert_eq!(facts(&big), (u64::from(n), u64::from(n - (0..n).filter(|i| answered(*i)).count() as u32), 0));
+    assert_eq!(facts(&small), facts(&big));
+}

@@ -17,13 +17,27 @@ use super::{EndReason, Flow, FlowEvents, FlowKey, FlowTable, NIL, TIME_WAIT_NS, 
 use nta_parsing::{IpSummary, PacketSummary, TcpFlags, Transport};
 use std::hash::BuildHasher;
 
-/// Slots of the array of half-open attempts (a power of two): 65,536 × ~190 bytes.
+/// Slots of the array of half-open attempts (a power of two): 65,536 × ~180 bytes, in sets
+/// of [`WAYS`].
 pub(crate) const EMBRYO_SLOTS: usize = 1 << 16;
+/// Slots per set: an attempt keeps its place until [`WAYS`] newer ones have come to its set
+/// (first in, first out), not until the first one that hashes to its slot — under 4 M SYNs a
+/// second, a handshake answered within a millisecond keeps its attempt all but surely (a lone
+/// slot would lose one in sixteen).
+const WAYS: usize = 4;
+const SETS: usize = EMBRYO_SLOTS / WAYS;
 
-/// Half-open TCP attempts held apart from the table (module docs).
+/// Half-open TCP attempts held apart from the table (module docs). A lookup reads the set's
+/// fingerprints first (16 bytes), the slots only on a match.
 #[derive(Debug, Default)]
 pub(crate) struct Embryos {
-    slots: Vec<Option<Flow>>,
+    slots: Vec<Flow>,
+    /// Per slot: 0 when empty, else the high half of the key's hash with its low bit set.
+    tags: Vec<[u32; WAYS]>,
+    /// Per set: the way the next attempt replaces when the set is full.
+    next: Vec<u8>,
+    /// Per slot: the packets of the attempt held (saturating).
+    packets: Vec<u32>,
     /// Slots in use.
     held: u64,
     /// Attempts replaced (or left at the end) before they got a flow.
@@ -33,36 +47,67 @@ pub(crate) struct Embryos {
 }
 
 impl Embryos {
-    fn slot_of(key: &FlowKey) -> usize {
+    /// The key's set and fingerprint.
+    fn set_of(key: &FlowKey) -> (usize, u32) {
         let h = rustc_hash::FxBuildHasher.hash_one(key);
-        (h as usize) & (EMBRYO_SLOTS - 1)
+        ((h as usize) & (SETS - 1), ((h >> 32) as u32) | 1)
     }
 
     /// The attempt of `key`, taken out, if one is held and still alive at `ts`.
     fn take(&mut self, key: &FlowKey, ts: i64, idle_ns: i64, active_ns: i64) -> Option<Flow> {
-        let slot = self.slots.get_mut(Self::slot_of(key))?;
-        let alive = slot.as_ref().is_some_and(|f| {
-            f.key == *key && ts.saturating_sub(f.last_ts) < idle_ns && ts.saturating_sub(f.first_ts) < active_ns
-        });
-        if !alive {
-            return None;
+        let (set, tag) = Self::set_of(key);
+        let tags = self.tags.get_mut(set)?;
+        for (way, t) in tags.iter_mut().enumerate() {
+            if *t != tag {
+                continue;
+            }
+            let i = set * WAYS + way;
+            let Some(f) = self.slots.get(i) else { continue };
+            if f.key != *key {
+                continue;
+            }
+            if ts.saturating_sub(f.last_ts) >= idle_ns || ts.saturating_sub(f.first_ts) >= active_ns {
+                return None;
+            }
+            *t = 0;
+            let f = *f;
+            if let Some(p) = self.packets.get_mut(i) {
+                *p = 0;
+            }
+            self.held = self.held.saturating_sub(1);
+            return Some(f);
         }
-        self.held = self.held.saturating_sub(1);
-        slot.take()
+        None
     }
 
-    /// Holds `f` in its slot (what held it is forgotten).
+    /// Holds `f` in its set: in an empty slot, else in place of the oldest attempt there
+    /// (which is forgotten).
     fn put(&mut self, f: Flow) {
         if self.slots.is_empty() {
-            self.slots = vec![None; EMBRYO_SLOTS];
+            self.slots = vec![f; EMBRYO_SLOTS];
+            self.tags = vec![[0; WAYS]; SETS];
+            self.next = vec![0; SETS];
+            self.packets = vec![0; EMBRYO_SLOTS];
         }
-        if let Some(slot) = self.slots.get_mut(Self::slot_of(&f.key)) {
-            if let Some(old) = slot.replace(f) {
-                self.forgotten += 1;
-                self.forgotten_packets += old.packets.iter().sum::<u64>();
-            } else {
+        let (set, tag) = Self::set_of(&f.key);
+        let (Some(tags), Some(next)) = (self.tags.get_mut(set), self.next.get_mut(set)) else { return };
+        let way = match tags.iter().position(|t| *t == 0) {
+            Some(w) => {
                 self.held += 1;
+                w
             }
+            None => {
+                let w = usize::from(*next) % WAYS;
+                *next = ((w + 1) % WAYS) as u8;
+                self.forgotten += 1;
+                self.forgotten_packets += self.packets.get(set * WAYS + w).map_or(0, |p| u64::from(*p));
+                w
+            }
+        };
+        let i = set * WAYS + way;
+        let packets = u32::try_from(f.packets.iter().sum::<u64>()).unwrap_or(u32::MAX);
+        if let (Some(t), Some(s), Some(p)) = (tags.get_mut(way), self.slots.get_mut(i), self.packets.get_mut(i)) {
+            (*t, *s, *p) = (tag, f, packets);
         }
     }
 
@@ -71,17 +116,16 @@ impl Embryos {
         self.held
     }
 
-    /// Packets of the attempts held now (a pass over the array).
+    /// Packets of the attempts held now (a pass over the counts).
     fn held_packets(&self) -> u64 {
-        self.slots.iter().flatten().map(|f| f.packets.iter().sum::<u64>()).sum()
+        self.packets.iter().map(|p| u64::from(*p)).sum()
     }
 
     /// Forgets every attempt held (the end of the input).
     pub(crate) fn clear(&mut self) {
         self.forgotten += self.held;
         self.forgotten_packets += self.held_packets();
-        self.held = 0;
-        self.slots = Vec::new();
+        *self = Embryos { forgotten: self.forgotten, forgotten_packets: self.forgotten_packets, ..Embryos::default() };
     }
 }
 
