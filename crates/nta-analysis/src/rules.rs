@@ -204,10 +204,18 @@ pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig)
         };
         // Spoofed when nearly every source sent one or two packets.
         let spoofed = t.sources >= 50 && t.top_sources.first().is_none_or(|s| s.packets <= 2);
-        let from = if spoofed { format!(" from {} sources (spoofed)", thousands(t.sources)) } else { String::new() };
+        // The pair table full, a target's sources stop at its bound: a spoofed flood's are
+        // then told by the window's distinct sources, estimated beyond the host table.
+        let capped = t.sources >= nta_metrics::MAX_TRACKED_PAIRS as u64;
+        let n_sources = if spoofed && capped { r.unique_src_ips.max(t.sources) } else { t.sources };
+        let from = match (spoofed, capped) {
+            (false, _) => String::new(),
+            (true, false) => format!(" from {} sources (spoofed)", thousands(n_sources)),
+            (true, true) => format!(" from ~{} sources (spoofed; estimated)", thousands(n_sources)),
+        };
         let victim = |t: &nta_metrics::TargetEvidence| Host {
             packets: Some(t.packets),
-            hosts: Some(t.sources),
+            hosts: Some(n_sources),
             ..Host::new(t.ip)
         };
         if t.syns > 0 && t.ports <= 10 && share(t.completed, t.syns) <= 0.2 {

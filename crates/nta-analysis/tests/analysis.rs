@@ -400,3 +400,45 @@ fn capture_drops_are_not_traffic_drops() {
     records[i].capture_received = Some(quiet.packets * 50);
     assert!(!flagged(&records), "the same counts with the capture's drops are not");
 }
+
+/// A spoofed SYN flood from more sources in one window than the per-window tables hold: still
+/// named, against its victim, with the number of sources estimated (not the tables' bound
+/// given as a count), within 3 % of the exact number read from the capture.
+#[test]
+fn a_flood_beyond_the_tables_is_named_with_its_sources_estimated() {
+    let dir = std::env::temp_dir().join(format!("nta-analysis-bigflood-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flood.pcap");
+    let mut cfg = SynthConfig::new(5, 2 * NS);
+    cfg.normal = false;
+    cfg.attacks.push(AttackSpec { rate: 500_000.0, ..AttackSpec::new(SynthAttack::Synflood, 0, NS) });
+    let mut w =
+        CaptureWriter::new(std::fs::File::create(&path).unwrap(), WriteFormat::Pcap, LINK_TYPE, SNAPLEN, "t").unwrap();
+    synthesize(&cfg, &mut w).unwrap();
+    w.into_inner().unwrap();
+    let mut sources = std::collections::HashSet::new();
+    let mut reader = nta_capture::CaptureReader::open(&path).unwrap();
+    while let Some(p) = reader.next_packet().unwrap() {
+        if let Some(ip) = nta_parsing::decode(&p).ip {
+            sources.insert(ip.src);
+        }
+    }
+    assert!(sources.len() > 2 * nta_metrics::MAX_TRACKED_PAIRS, "{}", sources.len());
+    let a = analyze(&[path], &AnalyzeOptions::default(), &|_| {}, &Default::default()).unwrap();
+    let flood = a.detection.anomalies.iter().find(|a| a.kind == AttackKind::SynFlood).expect("named");
+    assert!(flood.summary.starts_with("SYN FLOOD against 10.20.0.80"), "{}", flood.summary);
+    let told: u64 = flood
+        .summary
+        .split(" from ~")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no estimated count: {}", flood.summary));
+    assert!(flood.summary.contains("sources (spoofed; estimated)"), "{}", flood.summary);
+    let err = (told as f64 - sources.len() as f64).abs() / sources.len() as f64;
+    assert!(err < 0.03, "told {told}, exact {}", sources.len());
+    let victim = flood.victims.first().unwrap();
+    assert_eq!(victim.hosts, Some(told));
+    std::fs::remove_dir_all(&dir).ok();
+}
