@@ -62,46 +62,49 @@ fn wrap_copy(from: &PathBuf, to: &PathBuf) -> Result<(), Box<dyn std::error::Err
 
 /// 4 M SYNs in one second, each from a random address and port, to one victim (and its
 /// answers), nothing else.
-fn build_flood(path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+fn flood() -> SynthConfig {
     let mut cfg = SynthConfig::new(1, 2 * NS);
     cfg.normal = false;
     cfg.attacks.push(AttackSpec { rate: 4_000_000.0, ..AttackSpec::new(SynthAttack::Synflood, 0, NS) });
-    let tmp = path.with_extension("tmp");
-    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-    let mut w = CaptureWriter::new(file, WriteFormat::Pcap, LINK_TYPE, SNAPLEN, "bench")?;
-    synthesize(&cfg, &mut w)?;
-    w.into_inner()?.flush()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    cfg
 }
 
 /// One minute of the `small` profile: small packets over a few thousand flows.
-fn build_small(path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+fn small() -> SynthConfig {
     let mut cfg = SynthConfig::new(1, 60 * NS);
     cfg.profile = Profile::small();
-    let tmp = path.with_extension("tmp");
-    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-    let mut w = CaptureWriter::new(file, WriteFormat::Pcap, LINK_TYPE, SNAPLEN, "bench")?;
-    synthesize(&cfg, &mut w)?;
-    w.into_inner()?.flush()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    cfg
 }
 
-fn build(path: &PathBuf, mb: u64) -> Result<(), Box<dyn std::error::Error>> {
+/// `mb` MB of the campus profile with every attack.
+fn mixed(mb: u64) -> SynthConfig {
     let mut cfg = SynthConfig::new(1, 24 * 3600 * NS);
     cfg.profile = Profile::campus();
     cfg.max_bytes = Some(mb * 1_000_000);
     for (i, kind) in SynthAttack::ALL.into_iter().enumerate() {
         cfg.attacks.push(AttackSpec::new(kind, (1 + 3 * i as i64) * NS, 2 * NS));
     }
-    let tmp = path.with_extension("tmp");
-    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-    let mut w = CaptureWriter::new(file, WriteFormat::Pcapng, LINK_TYPE, SNAPLEN, "bench")?;
-    synthesize(&cfg, &mut w)?;
-    w.into_inner()?.flush()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    cfg
+}
+
+/// The capture `name` in the temp directory, synthesized from `cfg` unless it is there
+/// already (written beside, then renamed); its path and size in bytes.
+fn cached(
+    name: &str,
+    format: WriteFormat,
+    cfg: impl FnOnce() -> SynthConfig,
+) -> Result<(PathBuf, f64), Box<dyn std::error::Error>> {
+    let path = std::env::temp_dir().join(name);
+    if !path.exists() {
+        let tmp = path.with_extension("tmp");
+        let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        let mut w = CaptureWriter::new(file, format, LINK_TYPE, SNAPLEN, "bench")?;
+        synthesize(&cfg(), &mut w)?;
+        w.into_inner()?.flush()?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    let size = std::fs::metadata(&path)?.len() as f64;
+    Ok((path, size))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -112,27 +115,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return child(&spec);
     }
     let mb: u64 = std::env::var("NTA_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
-    let path = std::env::temp_dir().join(format!("nta-extract-bench-{mb}MB.pcapng"));
-    if !path.exists() {
-        build(&path, mb)?;
-    }
-    let size = std::fs::metadata(&path)?.len() as f64;
+    let (path, size) = cached(&format!("nta-extract-bench-{mb}MB.pcapng"), WriteFormat::Pcapng, || mixed(mb))?;
     let plain = run(&path, size)?;
     if !std::env::var("NTA_BENCH_FLOOD").is_ok_and(|v| v == "0") {
-        let flood = std::env::temp_dir().join("nta-extract-bench-synflood.pcap");
-        if !flood.exists() {
-            build_flood(&flood)?;
-        }
-        let flood_size = std::fs::metadata(&flood)?.len() as f64;
+        let (flood, flood_size) = cached("nta-extract-bench-synflood.pcap", WriteFormat::Pcap, flood)?;
         println!("spoofed SYN flood ({:.0} MB):", flood_size / 1e6);
         run_windows(&flood, flood_size, 1)?;
     }
     if !std::env::var("NTA_BENCH_SMALL").is_ok_and(|v| v == "0") {
-        let small = std::env::temp_dir().join("nta-extract-bench-small.pcap");
-        if !small.exists() {
-            build_small(&small)?;
-        }
-        let small_size = std::fs::metadata(&small)?.len() as f64;
+        let (small, small_size) = cached("nta-extract-bench-small.pcap", WriteFormat::Pcap, small)?;
         println!("small packets over few flows ({:.0} MB):", small_size / 1e6);
         run_windows(&small, small_size, 2)?;
     }

@@ -104,8 +104,17 @@ impl Extractor {
     }
 
     /// What was done so far.
-    pub fn counts(&self) -> &ExtractCounts {
-        &self.counts
+    pub fn counts(&self) -> ExtractCounts {
+        let mut c = self.counts.clone();
+        self.count_unadmitted(&mut c);
+        c
+    }
+
+    /// The attempts flow admission held apart and never admitted (read from the table, not
+    /// counted per packet).
+    fn count_unadmitted(&self, c: &mut ExtractCounts) {
+        c.unadmitted_flows = self.flows.unadmitted();
+        c.unadmitted_packets = self.flows.unadmitted_packets();
     }
 
     fn index_of(&self, ts: i64) -> i64 {
@@ -268,7 +277,6 @@ impl Extractor {
             win.hosts.established(ip.src, ip.dst, t.dst_port);
         }
         self.counts.evicted_flows += ev.evicted;
-        self.counts.unadmitted_flows = self.flows.unadmitted();
         if let Some(t) = ev.answered_syn_ts {
             // Answered before its window was written: not half-open after all.
             let i = self.index_of(t);
@@ -326,10 +334,10 @@ impl Extractor {
     /// Writes every remaining window.
     pub fn finish(mut self, emit: &mut dyn FnMut(WindowRecord)) -> ExtractCounts {
         self.flush(true, emit);
-        self.counts.unadmitted_flows = self.flows.unadmitted();
-        self.counts.unadmitted_packets = self.flows.unadmitted_packets();
-        self.counts.tls_hellos_reassembled = self.hello.reassembled;
-        self.counts.tls_hellos_dropped = self.hello.dropped;
-        self.counts
+        let mut counts = std::mem::take(&mut self.counts);
+        self.count_unadmitted(&mut counts);
+        counts.tls_hellos_reassembled = self.hello.reassembled;
+        counts.tls_hellos_dropped = self.hello.dropped;
+        counts
     }
 }
