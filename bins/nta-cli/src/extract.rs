@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Accumulate the flows in this many shares, in parallel (a power of two up to 16; the
+    /// output depends on it only beyond the tables' bounds, docs/METRICS.md "Shards")
+    #[arg(long, default_value_t = 1, value_parser = parse_shards)]
+    shards: usize,
     /// Longest run of empty windows written as zero rows; longer gaps are only recorded [default: 1h, at most 100,000 windows]
     #[arg(long, value_parser = parse_duration_ns)]
     max_gap: Option<i64>,
@@ -160,6 +164,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     cfg.sample = args.sample;
     cfg.threads = args.threads;
+    cfg.shards = args.shards;
     cfg.flows = args.flow_table.config();
     cfg.tunnels = args.tunnels.tunnels;
 
@@ -363,6 +368,10 @@ pub(crate) struct FlowsArgs {
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Accumulate the flows in this many shares, in parallel (a power of two up to 16; the
+    /// output depends on it only beyond the tables' bounds, docs/METRICS.md "Shards")
+    #[arg(long, default_value_t = 1, value_parser = parse_shards)]
+    shards: usize,
     /// Print the run's summary as JSON on stdout (not with --out -)
     #[arg(long)]
     json: bool,
@@ -382,6 +391,7 @@ pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
         window: 10_000_000_000,
         sample: 1,
         threads: f.threads,
+        shards: f.shards,
         max_gap: None,
         reorder: None,
         max_windows: nta_metrics::DEFAULT_MAX_WINDOWS,
@@ -392,4 +402,14 @@ pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
         publish: f.publish.clone(),
     };
     run(&args)
+}
+
+/// A shard count: a power of two from 1 to [`nta_metrics::MAX_SHARDS`].
+fn parse_shards(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if n.is_power_of_two() && n <= nta_metrics::MAX_SHARDS {
+        Ok(n)
+    } else {
+        Err(format!("a power of two from 1 to {}", nta_metrics::MAX_SHARDS))
+    }
 }

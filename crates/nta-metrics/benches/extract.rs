@@ -9,6 +9,7 @@
 //! small packets over few flows (nta-synth's `small` profile: one minute, 5.9 M frames of
 //! 54–127 bytes over ~3,000 flows; `NTA_BENCH_SMALL=0` skips it). Each run reports its CPU
 //! use (CPU-seconds per second) and its own peak RSS (each run is a process of its own).
+//! `NTA_BENCH_SHARDS=N` runs every extraction with N shards (`ExtractConfig::shards`).
 
 use nta_capture::{CaptureWriter, WriteFormat};
 use nta_metrics::{ExtractConfig, WindowRecord, extract_files};
@@ -193,6 +194,7 @@ fn child(spec: &str) -> Result<(), Box<dyn std::error::Error>> {
     let (threads, path) = spec.split_once(':').ok_or("NTA_BENCH_CHILD: threads:path")?;
     let mut cfg = ExtractConfig::new(NS);
     cfg.threads = threads.parse()?;
+    cfg.shards = shards();
     let mut digest = std::collections::hash_map::DefaultHasher::new();
     let mut windows = 0u64;
     let cpu = cpu_secs();
@@ -213,6 +215,11 @@ fn child(spec: &str) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The shard count of every run: `NTA_BENCH_SHARDS` (default 1).
+fn shards() -> usize {
+    std::env::var("NTA_BENCH_SHARDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
 /// The plain capture: windows alone, then with flow records.
 fn run(path: &Path, size: f64) -> Result<[f64; 2], Box<dyn std::error::Error>> {
     let best = run_windows(path, size, 2)?;
@@ -220,6 +227,7 @@ fn run(path: &Path, size: f64) -> Result<[f64; 2], Box<dyn std::error::Error>> {
     for round in 0..2 {
         let mut cfg = ExtractConfig::new(NS);
         cfg.threads = 2;
+        cfg.shards = shards();
         let (mut windows, mut flows, mut bytes) = (0usize, 0u64, 0usize);
         let mut line = Vec::with_capacity(512);
         reset_peak_rss();

@@ -47,7 +47,19 @@ pub struct ExtractConfig {
     /// default) or the outer one, for those who monitor the tunnels themselves.
     #[serde(default)]
     pub tunnels: TunnelLayer,
+    /// Shares of the flows accumulated apart, in parallel, and merged as windows close (a
+    /// power of two up to [`MAX_SHARDS`]; 1 = one accumulator). The output depends on it only
+    /// beyond the tables' bounds, never on `threads` (docs/METRICS.md, "Shards").
+    #[serde(default = "one_shard")]
+    pub shards: usize,
 }
+
+fn one_shard() -> usize {
+    1
+}
+
+/// The most shards an extraction may be split into.
+pub const MAX_SHARDS: usize = 16;
 
 fn default_max_windows() -> u64 {
     DEFAULT_MAX_WINDOWS
@@ -69,6 +81,7 @@ impl ExtractConfig {
             threads: 0,
             max_windows: DEFAULT_MAX_WINDOWS,
             tunnels: TunnelLayer::Inner,
+            shards: 1,
         }
     }
 
@@ -97,6 +110,9 @@ impl ExtractConfig {
                 ms(self.window_ns),
                 self.max_gap_ns / self.window_ns
             ));
+        }
+        if !self.shards.is_power_of_two() || self.shards > MAX_SHARDS {
+            return bad(format!("shards must be a power of two up to {MAX_SHARDS} (got {})", self.shards));
         }
         if self.sample == 0 {
             return bad("sample must be at least 1".into());

@@ -81,6 +81,13 @@ impl PortCounts {
         self.counts.get(usize::from(port)).copied().unwrap_or(0)
     }
 
+    /// Adds the counts of `other`.
+    pub(crate) fn merge(&mut self, other: &PortCounts) {
+        for p in &other.touched {
+            self.add(*p, other.get(*p));
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         for p in self.touched.drain(..) {
             if let Some(c) = self.counts.get_mut(usize::from(p)) {

@@ -3,6 +3,8 @@
 //! highest timestamp seen is `reorder_ns` past its end, so packets out of order by less than
 //! that land in their own window; later ones produce a supplementary record marked `late`.
 
+mod shard;
+
 use crate::config::ExtractConfig;
 use crate::evidence::MacAddr;
 use crate::flow_record::FlowRecord;
@@ -79,6 +81,18 @@ pub struct Extractor {
     created: u64,
     /// A live source reports kernel counters: every window carries them (0 when none came).
     live_counters: bool,
+    /// As a shard ([`crate::shards`]): closed windows are held here with the sequence number
+    /// of the packet that closed them, to be merged with the other shards' and finished there.
+    held: Option<Vec<(u32, WindowAcc)>>,
+    /// The sequence number of the packet being processed (shards only).
+    seq: u32,
+    /// The clock can move up to (not including) this time without anything to do but move:
+    /// no window boundary, no flow due to expire, no window due to close.
+    wake_at: i64,
+    /// Windows were created outside a packet (kernel counters): the next tick flushes.
+    dirty: bool,
+    /// One of 2^`shift` shards: the large per-window tables hold a share of their bound.
+    shift: u32,
 }
 
 impl Extractor {
@@ -100,6 +114,11 @@ impl Extractor {
             counts: ExtractCounts::default(),
             created: 0,
             live_counters: false,
+            held: None,
+            seq: 0,
+            wake_at: i64::MIN,
+            dirty: false,
+            shift: 0,
         }
     }
 
@@ -134,6 +153,8 @@ impl Extractor {
         let w = self.window(index);
         let (r, d) = w.capture.unwrap_or((0, 0));
         w.capture = Some((r + received, d + dropped));
+        self.dirty = true;
+        self.wake_at = i64::MIN;
     }
 
     /// Whether the run created more windows than `max_windows` allows: the caller stops.
@@ -148,6 +169,7 @@ impl Extractor {
                 self.created += 1;
                 let mut w = self.pool.pop().unwrap_or_else(WindowAcc::new);
                 w.reset(index);
+                w.hosts.shift = self.shift;
                 w.late = index < self.written_below;
                 w.open_at_start = self.flows.len();
                 w.sources = self.last_source;
@@ -289,6 +311,24 @@ impl Extractor {
 
     /// Writes the windows that can no longer receive packets (all of them when `all`).
     fn flush(&mut self, all: bool, emit: &mut dyn FnMut(WindowRecord)) {
+        self.dirty = false;
+        self.flush_windows(all, emit);
+        if self.shift == 0 {
+            // One accumulator: no ticks to wake.
+            return;
+        }
+        // When the clock next has something to do.
+        let boundary = self.current.saturating_add(1).saturating_mul(self.cfg.window_ns);
+        let close = match self.windows.first_key_value() {
+            Some((&index, _)) if index < self.current => {
+                (index + 1).saturating_mul(self.cfg.window_ns).saturating_add(self.cfg.reorder_ns)
+            }
+            _ => i64::MAX,
+        };
+        self.wake_at = boundary.min(close).min(self.flows.deadline());
+    }
+
+    fn flush_windows(&mut self, all: bool, emit: &mut dyn FnMut(WindowRecord)) {
         let Some(clock) = self.clock else { return };
         let horizon = clock.saturating_sub(self.cfg.reorder_ns);
         while let Some(entry) = self.windows.first_entry() {
@@ -301,6 +341,11 @@ impl Extractor {
             if self.live_counters && acc.capture.is_none() {
                 acc.capture = Some((0, 0));
             }
+            self.written_below = self.written_below.max(index + 1);
+            if let Some(held) = self.held.as_mut() {
+                held.push((self.seq, acc));
+                continue;
+            }
             if acc.late {
                 self.counts.late_records += 1;
             }
@@ -310,12 +355,11 @@ impl Extractor {
             self.counts.windows += 1;
             let source = self.source_names(acc.sources);
             emit(acc.finish(self.cfg.window_ns, source, self.cfg.sample, self.cfg.top_n, &self.arp));
-            self.written_below = self.written_below.max(index + 1);
             self.pool.push(acc);
         }
     }
 
-    fn source_names(&self, mask: u64) -> String {
+    pub(crate) fn source_names(&self, mask: u64) -> String {
         let mut names = Vec::new();
         for (i, name) in self.sources.iter().enumerate().take(64) {
             if mask & (1u64 << i) != 0 {

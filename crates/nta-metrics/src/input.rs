@@ -68,6 +68,8 @@ pub(crate) struct Batch {
     pub(crate) data: Vec<u8>,
     pub(crate) meta: Vec<Meta>,
     pub(crate) summaries: Vec<(PacketSummary, u32)>,
+    /// The shard of each packet ([`crate::shards::shard_of`]), computed while decoding.
+    pub(crate) shards: Vec<u8>,
     /// Census of `summaries`, counted on the decoding side.
     pub(crate) census: Census,
     /// Live sources' kernel counters since the previous batch (received, dropped).
@@ -79,6 +81,7 @@ impl Batch {
         self.data.clear();
         self.meta.clear();
         self.summaries.clear();
+        self.shards.clear();
         self.counters = None;
     }
 
@@ -100,15 +103,15 @@ impl Batch {
     }
 
     /// Decodes every packet, in parallel, keeping the order, and counts their census.
-    pub(crate) fn decode(&mut self, layer: TunnelLayer) {
-        self.decode_summaries(layer);
+    pub(crate) fn decode(&mut self, layer: TunnelLayer, shards: usize) {
+        self.decode_summaries(layer, shards);
         self.census = Census::default();
         for (s, _) in &self.summaries {
             self.census.add(s);
         }
     }
 
-    pub(crate) fn decode_summaries(&mut self, layer: TunnelLayer) {
+    pub(crate) fn decode_summaries(&mut self, layer: TunnelLayer, shards: usize) {
         let data = &self.data;
         self.meta
             .par_iter()
@@ -123,9 +126,11 @@ impl Batch {
                     interface: 0,
                     data: bytes,
                 };
-                (decode_with(&p, layer), m.source)
+                let s = decode_with(&p, layer);
+                let shard = crate::shards::shard_of(&s, shards);
+                ((s, m.source), shard)
             })
-            .collect_into_vec(&mut self.summaries);
+            .unzip_into_vecs(&mut self.summaries, &mut self.shards);
     }
 }
 

@@ -48,11 +48,13 @@ mod jsonl;
 mod percentile;
 mod pipeline;
 mod record;
+mod shards;
 mod window;
 
 pub use crate::{
     config::{
-        DEFAULT_MAX_WINDOWS, ExtractConfig, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS, MAX_WINDOWS_IN_MEMORY, MIN_WINDOW_NS,
+        DEFAULT_MAX_WINDOWS, ExtractConfig, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS, MAX_SHARDS, MAX_WINDOWS_IN_MEMORY,
+        MIN_WINDOW_NS,
     },
     error::Error,
     evidence::{

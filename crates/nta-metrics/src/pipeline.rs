@@ -3,14 +3,15 @@
 //! One thread reads: it frames packets from every file, merges them by timestamp into one
 //! time line, keeps 1 in `sample`, and copies them into a batch (a few MB of frame bytes and
 //! their metadata). Batches are decoded in parallel (rayon, in order), and while batch N+1 is
-//! read and decoded, batch N is accumulated by the [`Extractor`] on the reading thread. The
-//! extractor sees the same packets in the same order whatever the thread count, so the output
-//! is identical.
+//! read and decoded, batch N is accumulated by the [`Shards`] — a fixed number of
+//! [`Extractor`](crate::Extractor)s, each with its share of the flows, in parallel. They see
+//! the same packets in the same order whatever the thread count, so the output is identical.
 
 use crate::config::ExtractConfig;
-use crate::extractor::{ExtractCounts, Extractor};
+use crate::extractor::ExtractCounts;
 use crate::flow_record::FlowRecord;
 use crate::input::{Batch, CaptureSource, FileSummary, Input, Progress, Source};
+use crate::shards::Shards;
 use crate::{Error, WindowRecord};
 use nta_parsing::Census;
 use serde::Serialize;
@@ -107,74 +108,40 @@ fn run(
         done_bytes: 0,
         total_bytes,
     };
-    let mut extractor = Extractor::new(cfg.clone(), names);
-    if flows.is_some() {
-        extractor.export_flows();
-    }
-    // Flow records go out after each packet that ended some (a gap may end many at once).
-    let mut deliver_flows = |extractor: &mut Extractor, failed: &mut Option<std::io::Error>| {
-        if let Some(sink) = flows.as_mut() {
-            for f in extractor.take_flows() {
-                if failed.is_none()
-                    && let Err(e) = sink(f)
-                {
-                    *failed = Some(e);
-                }
-            }
-        }
-    };
-    let mut out: Vec<WindowRecord> = Vec::new();
+    let mut shards = Shards::new(cfg, names, flows.is_some());
+    // Records go out as they are complete; after a failed write nothing more is written.
     let mut failed: Option<std::io::Error> = None;
-    let mut deliver = |out: &mut Vec<WindowRecord>, failed: &mut Option<std::io::Error>| {
-        for r in out.drain(..) {
-            if failed.is_none()
-                && let Err(e) = emit(r)
-            {
-                *failed = Some(e);
-            }
-        }
-    };
-
+    let mut flow_failed: Option<std::io::Error> = None;
     let (mut ready, mut next) = (Batch::default(), Batch::default());
     let mut census = Census::default();
     source.fill(&mut ready);
     source.probe(&mut ready);
-    ready.decode(cfg.tunnels);
+    ready.decode(cfg.tunnels, cfg.shards);
     while !ready.meta.is_empty() {
-        // Accumulate `ready` here while the next batch is read and decoded beside it.
-        // Records are delivered as soon as they are complete, not after the read beside
-        // (which, from a stream, may wait for the next packets).
+        // Accumulate `ready` (its shards in parallel) while the next batch is read and
+        // decoded beside it. Records are delivered as soon as they are complete, not after
+        // the read beside (which, from a stream, may wait for the next packets).
         census.merge(&ready.census);
         rayon::join(
             || {
-                for ((s, src), m) in ready.summaries.iter().zip(&ready.meta) {
-                    let frame = ready.data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
-                    extractor.push_frame(s, frame, *src as usize, &mut |r| out.push(r));
-                    deliver_flows(&mut extractor, &mut failed);
-                    // Deliver as records come (bounded memory; a failing or cancelling
-                    // consumer stops the batch), and stop at the window bound.
-                    if out.len() >= 256 || extractor.over_limit() {
-                        deliver(&mut out, &mut failed);
-                        if failed.is_some() || extractor.over_limit() {
-                            break;
-                        }
-                    }
-                }
+                shards.batch(&ready, &mut |r| deliver(emit, &mut failed, r), &mut |f| match flows.as_mut() {
+                    Some(sink) => deliver(*sink, &mut flow_failed, f),
+                    None => true,
+                });
                 if let Some((received, dropped)) = ready.counters {
-                    extractor.capture_counters(ready.meta.last().map(|m| m.ts_ns), received, dropped);
+                    shards.capture_counters(ready.meta.last().map(|m| m.ts_ns), received, dropped);
                 }
-                deliver(&mut out, &mut failed);
             },
             || {
                 source.fill(&mut next);
                 source.probe(&mut next);
-                next.decode(cfg.tunnels);
+                next.decode(cfg.tunnels, cfg.shards);
             },
         );
-        if let Some(e) = failed.take() {
+        if let Some(e) = failed.take().or(flow_failed.take()) {
             return Err(Error::Output(e));
         }
-        if extractor.over_limit() {
+        if shards.over_limit() {
             return Err(Error::TooManyWindows { limit: cfg.max_windows });
         }
         progress(source.progress());
@@ -182,13 +149,13 @@ fn run(
     }
     // The counters read with the last, empty batch (the stream's end) go to the last window.
     if let Some((received, dropped)) = ready.counters {
-        extractor.capture_counters(None, received, dropped);
+        shards.capture_counters(None, received, dropped);
     }
-    extractor.end_flows();
-    deliver_flows(&mut extractor, &mut failed);
-    let mut counts = extractor.finish(&mut |r| out.push(r));
-    deliver(&mut out, &mut failed);
-    if let Some(e) = failed {
+    let mut counts = shards.finish_all(&mut |r| deliver(emit, &mut failed, r), &mut |f| match flows.as_mut() {
+        Some(sink) => deliver(*sink, &mut flow_failed, f),
+        None => true,
+    });
+    if let Some(e) = failed.or(flow_failed) {
         return Err(Error::Output(e));
     }
     counts.packets_seen = source.seen;
@@ -197,4 +164,15 @@ fn run(
         i.summary
     });
     Ok(ExtractSummary { files: files.collect(), counts, census, threads })
+}
+
+/// Gives `x` to `sink` unless an earlier write failed; keeps the first failure. Whether to go
+/// on (no failure).
+fn deliver<T>(sink: &mut dyn FnMut(T) -> std::io::Result<()>, failed: &mut Option<std::io::Error>, x: T) -> bool {
+    if failed.is_none()
+        && let Err(e) = sink(x)
+    {
+        *failed = Some(e);
+    }
+    failed.is_none()
 }

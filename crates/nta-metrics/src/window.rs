@@ -2,6 +2,8 @@
 //! sets, counts per key), and every derived number is computed at the end from sorted counts,
 //! so the result does not depend on packet order, batching or thread count.
 
+mod merge;
+
 use crate::counts::{PortCounts, entropy};
 use crate::evidence::MacAddr;
 use crate::hosts::{ArpMemory, Hll, HostAcc, MAX_TRACKED_SNI, Opened, TcpFacts};

@@ -231,7 +231,10 @@ mod tests {
     use smartcore::linalg::basic::arrays::Array;
 
     fn table(text: &str) -> Result<(Vec<String>, DenseMatrix<f64>), Error> {
-        let path = std::env::temp_dir().join(format!("nta-ml-table-{}-{}.csv", std::process::id(), text.len()));
+        // A file per call: tests run in parallel, and two texts may have the same length.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("nta-ml-table-{}-{n}.csv", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let r = read_csv(&path);
         std::fs::remove_file(&path).ok();

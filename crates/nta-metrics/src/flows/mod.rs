@@ -261,6 +261,20 @@ impl FlowTable {
         self.free.push(i);
     }
 
+    /// The earliest time at which [`FlowTable::expire`] has something to do.
+    #[inline]
+    pub(crate) fn deadline(&self) -> i64 {
+        let closed = self.closed_order.front().map_or(i64::MAX, |(t, _, _)| t.saturating_add(TIME_WAIT_NS));
+        let idle = self.slab.get(self.head as usize).map_or(i64::MAX, |f| f.last_ts.saturating_add(self.cfg.idle_ns));
+        closed.min(idle)
+    }
+
+    /// Whether flow records wait to be taken.
+    #[inline]
+    pub(crate) fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
     /// Ends flows idle since before `now - idle_ns`; calls `ended(expiry_time)` for each, the
     /// expiry time being the last packet plus the idle timeout.
     pub(crate) fn expire(&mut self, now: i64, mut ended: impl FnMut(i64)) {

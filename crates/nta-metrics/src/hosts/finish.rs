@@ -166,7 +166,11 @@ impl HostAcc {
                     proto: *proto,
                     port: *port,
                     attempts: u64::from(p.flows),
-                    completed: u64::from(p.completed),
+                    completed: if *proto == 6 {
+                        u64::from(self.completions.get(&(*src, *dst, *port)).copied().unwrap_or(0))
+                    } else {
+                        0
+                    },
                 }
             }),
             EVIDENCE_LIST_LEN,

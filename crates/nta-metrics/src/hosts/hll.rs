@@ -73,6 +73,19 @@ impl Hll {
         e.round() as u64
     }
 
+    /// Adds what `other` counted (the estimate of the union).
+    pub(crate) fn merge(&mut self, other: &Hll) {
+        if other.registers.is_empty() {
+            return;
+        }
+        if self.registers.is_empty() {
+            self.registers = vec![0; M];
+        }
+        for (a, b) in self.registers.iter_mut().zip(&other.registers) {
+            *a = (*a).max(*b);
+        }
+    }
+
     /// Forgets every address, keeping the registers' memory.
     pub(crate) fn clear(&mut self) {
         self.registers.iter_mut().for_each(|r| *r = 0);

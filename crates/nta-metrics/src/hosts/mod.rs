@@ -6,6 +6,7 @@
 
 mod finish;
 mod hll;
+mod merge;
 
 pub(crate) use hll::Hll;
 
@@ -64,7 +65,6 @@ pub(crate) struct HostCounters {
 #[derive(Clone, Copy, Debug, Default)]
 struct ProbeCounts {
     flows: u32,
-    completed: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -159,10 +159,18 @@ pub(crate) struct HostAcc {
     arp: FxHashMap<(Ipv4Addr, MacAddr), ArpCounts>,
     arp_targets: FxHashSet<(Ipv4Addr, Ipv4Addr)>,
     transfers: FxHashMap<(IpAddr, IpAddr), (u64, u64)>,
+    /// TCP handshakes completed, by (initiator, responder, port): the `completed` of the
+    /// connections evidence, read for the probes the window has. Kept apart from the probes so
+    /// that a completion counts whether the key's first SYN in the window came before or after
+    /// it — and so the same in whichever shard (of the key's flows) it happened.
+    completions: FxHashMap<(IpAddr, IpAddr, u16), u32>,
     pub(crate) untracked: u64,
     /// Distinct sources and destinations the full host table did not admit, estimated.
     pub(crate) untracked_src: Hll,
     pub(crate) untracked_dst: Hll,
+    /// As one of 2^`shift` shards: the large tables (hosts, pairs, probes) hold 2^`shift`
+    /// times fewer keys, so that the shards together hold what one accumulator would.
+    pub(crate) shift: u32,
 }
 
 /// A flow this packet opened (from the flow table).
@@ -198,9 +206,27 @@ impl HostAcc {
         self.arp.clear();
         self.arp_targets.clear();
         self.transfers.clear();
+        self.completions.clear();
         self.untracked = 0;
         self.untracked_src.clear();
         self.untracked_dst.clear();
+    }
+
+    /// Frees the large tables when they hold more than a shard's share (a shard's
+    /// accumulator that other shards' were merged into), so that every shard keeps its share.
+    pub(crate) fn fit(&mut self) {
+        if self.hosts.capacity() > MAX_TRACKED_HOSTS >> self.shift {
+            self.hosts = FxHashMap::default();
+        }
+        if self.pairs.capacity() > MAX_TRACKED_PAIRS >> self.shift {
+            self.pairs = FxHashMap::default();
+        }
+        if self.probes.capacity() > MAX_TRACKED_PROBES >> self.shift {
+            self.probes = FxHashMap::default();
+        }
+        if self.completions.capacity() > MAX_TRACKED_PROBES >> self.shift {
+            self.completions = FxHashMap::default();
+        }
     }
 
     /// One IP packet from `src` to `dst`.
@@ -218,7 +244,7 @@ impl HostAcc {
         opened: Option<Opened>,
     ) {
         let bytes = u64::from(wire_len);
-        let tracked_src = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS, &mut self.untracked);
+        let tracked_src = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS >> self.shift, &mut self.untracked);
         if tracked_src.is_none() {
             self.untracked_src.add(src);
         }
@@ -240,7 +266,7 @@ impl HostAcc {
                 bump(&mut h.udp_out);
             }
         }
-        let tracked_dst = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS, &mut self.untracked);
+        let tracked_dst = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS >> self.shift, &mut self.untracked);
         if tracked_dst.is_none() {
             self.untracked_dst.add(dst);
         }
@@ -280,12 +306,13 @@ impl HostAcc {
         };
         if flood
             && opened.is_some_and(|o| !o.from_src)
-            && let Some(p) = slot(&mut self.pairs, (src, dst), MAX_TRACKED_PAIRS, &mut self.untracked)
+            && let Some(p) = slot(&mut self.pairs, (src, dst), MAX_TRACKED_PAIRS >> self.shift, &mut self.untracked)
         {
             bump(&mut p.packets);
         }
         if (flood || opened.is_some())
-            && let Some(p) = slot(&mut self.pairs, (initiator, responder), MAX_TRACKED_PAIRS, &mut self.untracked)
+            && let Some(p) =
+                slot(&mut self.pairs, (initiator, responder), MAX_TRACKED_PAIRS >> self.shift, &mut self.untracked)
         {
             if flood && opened.is_none_or(|o| o.from_src) {
                 bump(&mut p.packets);
@@ -298,8 +325,12 @@ impl HostAcc {
             }
         }
         if let Some(o) = opened.filter(|o| o.probe)
-            && let Some(p) =
-                slot(&mut self.probes, (initiator, responder, o.proto, o.port), MAX_TRACKED_PROBES, &mut self.untracked)
+            && let Some(p) = slot(
+                &mut self.probes,
+                (initiator, responder, o.proto, o.port),
+                MAX_TRACKED_PROBES >> self.shift,
+                &mut self.untracked,
+            )
         {
             bump(&mut p.flows);
         }
@@ -321,8 +352,11 @@ impl HostAcc {
         if let Some(h) = self.hosts.get_mut(&responder) {
             bump(&mut h.completed_in);
         }
-        if let Some(p) = self.probes.get_mut(&(initiator, responder, 6, port)) {
-            bump(&mut p.completed);
+        // Not counted in `untracked` when full: a completion is not a key of the evidence.
+        if let Some(c) =
+            slot(&mut self.completions, (initiator, responder, port), MAX_TRACKED_PROBES >> self.shift, &mut 0)
+        {
+            bump(c);
         }
     }
 
