@@ -10,11 +10,12 @@ use crate::window::WindowAcc;
 impl Extractor {
     /// An extractor that is one of 2^`shift` shards: it holds the windows it closes
     /// ([`Extractor::take_held`]) instead of finishing them, and its large per-window tables
-    /// hold 2^`shift` times fewer keys.
+    /// and its slots for half-open attempts hold 2^`shift` times fewer keys.
     pub(crate) fn shard(cfg: ExtractConfig, sources: Vec<String>, shift: u32) -> Extractor {
         let mut x = Extractor::new(cfg, sources);
         x.held = Some(Vec::new());
         x.shift = shift;
+        x.flows.share(shift);
         x
     }
 

@@ -223,6 +223,11 @@ impl FlowTable {
         }
     }
 
+    /// As one of 2^`shift` shards: the half-open attempts get 2^`shift` times fewer slots.
+    pub(crate) fn share(&mut self, shift: u32) {
+        self.embryos.shift = shift;
+    }
+
     /// Flows open now (half-open attempts held apart included).
     pub(crate) fn len(&self) -> u64 {
         self.index.len() as u64 + self.embryos.held()

@@ -44,18 +44,25 @@ pub(crate) struct Embryos {
     pub(crate) forgotten: u64,
     /// Packets of the attempts forgotten.
     pub(crate) forgotten_packets: u64,
+    /// As one of 2^`shift` shards: 2^`shift` times fewer sets.
+    pub(crate) shift: u32,
 }
 
 impl Embryos {
     /// The key's set and fingerprint.
-    fn set_of(key: &FlowKey) -> (usize, u32) {
+    fn set_of(&self, key: &FlowKey) -> (usize, u32) {
         let h = rustc_hash::FxBuildHasher.hash_one(key);
-        ((h as usize) & (SETS - 1), ((h >> 32) as u32) | 1)
+        ((h as usize) & (self.sets() - 1), ((h >> 32) as u32) | 1)
+    }
+
+    /// How many sets: [`EMBRYO_SLOTS`] / 4, divided among the shards.
+    fn sets(&self) -> usize {
+        (SETS >> self.shift).max(1)
     }
 
     /// The attempt of `key`, taken out, if one is held and still alive at `ts`.
     fn take(&mut self, key: &FlowKey, ts: i64, idle_ns: i64, active_ns: i64) -> Option<Flow> {
-        let (set, tag) = Self::set_of(key);
+        let (set, tag) = self.set_of(key);
         let tags = self.tags.get_mut(set)?;
         for (way, t) in tags.iter_mut().enumerate() {
             if *t != tag {
@@ -84,12 +91,13 @@ impl Embryos {
     /// (which is forgotten).
     fn put(&mut self, f: Flow) {
         if self.slots.is_empty() {
-            self.slots = vec![f; EMBRYO_SLOTS];
-            self.tags = vec![[0; WAYS]; SETS];
-            self.next = vec![0; SETS];
-            self.packets = vec![0; EMBRYO_SLOTS];
+            let sets = self.sets();
+            self.slots = vec![f; sets * WAYS];
+            self.tags = vec![[0; WAYS]; sets];
+            self.next = vec![0; sets];
+            self.packets = vec![0; sets * WAYS];
         }
-        let (set, tag) = Self::set_of(&f.key);
+        let (set, tag) = self.set_of(&f.key);
         let (Some(tags), Some(next)) = (self.tags.get_mut(set), self.next.get_mut(set)) else { return };
         let way = match tags.iter().position(|t| *t == 0) {
             Some(w) => {
