@@ -1,7 +1,7 @@
 //! `nta-cli analyze`: the main job — extract, learn a baseline, train a model, detect — with
 //! every output written where the other commands look (through nta-store), and a report.
 
-use crate::config::{DetectFlags, DirArgs, TunnelArgs, check_inputs, parse_duration_ns};
+use crate::config::{DetectFlags, DirArgs, ShardArgs, TunnelArgs, check_inputs, parse_duration_ns};
 use crate::live::LiveArgs;
 use crate::report::{print_census, print_report};
 use anyhow::{Result, bail};
@@ -37,6 +37,8 @@ pub(crate) struct Args {
     detect: DetectFlags,
     #[command(flatten)]
     tunnels: TunnelArgs,
+    #[command(flatten)]
+    shards: ShardArgs,
     /// Print the detection (anomalies and incidents) as JSON on stdout instead of the report
     #[arg(long)]
     json: bool,
@@ -67,6 +69,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         extract: ExtractConfig {
             max_windows: MAX_WINDOWS_IN_MEMORY,
             tunnels: args.tunnels.tunnels,
+            shards: args.shards.shards,
             ..ExtractConfig::new(args.window)
         },
         name: match args.live.wanted() {

@@ -32,6 +32,25 @@ pub(crate) struct TunnelArgs {
     pub(crate) tunnels: nta_parsing::TunnelLayer,
 }
 
+/// How many shards accumulate the flows, shared by every command that extracts windows.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct ShardArgs {
+    /// Accumulate the flows in this many shares, in parallel (a power of two up to 16; the
+    /// output depends on it only beyond the tables' bounds, docs/METRICS.md "Shards")
+    #[arg(long, default_value_t = 1, value_parser = parse_shards)]
+    pub(crate) shards: usize,
+}
+
+/// A shard count: a power of two from 1 to [`nta_metrics::MAX_SHARDS`].
+fn parse_shards(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if n.is_power_of_two() && n <= nta_metrics::MAX_SHARDS {
+        Ok(n)
+    } else {
+        Err(format!("a power of two from 1 to {}", nta_metrics::MAX_SHARDS))
+    }
+}
+
 /// Detection settings shared by `analyze` and `detect`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DetectFlags {

@@ -1,7 +1,7 @@
 //! `nta-cli detect`: abnormal windows of a capture, a capture stream or window metrics, with a
 //! model and/or a baseline, appended to the anomaly store.
 
-use crate::config::{DetectFlags, DirArgs, TunnelArgs, check_inputs, parse_duration_ns};
+use crate::config::{DetectFlags, DirArgs, ShardArgs, TunnelArgs, check_inputs, parse_duration_ns};
 use crate::fleet::PublishArgs;
 use crate::live::LiveArgs;
 use crate::metrics_files::read_metrics;
@@ -45,6 +45,8 @@ pub(crate) struct Args {
     detect: DetectFlags,
     #[command(flatten)]
     tunnels: TunnelArgs,
+    #[command(flatten)]
+    shards: ShardArgs,
     #[command(flatten)]
     live: LiveArgs,
     /// With --interface: learn normal from the first DURATION of capture time (a baseline and
@@ -95,6 +97,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let cfg_x = ExtractConfig {
         max_windows: MAX_WINDOWS_IN_MEMORY,
         tunnels: args.tunnels.tunnels,
+        shards: args.shards.shards,
         ..ExtractConfig::new(window)
     };
     cfg_x.validate()?;

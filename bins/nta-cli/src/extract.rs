@@ -1,6 +1,6 @@
 //! `nta-cli extract`: captures → per-window metrics, JSON lines.
 
-use crate::config::{TunnelArgs, check_inputs, parse_duration_ns};
+use crate::config::{ShardArgs, TunnelArgs, check_inputs, parse_duration_ns};
 use crate::fleet::PublishArgs;
 use crate::live::LiveArgs;
 use anyhow::{Context, Result, bail};
@@ -38,10 +38,8 @@ pub(crate) struct Args {
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Accumulate the flows in this many shares, in parallel (a power of two up to 16; the
-    /// output depends on it only beyond the tables' bounds, docs/METRICS.md "Shards")
-    #[arg(long, default_value_t = 1, value_parser = parse_shards)]
-    shards: usize,
+    #[command(flatten)]
+    shards: ShardArgs,
     /// Longest run of empty windows written as zero rows; longer gaps are only recorded [default: 1h, at most 100,000 windows]
     #[arg(long, value_parser = parse_duration_ns)]
     max_gap: Option<i64>,
@@ -164,7 +162,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     cfg.sample = args.sample;
     cfg.threads = args.threads;
-    cfg.shards = args.shards;
+    cfg.shards = args.shards.shards;
     cfg.flows = args.flow_table.config();
     cfg.tunnels = args.tunnels.tunnels;
 
@@ -368,10 +366,8 @@ pub(crate) struct FlowsArgs {
     /// Worker threads (0 = one per core); the output does not depend on it
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Accumulate the flows in this many shares, in parallel (a power of two up to 16; the
-    /// output depends on it only beyond the tables' bounds, docs/METRICS.md "Shards")
-    #[arg(long, default_value_t = 1, value_parser = parse_shards)]
-    shards: usize,
+    #[command(flatten)]
+    shards: ShardArgs,
     /// Print the run's summary as JSON on stdout (not with --out -)
     #[arg(long)]
     json: bool,
@@ -402,14 +398,4 @@ pub(crate) fn run_flows(f: &FlowsArgs) -> Result<ExitCode> {
         publish: f.publish.clone(),
     };
     run(&args)
-}
-
-/// A shard count: a power of two from 1 to [`nta_metrics::MAX_SHARDS`].
-fn parse_shards(s: &str) -> Result<usize, String> {
-    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
-    if n.is_power_of_two() && n <= nta_metrics::MAX_SHARDS {
-        Ok(n)
-    } else {
-        Err(format!("a power of two from 1 to {}", nta_metrics::MAX_SHARDS))
-    }
 }

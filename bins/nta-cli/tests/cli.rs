@@ -104,6 +104,11 @@ fn bad_inputs_give_clear_errors_and_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1 ms"));
     assert!(!x.exists());
+    for bad in ["3", "32", "0"] {
+        let out = nta(&["extract", "--pcap", fixture, "--shards", bad, "--out", x.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "--shards {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("power of two"), "--shards {bad}");
+    }
     let store = tmp("bad-inputs-store.jsonl");
     let out = nta(&["analyze", fixture, "--window", "1ns", "--anomalies", store.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
@@ -402,6 +407,34 @@ fn every_line_reader_is_bounded_and_errors_say_things_once() {
 
 /// One capture, one identity: analysed as `fixtures/x`, `./fixtures/x`, its absolute path and
 /// through a symbolic link, its anomalies are stored once.
+/// `analyze --shards 4` finds what one accumulator finds: the same anomalies, scores and
+/// explanations (the fixture is far below the tables' bounds).
+#[test]
+fn analyze_with_shards_finds_the_same_anomalies() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/test_net_traffic.pcapng");
+    let found = |shards: &str| {
+        let store = tmp(&format!("shards-{shards}/anomalies.jsonl"));
+        let out = nta(&["analyze", fixture, "--shards", shards, "--anomalies", store.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut all: Vec<String> = nta_store::AnomalyStore::new(&store)
+            .read()
+            .unwrap()
+            .anomalies
+            .iter()
+            .map(|a| {
+                let mut v = serde_json::to_value(a).unwrap();
+                v.as_object_mut().unwrap().remove("created_at");
+                v.to_string()
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let one = found("1");
+    assert!(one.len() > 30, "{}", one.len());
+    assert_eq!(found("4"), one);
+}
+
 #[test]
 fn a_capture_named_by_other_paths_is_deduplicated() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
