@@ -53,6 +53,15 @@ pub struct ExtractCounts {
     pub tls_hellos_dropped: u64,
 }
 
+impl ExtractCounts {
+    /// Counts the record of `acc` as written.
+    pub(crate) fn written(&mut self, acc: &WindowAcc) {
+        self.late_records += u64::from(acc.late);
+        self.empty_windows += u64::from(acc.is_empty());
+        self.windows += 1;
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -346,13 +355,7 @@ impl Extractor {
                 held.push((self.seq, acc));
                 continue;
             }
-            if acc.late {
-                self.counts.late_records += 1;
-            }
-            if acc.is_empty() {
-                self.counts.empty_windows += 1;
-            }
-            self.counts.windows += 1;
+            self.counts.written(&acc);
             let source = self.source_names(acc.sources);
             emit(acc.finish(self.cfg.window_ns, source, self.cfg.sample, self.cfg.top_n, &self.arp));
             self.pool.push(acc);
@@ -378,10 +381,6 @@ impl Extractor {
     /// Writes every remaining window.
     pub fn finish(mut self, emit: &mut dyn FnMut(WindowRecord)) -> ExtractCounts {
         self.flush(true, emit);
-        let mut counts = std::mem::take(&mut self.counts);
-        self.count_unadmitted(&mut counts);
-        counts.tls_hellos_reassembled = self.hello.reassembled;
-        counts.tls_hellos_dropped = self.hello.dropped;
-        counts
+        self.final_counts()
     }
 }

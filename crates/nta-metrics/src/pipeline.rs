@@ -124,9 +124,8 @@ fn run(
         census.merge(&ready.census);
         rayon::join(
             || {
-                shards.batch(&ready, &mut |r| deliver(emit, &mut failed, r), &mut |f| match flows.as_mut() {
-                    Some(sink) => deliver(*sink, &mut flow_failed, f),
-                    None => true,
+                shards.batch(&ready, &mut |r| deliver(emit, &mut failed, r), &mut |f| {
+                    deliver_flow(&mut flows, &mut flow_failed, f)
                 });
                 if let Some((received, dropped)) = ready.counters {
                     shards.capture_counters(ready.meta.last().map(|m| m.ts_ns), received, dropped);
@@ -151,10 +150,8 @@ fn run(
     if let Some((received, dropped)) = ready.counters {
         shards.capture_counters(None, received, dropped);
     }
-    let mut counts = shards.finish_all(&mut |r| deliver(emit, &mut failed, r), &mut |f| match flows.as_mut() {
-        Some(sink) => deliver(*sink, &mut flow_failed, f),
-        None => true,
-    });
+    let mut counts = shards
+        .finish_all(&mut |r| deliver(emit, &mut failed, r), &mut |f| deliver_flow(&mut flows, &mut flow_failed, f));
     if let Some(e) = failed.or(flow_failed) {
         return Err(Error::Output(e));
     }
@@ -175,4 +172,12 @@ fn deliver<T>(sink: &mut dyn FnMut(T) -> std::io::Result<()>, failed: &mut Optio
         *failed = Some(e);
     }
     failed.is_none()
+}
+
+/// [`deliver`] to the flow sink, when there is one.
+fn deliver_flow(sink: &mut Option<FlowSink<'_>>, failed: &mut Option<std::io::Error>, f: FlowRecord) -> bool {
+    match sink.as_mut() {
+        Some(sink) => deliver(*sink, failed, f),
+        None => true,
+    }
 }

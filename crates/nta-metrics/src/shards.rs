@@ -234,7 +234,9 @@ impl Shards {
             return;
         }
         self.held.sort_by_key(|(seq, index, shard, _)| (*seq, *index, *shard));
-        let mut held = std::mem::take(&mut self.held).into_iter().peekable();
+        // Taken and put back: the buffer's room is kept between merges.
+        let mut buffer = std::mem::take(&mut self.held);
+        let mut held = buffer.drain(..).peekable();
         while let Some((seq, index, owner, mut acc)) = held.next() {
             while let Some((_, _, other, more)) = held.next_if(|(s, i, _, _)| (*s, *i) == (seq, index)) {
                 acc.merge(&more);
@@ -250,17 +252,13 @@ impl Shards {
                 sh.x.recycle(acc);
             }
         }
+        drop(held);
+        self.held = buffer;
     }
 
     /// The record of a merged window, counted.
     fn finish(&mut self, acc: &WindowAcc) -> Option<WindowRecord> {
-        if acc.late {
-            self.counts.late_records += 1;
-        }
-        if acc.is_empty() {
-            self.counts.empty_windows += 1;
-        }
-        self.counts.windows += 1;
+        self.counts.written(acc);
         let first = self.shards.first()?;
         let source = first.x.source_names(acc.sources);
         Some(acc.finish(self.cfg.window_ns, source, self.cfg.sample, self.cfg.top_n, first.x.arp()))
