@@ -21,7 +21,7 @@ use actix_web::{App, web};
 pub use auth::Auth;
 pub use events::{Event, Events};
 pub use jobs::{JobLimits, Jobs};
-use nta_parsing::TunnelLayer;
+use nta_metrics::Reading;
 use nta_store::{FileStore, Layout, RecordStore};
 pub use routes::control::Control;
 use std::sync::{Arc, Mutex};
@@ -62,8 +62,9 @@ pub struct Services {
     pub auth: web::Data<Auth>,
     /// Sizes and waits.
     pub limits: web::Data<Limits>,
-    /// Which layer of tunnelled packets extraction reads (`--tunnels`).
-    pub tunnels: web::Data<TunnelLayer>,
+    /// How every extraction reads packets: the layer of tunnelled packets and the shards
+    /// (`--tunnels`, `--shards`).
+    pub reading: web::Data<Reading>,
     /// What `GET /metrics` tells (request counters kept as requests are served).
     pub telemetry: web::Data<telemetry::Telemetry>,
     /// Origins allowed by CORS (`*` for any).
@@ -92,7 +93,7 @@ impl Services {
             control: web::Data::new(Control::new()),
             auth: web::Data::new(auth),
             limits: web::Data::new(limits),
-            tunnels: web::Data::new(TunnelLayer::Inner),
+            reading: web::Data::new(Reading::default()),
             telemetry: web::Data::new(telemetry::Telemetry::new()),
             cors_origins: Arc::default(),
             request_log: None,
@@ -141,7 +142,7 @@ pub fn create_app(
         .app_data(s.control)
         .app_data(s.auth)
         .app_data(s.limits)
-        .app_data(s.tunnels)
+        .app_data(s.reading)
         .app_data(s.telemetry)
         .app_data(web::Data::new(routes::server::ApiDocument(openapi::json())))
         .configure(routes::configure)

@@ -31,8 +31,9 @@ pub struct LiveRequest {
     pub model: Option<String>,
     /// Window length [default: the model's, else 10 s].
     pub window_ns: Option<i64>,
-    /// The layer of tunnelled packets read (the server's `--tunnels`).
-    pub tunnels: nta_parsing::TunnelLayer,
+    /// How packets are read: the layer of tunnelled packets, the shards (the server's
+    /// `--tunnels`, `--shards`).
+    pub reading: nta_metrics::Reading,
 }
 
 /// What the run has done so far.
@@ -131,7 +132,7 @@ impl LiveRun {
             .window_ns
             .or_else(|| judges.as_ref().and_then(|(m, _)| m.source.window_ns))
             .unwrap_or(10_000_000_000);
-        let cfg = ExtractConfig { tunnels: request.tunnels, ..ExtractConfig::new(window) };
+        let cfg = request.reading.config(window);
         cfg.validate().map_err(|e| ApiError::bad("bad_request", e.to_string()))?;
         let options = LiveOptions { filter: request.filter.clone(), ..LiveOptions::default() };
         let capture = LiveCapture::open(&request.interface, &options)?;

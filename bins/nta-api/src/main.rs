@@ -15,7 +15,7 @@ use std::time::Duration;
 #[command(name = "nta-api", version, about)]
 struct Args {
     /// Settings file (TOML: bind, data_dir, logs_dir, pcap, max_upload, cors_origins,
-    /// upload_idle_timeout, job_workers, job_queue, jobs_kept); flags and NTA_* variables override it
+    /// upload_idle_timeout, job_workers, job_queue, jobs_kept, tunnels, shards); flags and NTA_* variables override it
     #[arg(long, env = "NTA_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on (beyond loopback only with NTA_API_TOKEN set) [default: 127.0.0.1:8080]
@@ -69,6 +69,10 @@ struct Args {
     /// inner (what the hosts said to each other) or outer (the tunnels themselves)
     #[arg(long, env = "NTA_TUNNELS")]
     tunnels: Option<nta_parsing::TunnelLayer>,
+    /// Shards every extraction accumulates the flows in, in parallel: a power of two up to 16
+    /// (docs/METRICS.md, "Shards"; 2 on a link that floods) [default: 1]
+    #[arg(long, env = "NTA_SHARDS")]
+    shards: Option<usize>,
     /// Serve a fleet's records (anomalies, metrics, flows, status) from ClickHouse's HTTP
     /// interface, http://[USER[:PASSWORD]@]HOST:PORT, as `nta-cli ingest` loads them
     /// (docs/DEPLOY.md); models, uploads and jobs stay in the directories
@@ -96,6 +100,7 @@ struct FileSettings {
     jobs_kept: Option<usize>,
     open_reads: Option<bool>,
     tunnels: Option<nta_parsing::TunnelLayer>,
+    shards: Option<usize>,
     clickhouse: Option<String>,
     clickhouse_db: Option<String>,
 }
@@ -121,7 +126,8 @@ struct Settings {
     jobs: JobLimits,
     cors_origins: Vec<String>,
     open_reads: bool,
-    tunnels: nta_parsing::TunnelLayer,
+    /// How every extraction reads packets (`--tunnels`, `--shards`).
+    reading: nta_metrics::Reading,
     /// ClickHouse's URL and database, when the records come from a fleet's store.
     clickhouse: Option<(String, String)>,
 }
@@ -134,7 +140,7 @@ fn live_request(args: &Args) -> Option<nta_api::live::LiveRequest> {
         learn_ns: args.learn.and_then(|d| i64::try_from(d.as_nanos()).ok()),
         model: args.model.clone(),
         window_ns: None,
-        tunnels: nta_parsing::TunnelLayer::Inner,
+        reading: nta_metrics::Reading::default(),
     })
 }
 
@@ -154,6 +160,11 @@ fn settings(args: Args) -> Result<Settings> {
         }
         None => FileSettings::default(),
     };
+    let reading = nta_metrics::Reading {
+        tunnels: args.tunnels.or(file.tunnels).unwrap_or_default(),
+        shards: args.shards.or(file.shards).unwrap_or(1),
+    };
+    reading.validate().context("--shards")?;
     let default_bind = SocketAddr::from(([127, 0, 0, 1], 8080));
     let (dl, dj) = (Limits::default(), JobLimits::default());
     Ok(Settings {
@@ -177,7 +188,7 @@ fn settings(args: Args) -> Result<Settings> {
             args.cors_origin
         },
         open_reads: args.open_reads || file.open_reads.unwrap_or(false),
-        tunnels: args.tunnels.or(file.tunnels).unwrap_or_default(),
+        reading,
         clickhouse: args
             .clickhouse
             .or(file.clickhouse)
@@ -209,7 +220,7 @@ fn run() -> Result<()> {
     let parsed = Args::parse();
     let live = live_request(&parsed);
     let args = settings(parsed)?;
-    let live = live.map(|r| nta_api::live::LiveRequest { tunnels: args.tunnels, ..r });
+    let live = live.map(|r| nta_api::live::LiveRequest { reading: args.reading, ..r });
     let token = match std::env::var("NTA_API_TOKEN") {
         Ok(t) => {
             Auth::check_token(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -226,7 +237,7 @@ fn run() -> Result<()> {
         Services::new(layout.clone(), Auth { token, open_reads: args.open_reads }, args.limits, args.jobs)?
             .with_request_log()?;
     services.cors_origins = std::sync::Arc::new(args.cors_origins.clone());
-    services.tunnels = actix_web::web::Data::new(args.tunnels);
+    services.reading = actix_web::web::Data::new(args.reading);
     if let Some((url, db)) = &args.clickhouse {
         services = services.with_records(std::sync::Arc::new(open_clickhouse(url, db)?));
     }
@@ -272,7 +283,7 @@ fn run() -> Result<()> {
         } else if let Some(pcap) = pcap {
             let id = services
                 .control
-                .start(&services.jobs, &layout, "startup", pcap, **services.tunnels)
+                .start(&services.jobs, &layout, "startup", pcap, **services.reading)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("startup job {id}: processing the capture");
         }
@@ -321,8 +332,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nta-api-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("api.toml");
-        std::fs::write(&file, "bind = \"127.0.0.1:9999\"\ndata_dir = \"d1\"\ncors_origins = [\"http://a.example\"]\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9999\"\ndata_dir = \"d1\"\ncors_origins = [\"http://a.example\"]\nshards = 4\n",
+        )
+        .unwrap();
         let args = Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap(), "--data-dir", "d2"]).unwrap();
         let s = settings(args).unwrap();
         assert_eq!(s.bind.port(), 9999, "from the file");
@@ -331,6 +345,13 @@ mod tests {
         assert_eq!(s.cors_origins, vec!["http://a.example".to_owned()]);
         assert_eq!(s.limits.max_upload, 2 << 30);
         assert_eq!(s.jobs, JobLimits::default());
+        assert_eq!(s.reading, nta_metrics::Reading { shards: 4, ..nta_metrics::Reading::default() });
+        // The flag wins; a count extraction would refuse is refused before the server starts.
+        let args = Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap(), "--shards", "2"]).unwrap();
+        assert_eq!(settings(args).unwrap().reading.shards, 2);
+        let args = Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap(), "--shards", "3"]).unwrap();
+        let err = format!("{:#}", settings(args).unwrap_err());
+        assert!(err.contains("--shards") && err.contains("power of two"), "{err}");
         std::fs::write(&file, "bnid = \"127.0.0.1:1\"\n").unwrap();
         let args = Args::try_parse_from(["nta-api", "--config", file.to_str().unwrap()]).unwrap();
         let err = format!("{:#}", settings(args).unwrap_err());

@@ -65,6 +65,35 @@ fn default_max_windows() -> u64 {
     DEFAULT_MAX_WINDOWS
 }
 
+/// How a process reads packets in every extraction it runs, whatever the window: the layer of
+/// tunnelled packets and the shards that accumulate the flows (the API server's `--tunnels`
+/// and `--shards`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reading {
+    /// [`ExtractConfig::tunnels`].
+    pub tunnels: TunnelLayer,
+    /// [`ExtractConfig::shards`].
+    pub shards: usize,
+}
+
+impl Default for Reading {
+    fn default() -> Reading {
+        Reading { tunnels: TunnelLayer::Inner, shards: 1 }
+    }
+}
+
+impl Reading {
+    /// The defaults of [`ExtractConfig::new`] for `window_ns`, read this way.
+    pub fn config(self, window_ns: i64) -> ExtractConfig {
+        ExtractConfig { tunnels: self.tunnels, shards: self.shards, ..ExtractConfig::new(window_ns) }
+    }
+
+    /// Refuses a shard count [`ExtractConfig::validate`] would refuse.
+    pub fn validate(self) -> Result<(), crate::Error> {
+        self.config(MIN_WINDOW_NS).validate()
+    }
+}
+
 impl ExtractConfig {
     /// Defaults for a window length: gaps up to 1 h filled (at most [`MAX_GAP_WINDOWS`]
     /// windows), 5 s reordering (at least one window, at most 64), every packet, default flow

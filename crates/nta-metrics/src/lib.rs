@@ -7,7 +7,8 @@
 //!   windows aligned to epoch multiples, zero rows for silent windows (gaps beyond
 //!   `max_gap_ns` recorded, not filled), out-of-order packets into their own window, sampling.
 //! - [`ExtractConfig`] / [`FlowConfig`] — window, gaps, reordering, sampling, flow timeouts
-//!   and the flow table's size bound.
+//!   and the flow table's size bound; [`Reading`] — the tunnel layer and shard count a
+//!   process uses for every window length.
 //! - [`extract_files`] — reads one or more captures as one time line (merged by timestamp),
 //!   decoding on worker threads (rayon) while one thread accumulates: the output does not
 //!   depend on the thread count.
@@ -54,7 +55,7 @@ mod window;
 pub use crate::{
     config::{
         DEFAULT_MAX_WINDOWS, ExtractConfig, MAX_GAP_WINDOWS, MAX_OPEN_WINDOWS, MAX_SHARDS, MAX_WINDOWS_IN_MEMORY,
-        MIN_WINDOW_NS,
+        MIN_WINDOW_NS, Reading,
     },
     error::Error,
     evidence::{

@@ -10,9 +10,10 @@ use crate::identity::now_rfc3339;
 use crate::layout::Layout;
 use nta_analysis::{Analysis, AnalyzeOptions, DetectConfig, Detection, Incident};
 use nta_baselines::{Baseline, BuildOptions};
-use nta_metrics::{ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, WindowRecord, extract_files};
+use nta_metrics::{
+    ExtractConfig, ExtractSummary, MAX_WINDOWS_IN_MEMORY, Progress, Reading, WindowRecord, extract_files,
+};
 use nta_ml::{ForestParams, Model, train_on_records};
-use nta_parsing::TunnelLayer;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -301,20 +302,20 @@ pub struct Records {
     pub warnings: Vec<String>,
 }
 
-/// The records to work on: those of `capture` extracted with `window_ns`, reading the
-/// `tunnels` layer of tunnelled packets (at most [`MAX_WINDOWS_IN_MEMORY`]), else those of the
-/// metrics file.
+/// The records to work on: those of `capture` extracted with `window_ns`, read as `reading`
+/// says (the layer of tunnelled packets, the shards; at most [`MAX_WINDOWS_IN_MEMORY`]
+/// windows), else those of the metrics file.
 pub fn records_of(
     layout: &Layout,
     capture: Option<&Path>,
     window_ns: i64,
-    tunnels: TunnelLayer,
+    reading: Reading,
     progress: &(dyn Fn(Progress) + Sync),
     stop: &AtomicBool,
 ) -> Result<Records, Error> {
     match capture {
         Some(p) => {
-            let cfg = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, tunnels, ..ExtractConfig::new(window_ns) };
+            let cfg = ExtractConfig { max_windows: MAX_WINDOWS_IN_MEMORY, ..reading.config(window_ns) };
             let e = extract(&[p.to_owned()], &cfg, progress, stop)?;
             Ok(Records { warnings: read_warnings(&e.summary), records: e.records })
         }

@@ -170,7 +170,7 @@ pub async fn detect(
     store: web::Data<FileStore>,
     jobs: web::Data<Jobs>,
     limits: web::Data<Limits>,
-    tunnels: web::Data<nta_parsing::TunnelLayer>,
+    reading: web::Data<nta_metrics::Reading>,
     body: web::Json<DetectRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.check(&req)?;
@@ -182,12 +182,12 @@ pub async fn detect(
     }
     let source = b.upload_id.as_deref().map(|id| layout.upload_path(id)).transpose()?;
     let window = b.window.as_deref().map(window_of).transpose()?;
-    let tunnels = **tunnels;
+    let reading = **reading;
     let id = jobs.spawn("detect", move |h| {
         let model = nta_ml::Model::load(&path).map_err(nta_store::Error::Model)?;
         // The model's own window unless one is given.
         let window = window.or(model.source.window_ns).unwrap_or(DEFAULT_WINDOW_NS);
-        let r = records_of(&layout, source.as_deref(), window, tunnels, &h.progress(), &h.cancel)?;
+        let r = records_of(&layout, source.as_deref(), window, reading, &h.progress(), &h.cancel)?;
         let mut d = nta_store::detect(&layout, &r.records, &model, &DetectConfig::default(), &h.cancel)?;
         d.warnings = r.warnings;
         Ok(JobResult::Detection(d))

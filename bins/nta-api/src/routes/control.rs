@@ -94,7 +94,7 @@ impl Control {
         layout: &Layout,
         kind: &str,
         pcap: PathBuf,
-        tunnels: nta_parsing::TunnelLayer,
+        reading: nta_metrics::Reading,
     ) -> ApiResult<String> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         self.refuse_if_busy(&st, jobs)?;
@@ -102,7 +102,8 @@ impl Control {
         let layout = layout.clone();
         let id = jobs.spawn(kind, move |h| {
             let mut opts = nta_analysis::AnalyzeOptions { name: name_for_capture(&pcap), ..Default::default() };
-            opts.extract.tunnels = tunnels;
+            opts.extract.tunnels = reading.tunnels;
+            opts.extract.shards = reading.shards;
             let (_, outcome) = analyze_into(&layout, &[pcap], opts, &h.progress(), &h.cancel)?;
             Ok(JobResult::Analysis(outcome))
         })?;
@@ -172,7 +173,7 @@ pub async fn control_start(
     auth: web::Data<Auth>,
     store: web::Data<FileStore>,
     (jobs, control, events): (web::Data<Jobs>, web::Data<Control>, web::Data<Events>),
-    tunnels: web::Data<nta_parsing::TunnelLayer>,
+    reading: web::Data<nta_metrics::Reading>,
     body: web::Json<StartRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.check(&req)?;
@@ -198,7 +199,7 @@ pub async fn control_start(
             learn_ns: duration("learn", &b.learn)?,
             model: b.model.clone(),
             window_ns: duration("window", &b.window)?,
-            tunnels: **tunnels,
+            reading: **reading,
         };
         let (control, events) = (control.clone(), events.clone());
         let layout = layout.clone();
@@ -220,7 +221,7 @@ pub async fn control_start(
         (None, Some(id)) => layout.upload_path(id)?,
         _ => return Err(ApiError::bad("bad_request", "give exactly one of path and upload_id")),
     };
-    let id = control.start(&jobs, layout, "control", pcap, **tunnels)?;
+    let id = control.start(&jobs, layout, "control", pcap, **reading)?;
     Ok(accepted(&id))
 }
 

@@ -73,7 +73,7 @@ pub async fn train(
     store: web::Data<FileStore>,
     jobs: web::Data<Jobs>,
     limits: web::Data<Limits>,
-    tunnels: web::Data<nta_parsing::TunnelLayer>,
+    reading: web::Data<nta_metrics::Reading>,
     body: web::Json<TrainRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.check(&req)?;
@@ -95,9 +95,9 @@ pub async fn train(
     params.validate()?;
     let source = b.upload_id.as_deref().map(|id| layout.upload_path(id)).transpose()?;
     let window = b.window.as_deref().map(window_of).transpose()?.unwrap_or(DEFAULT_WINDOW_NS);
-    let tunnels = **tunnels;
+    let reading = **reading;
     let id = jobs.spawn("train", move |h| {
-        let r = records_of(&layout, source.as_deref(), window, tunnels, &h.progress(), &h.cancel)?;
+        let r = records_of(&layout, source.as_deref(), window, reading, &h.progress(), &h.cancel)?;
         let mut outcome = nta_store::train(&layout, &b.name, &r.records, &params, &h.cancel)?;
         outcome.warnings = r.warnings;
         Ok(JobResult::Model(outcome))

@@ -51,6 +51,8 @@ pub struct StatusBody {
     /// The layer of tunnelled packets extraction reads: `inner` or `outer` (`--tunnels`).
     #[schema(value_type = String, example = "inner")]
     tunnels: nta_parsing::TunnelLayer,
+    /// The shards every extraction accumulates the flows in (`--shards`).
+    shards: usize,
     data_dir: String,
     logs_dir: String,
     /// Uploaded captures.
@@ -82,7 +84,7 @@ pub async fn status(
     records: web::Data<dyn nta_store::RecordStore>,
     jobs: web::Data<Jobs>,
     control: web::Data<Control>,
-    tunnels: web::Data<nta_parsing::TunnelLayer>,
+    reading: web::Data<nta_metrics::Reading>,
 ) -> ApiResult<HttpResponse> {
     let layout = store.layout();
     let (data_dir, logs_dir) = (layout.data_dir().display().to_string(), layout.logs_dir().display().to_string());
@@ -92,7 +94,8 @@ pub async fn status(
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: control.started.elapsed().as_secs_f64(),
         mode: control.mode(),
-        tunnels: **tunnels,
+        tunnels: reading.tunnels,
+        shards: reading.shards,
         data_dir,
         logs_dir,
         captures: counts.captures,

@@ -178,11 +178,12 @@ fn vxlan_fixture(st: &Services, name: &str) {
 }
 
 #[actix_web::test]
-async fn the_servers_tunnel_layer_is_what_extraction_reads() {
+async fn the_servers_tunnel_layer_and_shards_are_what_extraction_reads() {
     use nta_parsing::TunnelLayer;
-    for layer in [TunnelLayer::Inner, TunnelLayer::Outer] {
+    let mut inner_records = Vec::new();
+    for (layer, shards) in [(TunnelLayer::Inner, 1), (TunnelLayer::Inner, 4), (TunnelLayer::Outer, 2)] {
         let mut st = own_state(None);
-        st.tunnels = actix_web::web::Data::new(layer);
+        st.reading = actix_web::web::Data::new(nta_metrics::Reading { tunnels: layer, shards });
         vxlan_fixture(&st, "mirror.pcapng");
         let app = test::init_service(create_app(st.clone())).await;
         let start = serde_json::json!({"path": "mirror.pcapng"});
@@ -192,6 +193,7 @@ async fn the_servers_tunnel_layer_is_what_extraction_reads() {
         assert_eq!((j["state"].as_str(), j["result"]["windows"].as_u64()), (Some("done"), Some(180)), "{j}");
         let (_, status) = call(&app, test::TestRequest::get().uri("/api/status")).await;
         assert_eq!(status["tunnels"], serde_json::to_value(layer).unwrap());
+        assert_eq!(status["shards"], shards);
         let (_, m) = call(&app, test::TestRequest::get().uri("/api/metrics?limit=1000")).await;
         let items = m["items"].as_array().unwrap();
         let sum = |field: &str| items.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
@@ -200,11 +202,18 @@ async fn the_servers_tunnel_layer_is_what_extraction_reads() {
         if layer == TunnelLayer::Inner {
             // What the hosts said to each other: the fixture's TCP, its SYN flood.
             assert!(sum("tcp_packets") > 10_000 && sum("tcp_syn") > 1000, "{}", sum("tcp_packets"));
+            // Compared without the capture's path (each state has its own directory).
+            let mut records = items.clone();
+            records.iter_mut().filter_map(|r| r.as_object_mut()).for_each(|r| drop(r.remove("capture")));
+            inner_records.push(records);
         } else {
             // The tunnels themselves: IPv4 datagrams to port 4789.
             assert_eq!((sum("tcp_packets"), sum("udp_packets"), sum("ipv4_packets")), (0, vxlan, vxlan));
         }
     }
+    // Four shards make the records of one.
+    assert_eq!(inner_records.len(), 2);
+    assert!(inner_records.first() == inner_records.last(), "the records of 1 and 4 shards differ");
 }
 
 #[actix_web::test]
