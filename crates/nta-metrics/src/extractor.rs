@@ -232,8 +232,12 @@ impl Extractor {
         }
         let mut ended = 0;
         self.flows.expire(ts, |_| ended += 1);
-        let cur = self.current;
-        self.window(cur).ended_flows += ended;
+        if ended > 0 {
+            // The current window exists (made above or by an earlier packet, written only once
+            // the clock is past it): looked up only when there is something to add.
+            let cur = self.current;
+            self.window(cur).ended_flows += ended;
+        }
     }
 
     /// Adds a packet from source `source` (an index into the names given to [`Extractor::new`]);
