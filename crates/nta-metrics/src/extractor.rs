@@ -263,11 +263,18 @@ impl Extractor {
         self.counts.packets_processed += 1;
         self.last_source = 1u64 << source.min(63);
         let ts = s.ts_ns;
-        if self.clock.is_some_and(|c| ts < c) {
-            self.counts.out_of_order += 1;
+        // Nothing due before `wake_at` (no window boundary, expiry or close): a packet later
+        // than the clock and before it only moves the clock, and closes nothing.
+        let quiet = !self.dirty && self.clock.is_some_and(|c| ts > c) && ts < self.wake_at;
+        if quiet {
+            self.clock = Some(ts);
+        } else {
+            if self.clock.is_some_and(|c| ts < c) {
+                self.counts.out_of_order += 1;
+            }
+            self.advance(ts);
         }
-        self.advance(ts);
-        let idx = self.index_of(ts);
+        let idx = if quiet { self.current } else { self.index_of(ts) };
         let ev = self.flows.packet(s, frame, self.clock.unwrap_or(ts).max(ts));
         if let Network::Arp(a) = s.network {
             self.arp.claim(a.sender, MacAddr(a.sender_mac));
@@ -319,18 +326,17 @@ impl Extractor {
                 w.half_open = w.half_open.saturating_sub(1);
             }
         }
-        self.flush(false, emit);
+        if !quiet {
+            self.flush(false, emit);
+        }
     }
 
     /// Writes the windows that can no longer receive packets (all of them when `all`).
     fn flush(&mut self, all: bool, emit: &mut dyn FnMut(WindowRecord)) {
         self.dirty = false;
         self.flush_windows(all, emit);
-        if self.shift == 0 {
-            // One accumulator: no ticks to wake.
-            return;
-        }
-        // When the clock next has something to do.
+        // When the clock next has something to do: a window boundary, a window's close, a
+        // flow's expiry — or one the packets until then make (no sooner than `least_wait`).
         let boundary = self.current.saturating_add(1).saturating_mul(self.cfg.window_ns);
         let close = match self.windows.first_key_value() {
             Some((&index, _)) if index < self.current => {
@@ -338,7 +344,8 @@ impl Extractor {
             }
             _ => i64::MAX,
         };
-        self.wake_at = boundary.min(close).min(self.flows.deadline());
+        let made = self.clock.map_or(i64::MIN, |c| c.saturating_add(self.flows.least_wait()));
+        self.wake_at = boundary.min(close).min(self.flows.deadline()).min(made);
     }
 
     fn flush_windows(&mut self, all: bool, emit: &mut dyn FnMut(WindowRecord)) {

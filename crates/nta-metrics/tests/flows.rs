@@ -329,3 +329,44 @@ fn server_names_beyond_the_bound_are_estimated() {
     let err = (w.unique_sni as f64 - f64::from(n)).abs() / f64::from(n);
     assert!(err < 0.01, "estimated {} of {n} names ({:.2} %)", w.unique_sni, err * 100.0);
 }
+
+/// Flows end when the clock passes their deadline, not later, however long the window: with
+/// one window over the whole fixture and a 2 s idle timeout, each record comes out at the
+/// first packet at or past its flow's expiry — idle: its last packet plus the timeout;
+/// closed: its close plus the 5 s time-wait — whatever packets in between the extractor was
+/// told it could pass over (`Extractor::push_frame`'s quiet path).
+#[test]
+fn flows_expire_at_the_first_packet_past_their_deadline_in_a_long_window() {
+    const TIME_WAIT: i64 = 5 * NS;
+    let idle = 2 * NS;
+    let mut cfg = ExtractConfig::new(3600 * NS);
+    cfg.flows.idle_ns = idle;
+    let mut x = nta_metrics::Extractor::new(cfg, vec!["fixture".into()]);
+    x.export_flows();
+    let mut reader = nta_capture::CaptureReader::open(fixture()).unwrap();
+    let (mut clock, mut checked) = (i64::MIN, [0usize; 2]);
+    while let Some(p) = reader.next_packet().unwrap() {
+        let s = nta_parsing::decode(&p);
+        x.push_frame(&s, p.data, 0, &mut |_| {});
+        let now = clock.max(p.ts_ns);
+        for f in x.take_flows() {
+            match f.end_reason {
+                EndReason::Idle => {
+                    let due = f.last_ns + idle;
+                    assert!(due > clock && due <= now, "idle flow due at {due} ended at {now} (clock was {clock})");
+                    checked[0] += 1;
+                }
+                EndReason::Closed => {
+                    // Closed at or after its first packet, at or before its last (a stray
+                    // within the time-wait may follow): the time-wait ends within those.
+                    assert!(f.first_ns + TIME_WAIT <= now, "{f:?} ended early at {now}");
+                    assert!(f.last_ns + TIME_WAIT > clock, "{f:?} ended late at {now} (clock was {clock})");
+                    checked[1] += 1;
+                }
+                _ => {}
+            }
+        }
+        clock = now;
+    }
+    assert!(checked[0] > 20 && checked[1] > 5, "{checked:?}");
+}

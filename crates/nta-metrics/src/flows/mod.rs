@@ -274,6 +274,13 @@ impl FlowTable {
         closed.min(idle)
     }
 
+    /// How soon after a packet at `ts` anything it does to the table can be due to expire: a
+    /// flow it closes waits out its time-wait, one it opens its idle timeout.
+    #[inline]
+    pub(crate) fn least_wait(&self) -> i64 {
+        TIME_WAIT_NS.min(self.cfg.idle_ns)
+    }
+
     /// Whether flow records wait to be taken.
     #[inline]
     pub(crate) fn has_finished(&self) -> bool {
