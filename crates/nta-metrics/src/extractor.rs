@@ -389,6 +389,12 @@ impl Extractor {
         self.flows.finish_all();
     }
 
+    /// [`Extractor::end_flows`] a part at a time: ends at most `limit` flows (take their
+    /// records before the next call) and returns whether some remain open.
+    pub fn end_some_flows(&mut self, limit: usize) -> bool {
+        self.flows.finish_some(limit)
+    }
+
     /// Writes every remaining window.
     pub fn finish(mut self, emit: &mut dyn FnMut(WindowRecord)) -> ExtractCounts {
         self.flush(true, emit);

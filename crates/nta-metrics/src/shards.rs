@@ -275,9 +275,15 @@ impl Shards {
         // last packet: no order among them but the shards').
         self.merge(emit, flows);
         for sh in &mut self.shards {
-            sh.x.end_flows();
-            for f in sh.x.take_flows() {
-                self.stopped |= !flows(f);
+            // A part at a time: a full table's records are never all held at once.
+            loop {
+                let more = sh.x.end_some_flows(FLOWS_KEPT);
+                for f in sh.x.take_flows() {
+                    self.stopped |= !flows(f);
+                }
+                if !more {
+                    break;
+                }
             }
             sh.x.close_all(u32::MAX);
         }

@@ -69,19 +69,35 @@ impl FlowTable {
 
     /// Ends every flow: open ones as `end_of_input`, those in time-wait as `closed`.
     pub(crate) fn finish_all(&mut self) {
-        self.embryos.clear();
-        while let Some((_, key, slot)) = self.closed_order.pop_front() {
+        while self.finish_some(usize::MAX) {}
+    }
+
+    /// Ends at most `limit` of the flows still open (closed ones in their time-wait first, then
+    /// the others from the least recently active), in the order [`FlowTable::finish_all`]
+    /// ends them; returns whether some remain. Taking the records between calls keeps the end
+    /// of a run from holding a record of every flow of a full table at once.
+    pub(crate) fn finish_some(&mut self, limit: usize) -> bool {
+        if self.embryos.held() > 0 {
+            self.embryos.clear();
+        }
+        let mut ended = 0;
+        while ended < limit
+            && let Some((_, key, slot)) = self.closed_order.pop_front()
+        {
             if slot != NIL {
                 self.finish_flow(slot, EndReason::Closed);
                 self.free.push(slot);
             }
             self.closed.remove(&key);
+            ended += 1;
         }
-        while self.head != NIL {
+        while ended < limit && self.head != NIL {
             let h = self.head;
             self.finish_flow(h, EndReason::EndOfInput);
             self.remove(h);
+            ended += 1;
         }
+        !self.closed_order.is_empty() || self.head != NIL
     }
 
     /// The server name of a ClientHello put together from several segments, for the flow of
