@@ -77,9 +77,7 @@ impl FlowTable {
     /// ends them; returns whether some remain. Taking the records between calls keeps the end
     /// of a run from holding a record of every flow of a full table at once.
     pub(crate) fn finish_some(&mut self, limit: usize) -> bool {
-        if self.embryos.held() > 0 {
-            self.embryos.clear();
-        }
+        self.embryos.clear();
         let mut ended = 0;
         while ended < limit
             && let Some((_, key, slot)) = self.closed_order.pop_front()

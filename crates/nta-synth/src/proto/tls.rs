@@ -20,6 +20,18 @@ fn ext(out: &mut Vec<u8>, ty: u16, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+/// A handshake message of `msg_type` — `body`, then the extensions `exts` after their
+/// length — in a handshake record of `version`.
+fn handshake(out: &mut Vec<u8>, msg_type: u8, version: u16, mut body: Vec<u8>, exts: &[u8]) {
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(exts);
+    let mut hs = Vec::with_capacity(body.len() + 4);
+    hs.push(msg_type);
+    u24(&mut hs, body.len());
+    hs.extend_from_slice(&body);
+    record(out, 22, version, &hs);
+}
+
 /// A TLS 1.3 ClientHello record for `sni`, padded to 517 bytes as browsers do.
 pub(crate) fn client_hello(out: &mut Vec<u8>, rng: &mut Rng, sni: &str) {
     let mut exts = Vec::with_capacity(512);
@@ -63,13 +75,7 @@ pub(crate) fn client_hello(out: &mut Vec<u8>, rng: &mut Rng, sni: &str) {
         let pad = vec![0u8; 517 - without_pad - 4];
         ext(&mut exts, 21, &pad);
     }
-    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    body.extend_from_slice(&exts);
-    let mut hs = Vec::with_capacity(body.len() + 4);
-    hs.push(1);
-    u24(&mut hs, body.len());
-    hs.extend_from_slice(&body);
-    record(out, 22, 0x0301, &hs);
+    handshake(out, 1, 0x0301, body, &exts);
 }
 
 /// The server's TLS 1.3 ServerHello and ChangeCipherSpec records.
@@ -90,13 +96,7 @@ pub(crate) fn server_hello(out: &mut Vec<u8>, rng: &mut Rng) {
     rng.fill(&mut random);
     ks.extend_from_slice(&random);
     ext(&mut exts, 51, &ks);
-    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    body.extend_from_slice(&exts);
-    let mut hs = Vec::with_capacity(body.len() + 4);
-    hs.push(2);
-    u24(&mut hs, body.len());
-    hs.extend_from_slice(&body);
-    record(out, 22, 0x0303, &hs);
+    handshake(out, 2, 0x0303, body, &exts);
     change_cipher_spec(out);
 }
 
