@@ -15,8 +15,7 @@ use crate::record::WindowRecord;
 use crate::window::WindowAcc;
 use nta_parsing::{Network, PacketSummary};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+use std::collections::VecDeque;
 
 /// Counters over a whole extraction.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -71,7 +70,8 @@ fn is_zero(n: &u64) -> bool {
 pub struct Extractor {
     cfg: ExtractConfig,
     sources: Vec<String>,
-    windows: BTreeMap<i64, WindowAcc>,
+    /// The open windows in the order of their index (most packets go to the last).
+    windows: VecDeque<WindowAcc>,
     pool: Vec<WindowAcc>,
     flows: FlowTable,
     /// Which MAC claimed an address first (ARP spoofing evidence).
@@ -111,7 +111,7 @@ impl Extractor {
         Extractor {
             cfg,
             sources,
-            windows: BTreeMap::new(),
+            windows: VecDeque::new(),
             pool: Vec::new(),
             flows,
             arp: ArpMemory::default(),
@@ -159,9 +159,10 @@ impl Extractor {
             Some(ts) => self.index_of(ts),
             None => return,
         };
-        let w = self.window(index);
-        let (r, d) = w.capture.unwrap_or((0, 0));
-        w.capture = Some((r + received, d + dropped));
+        if let Some(w) = self.window(index) {
+            let (r, d) = w.capture.unwrap_or((0, 0));
+            w.capture = Some((r + received, d + dropped));
+        }
         self.dirty = true;
         self.wake_at = i64::MIN;
     }
@@ -171,10 +172,23 @@ impl Extractor {
         self.created > self.cfg.max_windows
     }
 
-    fn window(&mut self, index: i64) -> &mut WindowAcc {
-        match self.windows.entry(index) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(v) => {
+    /// Window `index`, created if it is not open (always `Some`: the deque holds it).
+    #[inline]
+    fn window(&mut self, index: i64) -> Option<&mut WindowAcc> {
+        let at = if self.windows.back().is_some_and(|w| w.index == index) {
+            self.windows.len() - 1
+        } else {
+            self.find_or_open(index)
+        };
+        self.windows.get_mut(at)
+    }
+
+    /// The position of window `index` in `windows`, created there if it is not open.
+    #[cold]
+    fn find_or_open(&mut self, index: i64) -> usize {
+        match self.windows.binary_search_by_key(&index, |w| w.index) {
+            Ok(at) => at,
+            Err(at) => {
                 self.created += 1;
                 let mut w = self.pool.pop().unwrap_or_else(WindowAcc::new);
                 w.reset(index);
@@ -182,9 +196,16 @@ impl Extractor {
                 w.late = index < self.written_below;
                 w.open_at_start = self.flows.len();
                 w.sources = self.last_source;
-                v.insert(w)
+                self.windows.insert(at, w);
+                at
             }
         }
+    }
+
+    /// The open window `index`, if any.
+    fn open_window(&mut self, index: i64) -> Option<&mut WindowAcc> {
+        let at = self.windows.binary_search_by_key(&index, |w| w.index).ok()?;
+        self.windows.get_mut(at)
     }
 
     /// Moves the clock to `ts`: windows whose start it passes are created (zero rows) and
@@ -210,9 +231,10 @@ impl Extractor {
                 self.flows.expire(ts, |_| ended += 1);
                 self.counts.gaps += 1;
                 self.current = idx;
-                let win = self.window(idx);
-                win.gap_before_ns = Some(gap);
-                win.ended_flows += ended;
+                if let Some(win) = self.window(idx) {
+                    win.gap_before_ns = Some(gap);
+                    win.ended_flows += ended;
+                }
             } else {
                 for b in self.current + 1..=idx {
                     if self.over_limit() {
@@ -223,7 +245,9 @@ impl Extractor {
                     self.flows.expire(boundary - 1, |t| expiries.push(t));
                     for t in expiries {
                         let i = self.index_of(t);
-                        self.window(i).ended_flows += 1;
+                        if let Some(w) = self.window(i) {
+                            w.ended_flows += 1;
+                        }
                     }
                     self.current = b;
                     self.window(b);
@@ -236,7 +260,9 @@ impl Extractor {
             // The current window exists (made above or by an earlier packet, written only once
             // the clock is past it): looked up only when there is something to add.
             let cur = self.current;
-            self.window(cur).ended_flows += ended;
+            if let Some(w) = self.window(cur) {
+                w.ended_flows += ended;
+            }
         }
     }
 
@@ -263,9 +289,9 @@ impl Extractor {
         self.counts.packets_processed += 1;
         self.last_source = 1u64 << source.min(63);
         let ts = s.ts_ns;
-        // Nothing due before `wake_at` (no window boundary, expiry or close): a packet later
-        // than the clock and before it only moves the clock, and closes nothing.
-        let quiet = !self.dirty && self.clock.is_some_and(|c| ts > c) && ts < self.wake_at;
+        // Nothing due before `wake_at` (no window boundary, expiry or close): a packet at or
+        // later than the clock and before it only moves the clock, and closes nothing.
+        let quiet = !self.dirty && self.clock.is_some_and(|c| ts >= c) && ts < self.wake_at;
         if quiet {
             self.clock = Some(ts);
         } else {
@@ -301,28 +327,29 @@ impl Extractor {
         if let Some((name, _)) = &hello {
             self.flows.set_tls_hint(s, frame, name.clone());
         }
-        let win = self.window(idx);
-        win.add(s, source, opened);
-        if let Some((_, hash)) = hello {
-            win.add_sni(hash);
-        }
-        win.new_flows += ev.new;
-        win.ended_flows += ev.ended;
-        win.evicted_flows += ev.evicted;
-        win.half_open += u64::from(ev.syn_opened);
-        if ev.from_initiator {
-            win.initiator_bytes += u64::from(s.packet_len());
-        }
-        if ev.established
-            && let (Some(ip), Some(t)) = (s.ip, s.tcp())
-        {
-            win.hosts.established(ip.src, ip.dst, t.dst_port);
+        if let Some(win) = self.window(idx) {
+            win.add(s, source, opened);
+            if let Some((_, hash)) = hello {
+                win.add_sni(hash);
+            }
+            win.new_flows += ev.new;
+            win.ended_flows += ev.ended;
+            win.evicted_flows += ev.evicted;
+            win.half_open += u64::from(ev.syn_opened);
+            if ev.from_initiator {
+                win.initiator_bytes += u64::from(s.packet_len());
+            }
+            if ev.established
+                && let (Some(ip), Some(t)) = (s.ip, s.tcp())
+            {
+                win.hosts.established(ip.src, ip.dst, t.dst_port);
+            }
         }
         self.counts.evicted_flows += ev.evicted;
         if let Some(t) = ev.answered_syn_ts {
             // Answered before its window was written: not half-open after all.
             let i = self.index_of(t);
-            if let Some(w) = self.windows.get_mut(&i) {
+            if let Some(w) = self.open_window(i) {
                 w.half_open = w.half_open.saturating_sub(1);
             }
         }
@@ -338,8 +365,8 @@ impl Extractor {
         // When the clock next has something to do: a window boundary, a window's close, a
         // flow's expiry — or one the packets until then make (no sooner than `least_wait`).
         let boundary = self.current.saturating_add(1).saturating_mul(self.cfg.window_ns);
-        let close = match self.windows.first_key_value() {
-            Some((&index, _)) if index < self.current => {
+        let close = match self.windows.front().map(|w| w.index) {
+            Some(index) if index < self.current => {
                 (index + 1).saturating_mul(self.cfg.window_ns).saturating_add(self.cfg.reorder_ns)
             }
             _ => i64::MAX,
@@ -351,13 +378,12 @@ impl Extractor {
     fn flush_windows(&mut self, all: bool, emit: &mut dyn FnMut(WindowRecord)) {
         let Some(clock) = self.clock else { return };
         let horizon = clock.saturating_sub(self.cfg.reorder_ns);
-        while let Some(entry) = self.windows.first_entry() {
-            let index = *entry.key();
+        while let Some(index) = self.windows.front().map(|w| w.index) {
             let end = (index + 1).saturating_mul(self.cfg.window_ns);
             if !all && (end > horizon || index >= self.current) {
                 break;
             }
-            let mut acc = entry.remove();
+            let Some(mut acc) = self.windows.pop_front() else { break };
             if self.live_counters && acc.capture.is_none() {
                 acc.capture = Some((0, 0));
             }

@@ -31,37 +31,86 @@ struct Pending {
     since: i64,
 }
 
+/// Slots of the filter in front of the waiting connections (a power of two).
+const FILTER_SLOTS: usize = 4096;
+
+/// The filter slot of a direction: its ports (what varies most between connections).
+#[inline]
+fn filter_slot(d: &Dir) -> usize {
+    let (_, (_, sp), (_, dp)) = *d;
+    (usize::from(sp).wrapping_mul(0x9e37) ^ usize::from(dp)) & (FILTER_SLOTS - 1)
+}
+
 /// ClientHellos being put together.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct HelloReassembler {
     pending: FxHashMap<Dir, Pending>,
+    /// How many waiting connections have each [`filter_slot`]: a packet whose slot counts none
+    /// is not waited for, without hashing its key (most packets, while some connections wait).
+    filter: Vec<u16>,
     /// ClientHellos whose server name came from several segments.
     pub(crate) reassembled: u64,
     /// Waiting ClientHellos given up: too long, or no room (the bounds above).
     pub(crate) dropped: u64,
 }
 
+impl Default for HelloReassembler {
+    fn default() -> HelloReassembler {
+        HelloReassembler { pending: FxHashMap::default(), filter: vec![0; FILTER_SLOTS], reassembled: 0, dropped: 0 }
+    }
+}
+
 impl HelloReassembler {
+    /// Whether connection direction `dir` is waited for.
+    #[inline]
+    fn waiting(&self, dir: &Dir) -> bool {
+        self.filter.get(filter_slot(dir)).is_some_and(|&n| n > 0) && self.pending.contains_key(dir)
+    }
+
+    /// Stops waiting for `dir`.
+    fn forget(&mut self, dir: &Dir) {
+        if self.pending.remove(dir).is_some()
+            && let Some(n) = self.filter.get_mut(filter_slot(dir))
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     /// Offers a packet (`frame`: its bytes). `early`: a payload segment of the connection's
     /// originator sent before any decoded one (it may belong to a ClientHello whose first
     /// segment is yet to come). Returns the server name and its hash when this packet completes
     /// a ClientHello that spans segments.
+    #[inline]
     pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], early: bool) -> Option<(String, u64)> {
         let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return None };
         if t.payload_len == 0 {
             return None;
         }
-        let from = t.payload_offset as usize;
-        let payload = frame.get(from..from.saturating_add(t.payload_len as usize).min(frame.len()))?;
-        let dir: Dir = (s.vlan.outer.unwrap_or(0), (ip.src, t.src_port), (ip.dst, t.dst_port));
         let start = match s.app {
             App::TlsClientHello(h) if !h.complete && h.sni.is_none() => true,
-            App::None if early || (!self.pending.is_empty() && self.pending.contains_key(&dir)) => false,
+            App::None => false,
             _ => return None,
         };
-        if !self.pending.contains_key(&dir) && !self.make_room(s.ts_ns) {
-            self.dropped += 1;
+        let dir: Dir = (s.vlan.outer.unwrap_or(0), (ip.src, t.src_port), (ip.dst, t.dst_port));
+        if !start && !early && !self.waiting(&dir) {
             return None;
+        }
+        self.segment(s, frame, dir, start)
+    }
+
+    /// A segment of a ClientHello (its first when `start`) of connection direction `dir`.
+    fn segment(&mut self, s: &PacketSummary, frame: &[u8], dir: Dir, start: bool) -> Option<(String, u64)> {
+        let Transport::Tcp(t) = s.transport else { return None };
+        let from = t.payload_offset as usize;
+        let payload = frame.get(from..from.saturating_add(t.payload_len as usize).min(frame.len()))?;
+        if !self.pending.contains_key(&dir) {
+            if !self.make_room(s.ts_ns) {
+                self.dropped += 1;
+                return None;
+            }
+            if let Some(n) = self.filter.get_mut(filter_slot(&dir)) {
+                *n = n.saturating_add(1);
+            }
         }
         let p = self.pending.entry(dir).or_insert_with(|| Pending { since: s.ts_ns, ..Pending::default() });
         if start {
@@ -73,7 +122,7 @@ impl HelloReassembler {
             p.need = 5 + len;
         }
         if p.bytes + payload.len() > MAX_HELLO_BYTES {
-            self.pending.remove(&dir);
+            self.forget(&dir);
             self.dropped += 1;
             return None;
         }
@@ -95,7 +144,7 @@ impl HelloReassembler {
         if record.len() < need {
             return None;
         }
-        self.pending.remove(&dir);
+        self.forget(&dir);
         let found = nta_parsing::client_hello_server_name(record.get(..need)?);
         self.reassembled += u64::from(found.is_some());
         found
@@ -108,7 +157,14 @@ impl HelloReassembler {
             return true;
         }
         let before = self.pending.len();
-        self.pending.retain(|_, p| now.saturating_sub(p.since) < HELLO_WAIT_NS);
+        let filter = &mut self.filter;
+        self.pending.retain(|dir, p| {
+            let keep = now.saturating_sub(p.since) < HELLO_WAIT_NS;
+            if !keep && let Some(n) = filter.get_mut(filter_slot(dir)) {
+                *n = n.saturating_sub(1);
+            }
+            keep
+        });
         self.dropped += (before - self.pending.len()) as u64;
         if self.pending.len() < MAX_PENDING_HELLOS {
             return true;
@@ -116,7 +172,7 @@ impl HelloReassembler {
         let oldest = self.pending.iter().min_by_key(|(_, p)| p.since).map(|(k, _)| *k);
         match oldest {
             Some(k) => {
-                self.pending.remove(&k);
+                self.forget(&k);
                 self.dropped += 1;
                 true
             }

@@ -3,7 +3,7 @@
 //! [`FileSummary`] and [`Progress`] of what was read.
 
 use nta_capture::{CaptureReader, LinkType, Packet};
-use nta_parsing::{Census, PacketSummary, TunnelLayer, decode_with};
+use nta_parsing::{Census, PacketSummary, TunnelLayer, decode_into};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -67,6 +67,8 @@ pub(crate) struct Meta {
 pub(crate) struct Batch {
     pub(crate) data: Vec<u8>,
     pub(crate) meta: Vec<Meta>,
+    /// The decoded packets and their source, one per `meta` once [`Batch::decode`] ran (until
+    /// then, what the last batch decoded: the summaries are decoded in place, never moved).
     pub(crate) summaries: Vec<(PacketSummary, u32)>,
     /// The shard of each packet ([`crate::shards::shard_of`]), computed while decoding.
     pub(crate) shards: Vec<u8>,
@@ -80,8 +82,6 @@ impl Batch {
     pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.meta.clear();
-        self.summaries.clear();
-        self.shards.clear();
         self.counters = None;
     }
 
@@ -112,11 +112,18 @@ impl Batch {
     }
 
     pub(crate) fn decode_summaries(&mut self, layer: TunnelLayer, shards: usize) {
+        let n = self.meta.len();
+        // Slots to decode into: the last batch's are reused, new ones start blank.
+        let blank = nta_parsing::decode_frame(nta_capture::LinkType::ETHERNET, &[]);
+        self.summaries.resize(n, (blank, 0));
+        self.shards.resize(n, 0);
         let data = &self.data;
-        self.meta
-            .par_iter()
+        self.summaries
+            .par_iter_mut()
+            .zip(self.shards.par_iter_mut())
+            .zip(self.meta.par_iter())
             .with_min_len(1024)
-            .map(|m| {
+            .for_each(|(((s, source), shard), m)| {
                 let bytes = data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
                 let p = Packet {
                     ts_ns: m.ts_ns,
@@ -126,11 +133,10 @@ impl Batch {
                     interface: 0,
                     data: bytes,
                 };
-                let s = decode_with(&p, layer);
-                let shard = crate::shards::shard_of(&s, shards);
-                ((s, m.source), shard)
-            })
-            .unzip_into_vecs(&mut self.summaries, &mut self.shards);
+                decode_into(&p, layer, s);
+                *source = m.source;
+                *shard = crate::shards::shard_of(s, shards);
+            });
     }
 }
 

@@ -44,7 +44,7 @@ pub use crate::{
         dns_question_name, domain_hash, label_entropy,
     },
     census::{Census, census_of, census_of_layer},
-    decode::{MAX_ENCAP_DEPTH, decode, decode_frame, decode_with, link_type_decoded},
+    decode::{MAX_ENCAP_DEPTH, decode, decode_frame, decode_into, decode_with, link_type_decoded},
     error::{DecodeError, DecodeErrorKind, Layer},
     summary::{
         App, ArpSummary, Fragment, IcmpSummary, IpSummary, Network, PacketSummary, TcpFlags, TcpSummary, Transport,

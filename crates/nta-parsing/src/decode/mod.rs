@@ -32,10 +32,17 @@ pub fn decode(packet: &Packet<'_>) -> PacketSummary {
 
 /// Decodes one captured packet, analysing the given layer of tunnelled packets.
 pub fn decode_with(packet: &Packet<'_>, layer: TunnelLayer) -> PacketSummary {
-    let s = PacketSummary::new(packet.ts_ns, packet.link_type, packet.data.len() as u32, packet.orig_len);
-    let mut d = Decoder { frame: packet.data, s, layer, partial: false, ip_at: 0 };
+    let mut s = PacketSummary::new(packet.ts_ns, packet.link_type, 0, 0);
+    decode_into(packet, layer, &mut s);
+    s
+}
+
+/// [`decode_with`] into `out` (whatever it held is replaced): a batch decodes into summaries
+/// it keeps, without moving each from the decoder to its place.
+pub fn decode_into(packet: &Packet<'_>, layer: TunnelLayer, out: &mut PacketSummary) {
+    *out = PacketSummary::new(packet.ts_ns, packet.link_type, packet.data.len() as u32, packet.orig_len);
+    let mut d = Decoder { frame: packet.data, s: out, layer, partial: false, ip_at: 0 };
     d.link();
-    d.s
 }
 
 /// Whether frames of `link_type` are decoded (Ethernet, Linux cooked v1 and v2, raw IP,
@@ -51,7 +58,7 @@ pub fn decode_frame(link_type: LinkType, data: &[u8]) -> PacketSummary {
 
 struct Decoder<'a> {
     frame: &'a [u8],
-    s: PacketSummary,
+    s: &'a mut PacketSummary,
     layer: TunnelLayer,
     /// Inside a tunnel carried by the first fragment of its packet: inner layers may end
     /// early by design (the rest is in later fragments).
