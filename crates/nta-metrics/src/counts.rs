@@ -77,6 +77,14 @@ impl PortCounts {
         }
     }
 
+    /// Asks for the line of `port`'s count (called a few packets ahead).
+    #[inline]
+    pub(crate) fn prefetch(&self, port: u16) {
+        if let Some(c) = self.counts.get(usize::from(port)) {
+            crate::prefetch::write(c);
+        }
+    }
+
     pub(crate) fn get(&self, port: u16) -> u32 {
         self.counts.get(usize::from(port)).copied().unwrap_or(0)
     }

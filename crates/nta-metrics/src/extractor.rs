@@ -272,6 +272,17 @@ impl Extractor {
         self.push_frame(s, &[], source, emit);
     }
 
+    /// Asks for the cache lines packet `s` will touch (its attempt's slot under a flood, its
+    /// port counters in the newest window), to be called a few packets before
+    /// [`Extractor::push_frame`] takes it: the misses of several packets then overlap.
+    #[inline]
+    pub(crate) fn prefetch(&self, s: &PacketSummary) {
+        self.flows.prefetch(s);
+        if let Some(w) = self.windows.back() {
+            w.prefetch(s);
+        }
+    }
+
     /// Makes a [`FlowRecord`] of every flow that ends ([`Extractor::take_flows`]).
     pub fn export_flows(&mut self) {
         self.flows.export();

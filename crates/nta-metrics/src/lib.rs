@@ -48,6 +48,7 @@ mod input;
 mod jsonl;
 mod percentile;
 mod pipeline;
+mod prefetch;
 mod record;
 mod shards;
 mod window;

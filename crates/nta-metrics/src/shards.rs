@@ -32,6 +32,10 @@ use std::hash::BuildHasher;
 /// Flow records' room kept between segments (a gap that ends a whole table needs more, once).
 const FLOWS_KEPT: usize = 4096;
 
+/// How many packets ahead the accumulator asks for the cache lines a packet will touch
+/// ([`Extractor::prefetch`]): enough for a miss to the memory to complete meanwhile.
+const AHEAD: usize = 8;
+
 /// Window boundaries crossed (or packets behind the current window) after which a segment
 /// ends and the shards' closed windows are merged.
 const SEGMENT_EVENTS: u32 = 32;
@@ -88,6 +92,13 @@ fn run_group(first: usize, group: &mut [Shard], b: &Batch, range: std::ops::Rang
     let (metas, owners) =
         (b.meta.get(range.clone()).unwrap_or_default(), b.shards.get(range.clone()).unwrap_or_default());
     for (seq, (m, &owner)) in range.zip(metas.iter().zip(owners)) {
+        // The packet `AHEAD` places on: its owner asks for the lines it will touch.
+        let ahead = seq + AHEAD;
+        if let (Some((s, _)), Some(&o)) = (b.summaries.get(ahead), b.shards.get(ahead))
+            && let Some(sh) = group.get(usize::from(o).wrapping_sub(first))
+        {
+            sh.x.prefetch(s);
+        }
         for (i, sh) in group.iter_mut().enumerate() {
             sh.packet((first + i) as u8, owner, b, seq, m);
         }

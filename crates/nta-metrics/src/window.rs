@@ -260,6 +260,20 @@ impl WindowAcc {
 
     /// Counts the server name of a ClientHello put together from several segments (its first
     /// segment was counted as a ClientHello without one).
+    /// Asks for the lines of packet `s`'s port counters and of the filters of its hosts' full
+    /// tables (called a few packets ahead).
+    #[inline]
+    pub(crate) fn prefetch(&self, s: &PacketSummary) {
+        let (sp, dp) = s.ports().unwrap_or_default();
+        if s.ports().is_some() {
+            self.src_ports.prefetch(sp);
+            self.dst_ports.prefetch(dp);
+        }
+        if let Some(ip) = s.ip {
+            self.hosts.prefetch(ip.src, ip.dst, ip.protocol, dp);
+        }
+    }
+
     pub(crate) fn add_sni(&mut self, hash: u64) {
         if self.sni.len() < MAX_TRACKED_SNI {
             self.sni.insert(hash);

@@ -45,6 +45,18 @@ struct FlowKey {
     tunnel: u32,
 }
 
+impl FlowKey {
+    /// The key of a packet as if it came through no tunnel, and whether its sender is `lo`.
+    #[inline]
+    fn untunnelled(s: &PacketSummary, ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
+        let a = (ip.src, sp);
+        let b = (ip.dst, dp);
+        let src_is_lo = a <= b;
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel: 0 }, src_is_lo)
+    }
+}
+
 /// The outermost tunnel, as part of a flow key: its kind, its endpoints (lower first) and the
 /// id when it names the overlay both ways (a VNI, an ERSPAN session; not a GTP TEID or a GRE
 /// key, which differ by direction).
@@ -200,12 +212,11 @@ impl FlowTable {
     /// read from `frame`), and whether its source is the key's `lo` endpoint.
     #[inline]
     fn key(&mut self, s: &PacketSummary, frame: &[u8], ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
-        let a = (ip.src, sp);
-        let b = (ip.dst, dp);
-        let src_is_lo = a <= b;
-        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
-        let tunnel = if s.encap.depth > 0 { self.tunnel_number(s, frame) } else { 0 };
-        (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel }, src_is_lo)
+        let (mut key, src_is_lo) = FlowKey::untunnelled(s, ip, sp, dp);
+        if s.encap.depth > 0 {
+            key.tunnel = self.tunnel_number(s, frame);
+        }
+        (key, src_is_lo)
     }
 
     /// The number of the tunnel a decapsulated packet came through.

@@ -14,6 +14,7 @@
 //! ([`FlowTable::unadmitted`]) and get no flow record.
 
 use super::{EndReason, Flow, FlowEvents, FlowKey, FlowTable, NIL, TIME_WAIT_NS, tunnel_of};
+use crate::prefetch;
 use nta_parsing::{IpSummary, PacketSummary, TcpFlags, Transport};
 use std::hash::BuildHasher;
 
@@ -119,6 +120,27 @@ impl Embryos {
         }
     }
 
+    /// Asks for the lines an attempt of `key` will touch: its set's fingerprints and the slot
+    /// the next attempt there takes (under a flood the sets are full: the oldest way).
+    #[inline]
+    fn prefetch(&self, key: &FlowKey) {
+        let (set, _) = self.set_of(key);
+        let Some(tags) = self.tags.get(set) else { return };
+        prefetch::read(tags);
+        let way = self.next.get(set).map_or(0, |n| usize::from(*n) % WAYS);
+        let i = set * WAYS + way;
+        if let Some(f) = self.slots.get(i) {
+            // A slot spans three or four lines: one field in each part of it.
+            prefetch::write(&f.key);
+            prefetch::write(&f.packets);
+            prefetch::write(&f.tunnel);
+            prefetch::write(&f.next);
+        }
+        if let Some(p) = self.packets.get(i) {
+            prefetch::write(p);
+        }
+    }
+
     /// Attempts held now.
     pub(crate) fn held(&self) -> u64 {
         self.held
@@ -147,6 +169,18 @@ struct Handshake {
 }
 
 impl FlowTable {
+    /// Asks for the lines packet `s` will touch in the array of half-open attempts, when the
+    /// table is crowded (a TCP packet of a new key then goes there): called a few packets ahead.
+    #[inline]
+    pub(crate) fn prefetch(&self, s: &PacketSummary) {
+        if self.index.len() < self.cfg.max_flows / 2 || s.encap.depth > 0 {
+            return;
+        }
+        let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return };
+        let (key, _) = FlowKey::untunnelled(s, &ip, t.src_port, t.dst_port);
+        self.embryos.prefetch(&key);
+    }
+
     /// Accounts one packet at `ts`; `frame` (the packet's bytes, or empty) gives flow records
     /// their application hint.
     pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], ts: i64) -> FlowEvents {

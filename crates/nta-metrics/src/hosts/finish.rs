@@ -120,7 +120,7 @@ impl HostAcc {
         let mut ports: Vec<FxHashSet<(u8, u16)>> = vec![FxHashSet::default(); targets.len()];
         if !targets.is_empty() {
             let slot_of = |ip: &IpAddr| targets.iter().position(|(t, _)| t == ip);
-            for ((a, b), p) in &self.pairs {
+            for ((a, b), p) in self.pairs.iter() {
                 if let Some(k) = slot_of(b)
                     && let Some(v) = sources.get_mut(k)
                 {

@@ -4,7 +4,7 @@
 
 use super::{
     ArpCounts, DnsCounts, HostAcc, HostCounters, MAX_TRACKED_ARP, MAX_TRACKED_DNS, MAX_TRACKED_HOSTS,
-    MAX_TRACKED_PAIRS, MAX_TRACKED_PROBES, MAX_TRACKED_TRANSFERS, PairCounts, ProbeCounts, admit, slot,
+    MAX_TRACKED_PAIRS, MAX_TRACKED_PROBES, MAX_TRACKED_TRANSFERS, admit, slot,
 };
 
 fn add32(a: &mut u32, b: u32) {
@@ -38,8 +38,8 @@ impl HostAcc {
     /// Adds the tables of `other` (the same window, other packets) into `self`.
     pub(crate) fn merge(&mut self, other: &HostAcc) {
         let untracked = &mut self.untracked;
-        for (ip, h) in &other.hosts {
-            match slot(&mut self.hosts, *ip, MAX_TRACKED_HOSTS, untracked) {
+        for (ip, h) in other.hosts.iter() {
+            match self.hosts.slot(*ip, MAX_TRACKED_HOSTS, untracked) {
                 Some(mine) => mine.merge(h),
                 None => {
                     if h.packets_out > 0 {
@@ -51,8 +51,8 @@ impl HostAcc {
                 }
             }
         }
-        for (k, p) in &other.probes {
-            if let Some(mine) = slot::<_, ProbeCounts>(&mut self.probes, *k, MAX_TRACKED_PROBES, untracked) {
+        for (k, p) in other.probes.iter() {
+            if let Some(mine) = self.probes.slot(*k, MAX_TRACKED_PROBES, untracked) {
                 add32(&mut mine.flows, p.flows);
             }
         }
@@ -61,8 +61,8 @@ impl HostAcc {
                 add32(mine, *c);
             }
         }
-        for (k, p) in &other.pairs {
-            if let Some(mine) = slot::<_, PairCounts>(&mut self.pairs, *k, MAX_TRACKED_PAIRS, untracked) {
+        for (k, p) in other.pairs.iter() {
+            if let Some(mine) = self.pairs.slot(*k, MAX_TRACKED_PAIRS, untracked) {
                 add32(&mut mine.flows, p.flows);
                 add32(&mut mine.packets, p.packets);
                 add32(&mut mine.connections, p.connections);

@@ -4,11 +4,14 @@
 //! admitted and counted in `untracked`. [`ArpMemory`] is the one piece that outlives a window:
 //! which MAC claimed an address first. The evidence lists are made in `finish.rs`.
 
+mod capped;
 mod finish;
 mod hll;
 mod merge;
 
 pub(crate) use hll::Hll;
+
+use capped::Capped;
 
 use crate::evidence::MacAddr;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -151,9 +154,9 @@ impl ArpMemory {
 /// The per-host tables of one window.
 #[derive(Debug, Default)]
 pub(crate) struct HostAcc {
-    pub(crate) hosts: FxHashMap<IpAddr, HostCounters>,
-    probes: FxHashMap<(IpAddr, IpAddr, u8, u16), ProbeCounts>,
-    pub(crate) pairs: FxHashMap<(IpAddr, IpAddr), PairCounts>,
+    pub(crate) hosts: Capped<IpAddr, HostCounters>,
+    probes: Capped<(IpAddr, IpAddr, u8, u16), ProbeCounts>,
+    pub(crate) pairs: Capped<(IpAddr, IpAddr), PairCounts>,
     dns: FxHashMap<(IpAddr, IpAddr, u64), DnsCounts>,
     dns_names: FxHashSet<(IpAddr, u64, u64)>,
     arp: FxHashMap<(Ipv4Addr, MacAddr), ArpCounts>,
@@ -215,18 +218,29 @@ impl HostAcc {
     /// Frees the large tables when they hold more than a shard's share (a shard's
     /// accumulator that other shards' were merged into), so that every shard keeps its share.
     pub(crate) fn fit(&mut self) {
-        if self.hosts.capacity() > MAX_TRACKED_HOSTS >> self.shift {
-            self.hosts = FxHashMap::default();
+        if self.hosts.above(MAX_TRACKED_HOSTS >> self.shift) {
+            self.hosts = Capped::default();
         }
-        if self.pairs.capacity() > MAX_TRACKED_PAIRS >> self.shift {
-            self.pairs = FxHashMap::default();
+        if self.pairs.above(MAX_TRACKED_PAIRS >> self.shift) {
+            self.pairs = Capped::default();
         }
-        if self.probes.capacity() > MAX_TRACKED_PROBES >> self.shift {
-            self.probes = FxHashMap::default();
+        if self.probes.above(MAX_TRACKED_PROBES >> self.shift) {
+            self.probes = Capped::default();
         }
         if self.completions.capacity() > MAX_TRACKED_PROBES >> self.shift {
             self.completions = FxHashMap::default();
         }
+    }
+
+    /// Asks for the filter lines the lookups of a packet from `src` to `dst` (protocol
+    /// `proto`, destination port `port`) will read in the full tables: its hosts, its pair and
+    /// the probe it would open.
+    #[inline]
+    pub(crate) fn prefetch(&self, src: IpAddr, dst: IpAddr, proto: u8, port: u16) {
+        self.hosts.prefetch(&src);
+        self.hosts.prefetch(&dst);
+        self.pairs.prefetch(&(src, dst));
+        self.probes.prefetch(&(src, dst, proto, port));
     }
 
     /// One IP packet from `src` to `dst`.
@@ -244,7 +258,7 @@ impl HostAcc {
         opened: Option<Opened>,
     ) {
         let bytes = u64::from(wire_len);
-        let tracked_src = slot(&mut self.hosts, src, MAX_TRACKED_HOSTS >> self.shift, &mut self.untracked);
+        let tracked_src = self.hosts.slot(src, MAX_TRACKED_HOSTS >> self.shift, &mut self.untracked);
         if tracked_src.is_none() {
             self.untracked_src.add(src);
         }
@@ -266,7 +280,7 @@ impl HostAcc {
                 bump(&mut h.udp_out);
             }
         }
-        let tracked_dst = slot(&mut self.hosts, dst, MAX_TRACKED_HOSTS >> self.shift, &mut self.untracked);
+        let tracked_dst = self.hosts.slot(dst, MAX_TRACKED_HOSTS >> self.shift, &mut self.untracked);
         if tracked_dst.is_none() {
             self.untracked_dst.add(dst);
         }
@@ -306,13 +320,13 @@ impl HostAcc {
         };
         if flood
             && opened.is_some_and(|o| !o.from_src)
-            && let Some(p) = slot(&mut self.pairs, (src, dst), MAX_TRACKED_PAIRS >> self.shift, &mut self.untracked)
+            && let Some(p) = self.pairs.slot((src, dst), MAX_TRACKED_PAIRS >> self.shift, &mut self.untracked)
         {
             bump(&mut p.packets);
         }
         if (flood || opened.is_some())
             && let Some(p) =
-                slot(&mut self.pairs, (initiator, responder), MAX_TRACKED_PAIRS >> self.shift, &mut self.untracked)
+                self.pairs.slot((initiator, responder), MAX_TRACKED_PAIRS >> self.shift, &mut self.untracked)
         {
             if flood && opened.is_none_or(|o| o.from_src) {
                 bump(&mut p.packets);
@@ -325,8 +339,7 @@ impl HostAcc {
             }
         }
         if let Some(o) = opened.filter(|o| o.probe)
-            && let Some(p) = slot(
-                &mut self.probes,
+            && let Some(p) = self.probes.slot(
                 (initiator, responder, o.proto, o.port),
                 MAX_TRACKED_PROBES >> self.shift,
                 &mut self.untracked,
