@@ -36,6 +36,10 @@ const FLOWS_KEPT: usize = 4096;
 /// ([`Extractor::prefetch`]): enough for a miss to the memory to complete meanwhile.
 const AHEAD: usize = 8;
 
+/// Every so many packets, a walk checks whether its shards are under a flood
+/// ([`Extractor::pressed`]): only then does it prefetch.
+const PRESSURE_EVERY: usize = 64;
+
 /// Window boundaries crossed (or packets behind the current window) after which a segment
 /// ends and the shards' closed windows are merged.
 const SEGMENT_EVENTS: u32 = 32;
@@ -91,10 +95,15 @@ impl Shard {
 fn run_group(first: usize, group: &mut [Shard], b: &Batch, range: std::ops::Range<usize>) {
     let (metas, owners) =
         (b.meta.get(range.clone()).unwrap_or_default(), b.shards.get(range.clone()).unwrap_or_default());
+    let mut pressed = false;
     for (seq, (m, &owner)) in range.zip(metas.iter().zip(owners)) {
-        // The packet `AHEAD` places on: its owner asks for the lines it will touch.
+        if seq % PRESSURE_EVERY == 0 {
+            pressed = group.iter().any(|sh| sh.x.pressed());
+        }
+        // Under a flood, the packet `AHEAD` places on: its owner asks for the lines it will touch.
         let ahead = seq + AHEAD;
-        if let (Some((s, _)), Some(&o)) = (b.summaries.get(ahead), b.shards.get(ahead))
+        if pressed
+            && let (Some((s, _)), Some(&o)) = (b.summaries.get(ahead), b.shards.get(ahead))
             && let Some(sh) = group.get(usize::from(o).wrapping_sub(first))
         {
             sh.x.prefetch(s);

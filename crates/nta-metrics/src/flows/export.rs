@@ -106,7 +106,7 @@ impl FlowTable {
             return;
         }
         let (key, _) = self.key(s, frame, &ip, t.src_port, t.dst_port);
-        if let Some(&i) = self.index.get(&key)
+        if let Some(i) = self.index.get(&key)
             && !self.hints.contains_key(&i)
         {
             self.hints.insert(i, AppHint { kind: "tls".into(), name });

@@ -4,7 +4,9 @@
 //! at most `max_flows`: when full the least recently active flow is evicted. Flows are kept in
 //! a slab with an intrusive list in order of last activity, so expiry and eviction are O(1).
 
+mod embryos;
 mod export;
+mod index;
 mod packet;
 
 use crate::flow_record::{AppHint, EndReason, FlowRecord, FlowTunnel};
@@ -164,7 +166,7 @@ pub(crate) struct FlowEvents {
 #[derive(Debug)]
 pub(crate) struct FlowTable {
     cfg: FlowConfig,
-    index: FxHashMap<FlowKey, u32>,
+    index: index::FlowIndex,
     slab: Vec<Flow>,
     free: Vec<u32>,
     head: u32,
@@ -183,7 +185,7 @@ pub(crate) struct FlowTable {
     /// The tunnels of flow keys, numbered from 1 (at most [`MAX_TUNNELS`]).
     tunnels: FxHashMap<TunnelKey, u32>,
     /// Half-open TCP attempts held apart while the table is crowded (packet.rs).
-    embryos: packet::Embryos,
+    embryos: embryos::Embryos,
 }
 
 /// How long a closed TCP flow absorbs stray packets.
@@ -193,7 +195,7 @@ impl FlowTable {
     pub(crate) fn new(cfg: FlowConfig) -> FlowTable {
         FlowTable {
             cfg,
-            index: FxHashMap::default(),
+            index: index::FlowIndex::new(cfg.max_flows),
             slab: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -204,7 +206,7 @@ impl FlowTable {
             finished: Vec::new(),
             hints: FxHashMap::default(),
             tunnels: FxHashMap::default(),
-            embryos: packet::Embryos::default(),
+            embryos: embryos::Embryos::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! While the table holds fewer than half its `max_flows`, every packet of a new key opens a
 //! flow, as it always did. From half full on, a TCP SYN or SYN-ACK of a new key opens no flow:
-//! it is kept apart in [`Embryos`], a fixed array indexed by the key's hash, the newest
+//! it is kept apart in [`Embryos`](super::embryos::Embryos), a fixed array indexed by the key's hash, the newest
 //! attempt replacing whatever held its slot. The connection's next packet of another kind
 //! (the handshake's ACK, data, a RST, a FIN) gives it its flow, with everything the SYN and
 //! SYN-ACK counted. A spoofed SYN flood — every SYN from another address, answered or not,
@@ -14,150 +14,7 @@
 //! ([`FlowTable::unadmitted`]) and get no flow record.
 
 use super::{EndReason, Flow, FlowEvents, FlowKey, FlowTable, NIL, TIME_WAIT_NS, tunnel_of};
-use crate::prefetch;
 use nta_parsing::{IpSummary, PacketSummary, TcpFlags, Transport};
-use std::hash::BuildHasher;
-
-/// Slots of the array of half-open attempts (a power of two): 65,536 × ~180 bytes, in sets
-/// of [`WAYS`].
-pub(crate) const EMBRYO_SLOTS: usize = 1 << 16;
-/// Slots per set: an attempt keeps its place until [`WAYS`] newer ones have come to its set
-/// (first in, first out), not until the first one that hashes to its slot — under 4 M SYNs a
-/// second, a handshake answered within a millisecond keeps its attempt all but surely (a lone
-/// slot would lose one in sixteen).
-const WAYS: usize = 4;
-const SETS: usize = EMBRYO_SLOTS / WAYS;
-
-/// Half-open TCP attempts held apart from the table (module docs). A lookup reads the set's
-/// fingerprints first (16 bytes), the slots only on a match.
-#[derive(Debug, Default)]
-pub(crate) struct Embryos {
-    slots: Vec<Flow>,
-    /// Per slot: 0 when empty, else the high half of the key's hash with its low bit set.
-    tags: Vec<[u32; WAYS]>,
-    /// Per set: the way the next attempt replaces when the set is full.
-    next: Vec<u8>,
-    /// Per slot: the packets of the attempt held (saturating).
-    packets: Vec<u32>,
-    /// Slots in use.
-    held: u64,
-    /// Attempts replaced (or left at the end) before they got a flow.
-    pub(crate) forgotten: u64,
-    /// Packets of the attempts forgotten.
-    pub(crate) forgotten_packets: u64,
-    /// As one of 2^`shift` shards: 2^`shift` times fewer sets.
-    pub(crate) shift: u32,
-}
-
-impl Embryos {
-    /// The key's set and fingerprint.
-    fn set_of(&self, key: &FlowKey) -> (usize, u32) {
-        let h = rustc_hash::FxBuildHasher.hash_one(key);
-        ((h as usize) & (self.sets() - 1), ((h >> 32) as u32) | 1)
-    }
-
-    /// How many sets: [`EMBRYO_SLOTS`] / 4, divided among the shards.
-    fn sets(&self) -> usize {
-        (SETS >> self.shift).max(1)
-    }
-
-    /// The attempt of `key`, taken out, if one is held and still alive at `ts`.
-    fn take(&mut self, key: &FlowKey, ts: i64, idle_ns: i64, active_ns: i64) -> Option<Flow> {
-        let (set, tag) = self.set_of(key);
-        let tags = self.tags.get_mut(set)?;
-        for (way, t) in tags.iter_mut().enumerate() {
-            if *t != tag {
-                continue;
-            }
-            let i = set * WAYS + way;
-            let Some(f) = self.slots.get(i) else { continue };
-            if f.key != *key {
-                continue;
-            }
-            if ts.saturating_sub(f.last_ts) >= idle_ns || ts.saturating_sub(f.first_ts) >= active_ns {
-                return None;
-            }
-            *t = 0;
-            let f = *f;
-            if let Some(p) = self.packets.get_mut(i) {
-                *p = 0;
-            }
-            self.held = self.held.saturating_sub(1);
-            return Some(f);
-        }
-        None
-    }
-
-    /// Holds `f` in its set: in an empty slot, else in place of the oldest attempt there
-    /// (which is forgotten).
-    fn put(&mut self, f: Flow) {
-        if self.slots.is_empty() {
-            let sets = self.sets();
-            self.slots = vec![f; sets * WAYS];
-            self.tags = vec![[0; WAYS]; sets];
-            self.next = vec![0; sets];
-            self.packets = vec![0; sets * WAYS];
-        }
-        let (set, tag) = self.set_of(&f.key);
-        let (Some(tags), Some(next)) = (self.tags.get_mut(set), self.next.get_mut(set)) else { return };
-        let way = match tags.iter().position(|t| *t == 0) {
-            Some(w) => {
-                self.held += 1;
-                w
-            }
-            None => {
-                let w = usize::from(*next) % WAYS;
-                *next = ((w + 1) % WAYS) as u8;
-                self.forgotten += 1;
-                self.forgotten_packets += self.packets.get(set * WAYS + w).map_or(0, |p| u64::from(*p));
-                w
-            }
-        };
-        let i = set * WAYS + way;
-        let packets = u32::try_from(f.packets.iter().sum::<u64>()).unwrap_or(u32::MAX);
-        if let (Some(t), Some(s), Some(p)) = (tags.get_mut(way), self.slots.get_mut(i), self.packets.get_mut(i)) {
-            (*t, *s, *p) = (tag, f, packets);
-        }
-    }
-
-    /// Asks for the lines an attempt of `key` will touch: its set's fingerprints and the slot
-    /// the next attempt there takes (under a flood the sets are full: the oldest way).
-    #[inline]
-    fn prefetch(&self, key: &FlowKey) {
-        let (set, _) = self.set_of(key);
-        let Some(tags) = self.tags.get(set) else { return };
-        prefetch::read(tags);
-        let way = self.next.get(set).map_or(0, |n| usize::from(*n) % WAYS);
-        let i = set * WAYS + way;
-        if let Some(f) = self.slots.get(i) {
-            // A slot spans three or four lines: one field in each part of it.
-            prefetch::write(&f.key);
-            prefetch::write(&f.packets);
-            prefetch::write(&f.tunnel);
-            prefetch::write(&f.next);
-        }
-        if let Some(p) = self.packets.get(i) {
-            prefetch::write(p);
-        }
-    }
-
-    /// Attempts held now.
-    pub(crate) fn held(&self) -> u64 {
-        self.held
-    }
-
-    /// Packets of the attempts held now (a pass over the counts).
-    fn held_packets(&self) -> u64 {
-        self.packets.iter().map(|p| u64::from(*p)).sum()
-    }
-
-    /// Forgets every attempt held (the end of the input).
-    pub(crate) fn clear(&mut self) {
-        self.forgotten += self.held;
-        self.forgotten_packets += self.held_packets();
-        *self = Embryos { forgotten: self.forgotten, forgotten_packets: self.forgotten_packets, ..Embryos::default() };
-    }
-}
 
 /// What the packet says about its TCP handshake.
 #[derive(Clone, Copy)]
@@ -169,16 +26,27 @@ struct Handshake {
 }
 
 impl FlowTable {
-    /// Asks for the lines packet `s` will touch in the array of half-open attempts, when the
-    /// table is crowded (a TCP packet of a new key then goes there): called a few packets ahead.
+    /// Whether the table is crowded: half full or more (then a TCP handshake of a new key is
+    /// held apart, and keys are looked up through the index's filter).
+    #[inline]
+    pub(crate) fn crowded(&self) -> bool {
+        self.index.len() >= self.cfg.max_flows / 2
+    }
+
+    /// Asks for the lines packet `s` will touch in the index's filter and the array of
+    /// half-open attempts when the table is crowded: called a few packets ahead.
     #[inline]
     pub(crate) fn prefetch(&self, s: &PacketSummary) {
-        if self.index.len() < self.cfg.max_flows / 2 || s.encap.depth > 0 {
+        if !self.crowded() || s.encap.depth > 0 {
             return;
         }
-        let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return };
-        let (key, _) = FlowKey::untunnelled(s, &ip, t.src_port, t.dst_port);
-        self.embryos.prefetch(&key);
+        let Some(ip) = s.ip else { return };
+        let (sp, dp) = s.ports().unwrap_or_default();
+        let (key, _) = FlowKey::untunnelled(s, &ip, sp, dp);
+        self.index.prefetch(&key);
+        if matches!(s.transport, Transport::Tcp(_)) {
+            self.embryos.prefetch(&key);
+        }
     }
 
     /// Accounts one packet at `ts`; `frame` (the packet's bytes, or empty) gives flow records
@@ -199,7 +67,7 @@ impl FlowTable {
             flag_bits: tcp_flags.map_or(0, |f| f.0 & 0xff),
         };
 
-        let mut slot = self.index.get(&key).copied();
+        let mut slot = if self.crowded() { self.index.get_filtered(&key) } else { self.index.get(&key) };
         if let Some(i) = slot
             && let Some(f) = self.slab.get(i as usize)
             && ts.saturating_sub(f.first_ts) >= self.cfg.active_ns
@@ -248,8 +116,7 @@ impl FlowTable {
                     }
                     None => {
                         let f = self.new_flow(s, frame, key, src_is_lo, &ip, (sp, dp), hs, ts, &mut ev);
-                        let crowded = self.index.len() >= self.cfg.max_flows / 2;
-                        if apart && crowded && (hs.syn_only || hs.syn_ack) {
+                        if apart && self.crowded() && (hs.syn_only || hs.syn_ack) {
                             self.embryos.put(f);
                         } else {
                             let i = self.admit(f, &mut ev);

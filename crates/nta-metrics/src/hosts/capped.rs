@@ -77,6 +77,12 @@ impl<K: Hash + Eq, V: Default> Capped<K, V> {
         }
     }
 
+    /// Whether the table is full and its filter built.
+    #[inline]
+    pub(crate) fn filtered(&self) -> bool {
+        self.filtered
+    }
+
     /// Empties the table (its memory kept) and drops the filter.
     pub(crate) fn clear(&mut self) {
         self.map.clear();

@@ -4,11 +4,13 @@
 //! admitted and counted in `untracked`. [`ArpMemory`] is the one piece that outlives a window:
 //! which MAC claimed an address first. The evidence lists are made in `finish.rs`.
 
+mod arp;
 mod capped;
 mod finish;
 mod hll;
 mod merge;
 
+pub(crate) use arp::ArpMemory;
 pub(crate) use hll::Hll;
 
 use capped::Capped;
@@ -129,28 +131,6 @@ fn bump(c: &mut u32) {
     *c = c.saturating_add(1);
 }
 
-/// Which MAC claimed an address first, and which address a MAC claimed first, over the whole
-/// capture (at most [`MAX_TRACKED_ARP`] of each; later ones are not remembered).
-#[derive(Debug, Default)]
-pub(crate) struct ArpMemory {
-    owner: FxHashMap<Ipv4Addr, MacAddr>,
-    home: FxHashMap<MacAddr, Ipv4Addr>,
-}
-
-impl ArpMemory {
-    pub(crate) fn claim(&mut self, ip: Ipv4Addr, mac: MacAddr) {
-        if ip.is_unspecified() {
-            return;
-        }
-        if self.owner.len() < MAX_TRACKED_ARP {
-            self.owner.entry(ip).or_insert(mac);
-        }
-        if self.home.len() < MAX_TRACKED_ARP {
-            self.home.entry(mac).or_insert(ip);
-        }
-    }
-}
-
 /// The per-host tables of one window.
 #[derive(Debug, Default)]
 pub(crate) struct HostAcc {
@@ -230,6 +210,12 @@ impl HostAcc {
         if self.completions.capacity() > MAX_TRACKED_PROBES >> self.shift {
             self.completions = FxHashMap::default();
         }
+    }
+
+    /// Whether one of the large tables is full (its lookups then go through its filter).
+    #[inline]
+    pub(crate) fn full(&self) -> bool {
+        self.hosts.filtered() || self.pairs.filtered() || self.probes.filtered()
     }
 
     /// Asks for the filter lines the lookups of a packet from `src` to `dst` (protocol
