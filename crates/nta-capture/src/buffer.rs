@@ -44,10 +44,17 @@ impl Window {
 
     /// Makes at least `need` bytes available unless the stream ends first.
     /// Returns whether they are available.
+    #[inline]
     pub(crate) fn fill(&mut self, src: &mut dyn Read, need: usize) -> std::io::Result<bool> {
         if self.end - self.start >= need {
             return Ok(true);
         }
+        self.refill(src, need)
+    }
+
+    /// [`Window::fill`] when the bytes are not all there: reads (the rare case, once per chunk).
+    #[inline(never)]
+    fn refill(&mut self, src: &mut dyn Read, need: usize) -> std::io::Result<bool> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;

@@ -338,6 +338,7 @@ impl CaptureReader {
 
     /// Ensures `n` bytes are buffered; `Ok(false)` if the stream ends first. A decompressor
     /// reporting an unexpected end is a file cut short, not an I/O failure.
+    #[inline]
     fn fill(&mut self, n: usize) -> Result<bool, Error> {
         match self.win.fill(&mut *self.src, n) {
             Ok(ok) => Ok(ok),

@@ -102,28 +102,23 @@ impl Batch {
         self.data.len() >= BATCH_BYTES || self.meta.len() >= BATCH_PACKETS
     }
 
-    /// Decodes every packet, in parallel, keeping the order, and counts their census.
+    /// Decodes every packet, in parallel, keeping the order, and counts their census (each
+    /// worker its part, the parts then added).
     pub(crate) fn decode(&mut self, layer: TunnelLayer, shards: usize) {
-        self.decode_summaries(layer, shards);
-        self.census = Census::default();
-        for (s, _) in &self.summaries {
-            self.census.add(s);
-        }
-    }
-
-    pub(crate) fn decode_summaries(&mut self, layer: TunnelLayer, shards: usize) {
         let n = self.meta.len();
         // Slots to decode into: the last batch's are reused, new ones start blank.
         let blank = nta_parsing::decode_frame(nta_capture::LinkType::ETHERNET, &[]);
         self.summaries.resize(n, (blank, 0));
         self.shards.resize(n, 0);
         let data = &self.data;
-        self.summaries
+        let census = self
+            .summaries
             .par_iter_mut()
             .zip(self.shards.par_iter_mut())
             .zip(self.meta.par_iter())
             .with_min_len(1024)
-            .for_each(|(((s, source), shard), m)| {
+            // Boxed: the accumulator moves from packet to packet.
+            .fold(Box::<Census>::default, |mut census, (((s, source), shard), m)| {
                 let bytes = data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
                 let p = Packet {
                     ts_ns: m.ts_ns,
@@ -136,7 +131,14 @@ impl Batch {
                 decode_into(&p, layer, s);
                 *source = m.source;
                 *shard = crate::shards::shard_of(s, shards);
+                census.add(s);
+                census
+            })
+            .reduce(Box::<Census>::default, |mut all, part| {
+                all.merge(&part);
+                all
             });
+        self.census = *census;
     }
 }
 
