@@ -327,7 +327,7 @@ impl Extractor {
         }
         // Probes: TCP and UDP flows, and ICMP flows opened by an echo request or a neighbour
         // solicitation (not errors nor other protocols).
-        let opened = match (ev.new_initiator, s.ip) {
+        let opened = match (ev.new_initiator, &s.ip) {
             (Some(a), Some(ip)) => Some(Opened {
                 from_src: a == ip.src,
                 proto: ip.protocol,
@@ -360,7 +360,7 @@ impl Extractor {
                 win.initiator_bytes += u64::from(s.packet_len());
             }
             if ev.established
-                && let (Some(ip), Some(t)) = (s.ip, s.tcp())
+                && let (Some(ip), Some(t)) = (&s.ip, s.tcp())
             {
                 win.hosts.established(ip.src, ip.dst, t.dst_port);
             }

@@ -82,7 +82,7 @@ impl HelloReassembler {
     /// a ClientHello that spans segments.
     #[inline]
     pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], early: bool) -> Option<(String, u64)> {
-        let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return None };
+        let (Some(ip), Transport::Tcp(t)) = (&s.ip, &s.transport) else { return None };
         if t.payload_len == 0 {
             return None;
         }

@@ -40,9 +40,9 @@ impl FlowTable {
         if !self.crowded() || s.encap.depth > 0 {
             return;
         }
-        let Some(ip) = s.ip else { return };
+        let Some(ip) = &s.ip else { return };
         let (sp, dp) = s.ports().unwrap_or_default();
-        let (key, _) = FlowKey::untunnelled(s, &ip, sp, dp);
+        let (key, _) = FlowKey::untunnelled(s, ip, sp, dp);
         self.index.prefetch(&key);
         if matches!(s.transport, Transport::Tcp(_)) {
             self.embryos.prefetch(&key);
@@ -53,13 +53,13 @@ impl FlowTable {
     /// their application hint.
     pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], ts: i64) -> FlowEvents {
         let mut ev = FlowEvents::default();
-        let Some(ip) = s.ip else { return ev };
+        let Some(ip) = &s.ip else { return ev };
         let (sp, dp, tcp_flags) = match s.transport {
             Transport::Tcp(t) => (t.src_port, t.dst_port, Some(t.flags)),
             Transport::Udp(u) => (u.src_port, u.dst_port, None),
             _ => (0, 0, None),
         };
-        let (key, src_is_lo) = self.key(s, frame, &ip, sp, dp);
+        let (key, src_is_lo) = self.key(s, frame, ip, sp, dp);
         let hs = Handshake {
             flags: tcp_flags,
             syn_only: tcp_flags.is_some_and(|f| f.syn() && !f.ack()),
@@ -115,7 +115,7 @@ impl FlowTable {
                         i
                     }
                     None => {
-                        let f = self.new_flow(s, frame, key, src_is_lo, &ip, (sp, dp), hs, ts, &mut ev);
+                        let f = self.new_flow(s, frame, key, src_is_lo, ip, (sp, dp), hs, ts, &mut ev);
                         if apart && self.crowded() && (hs.syn_only || hs.syn_ack) {
                             self.embryos.put(f);
                         } else {

@@ -36,7 +36,7 @@ impl WindowAcc {
             }
             _ => self.other += 1,
         }
-        let Some(ip) = s.ip else { return };
+        let Some(ip) = &s.ip else { return };
         match ip.protocol {
             6 => self.tcp += 1,
             17 => self.udp += 1,
