@@ -59,7 +59,7 @@ pub(crate) fn shard_of(s: &PacketSummary, count: usize) -> u8 {
         _ => (0, 0),
     };
     let (a, b) = ((ip.src, sp), (ip.dst, dp));
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let (lo, hi) = if crate::flows::endpoint_le(a, b) { (a, b) } else { (b, a) };
     let h = rustc_hash::FxBuildHasher.hash_one((lo, hi, ip.protocol));
     // The high bits: Fx's low bits mix least.
     ((h >> 40) & (count as u64 - 1)) as u8
@@ -95,7 +95,7 @@ impl Shard {
 fn run_group(first: usize, group: &mut [Shard], b: &Batch, range: std::ops::Range<usize>) {
     let (metas, owners) =
         (b.meta.get(range.clone()).unwrap_or_default(), b.shards.get(range.clone()).unwrap_or_default());
-    let mut pressed = false;
+    let mut pressed = group.iter().any(|sh| sh.x.pressed());
     for (seq, (m, &owner)) in range.zip(metas.iter().zip(owners)) {
         if seq % PRESSURE_EVERY == 0 {
             pressed = group.iter().any(|sh| sh.x.pressed());
