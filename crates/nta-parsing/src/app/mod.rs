@@ -164,6 +164,11 @@ pub struct HttpSummary {
 
 pub(crate) fn http_request(frame: &[u8], start: usize, end: usize) -> Result<Option<HttpSummary>, DecodeError> {
     let payload = frame.get(start..end).unwrap_or_default();
+    // Every method, known or extension, starts with an upper-case letter, `_` or `-`: most
+    // payloads (TLS records, binary protocols) are told apart by their first byte.
+    if !payload.first().is_some_and(|b| b.is_ascii_uppercase() || *b == b'_' || *b == b'-') {
+        return Ok(None);
+    }
     let Some(method) = METHODS
         .iter()
         .find(|(m, _)| payload.starts_with(m))
