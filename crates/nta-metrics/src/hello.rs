@@ -6,7 +6,7 @@
 //! that arrive before the first (the client's early data segments of a young connection) wait
 //! too, so the arrival order does not matter.
 
-use nta_parsing::{App, PacketSummary, Transport};
+use nta_parsing::{App, PacketSummary, TcpSummary, Transport};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -95,16 +95,16 @@ impl HelloReassembler {
         if !start && !early && !self.waiting(&dir) {
             return None;
         }
-        self.segment(s, frame, dir, start)
+        self.segment(t, s.ts_ns, frame, dir, start)
     }
 
-    /// A segment of a ClientHello (its first when `start`) of connection direction `dir`.
-    fn segment(&mut self, s: &PacketSummary, frame: &[u8], dir: Dir, start: bool) -> Option<(String, u64)> {
-        let Transport::Tcp(t) = s.transport else { return None };
+    /// A segment `t` at `ts` of a ClientHello (its first when `start`) of connection direction
+    /// `dir`.
+    fn segment(&mut self, t: &TcpSummary, ts: i64, frame: &[u8], dir: Dir, start: bool) -> Option<(String, u64)> {
         let from = t.payload_offset as usize;
         let payload = frame.get(from..from.saturating_add(t.payload_len as usize).min(frame.len()))?;
         if !self.pending.contains_key(&dir) {
-            if !self.make_room(s.ts_ns) {
+            if !self.make_room(ts) {
                 self.dropped += 1;
                 return None;
             }
@@ -112,7 +112,7 @@ impl HelloReassembler {
                 *n = n.saturating_add(1);
             }
         }
-        let p = self.pending.entry(dir).or_insert_with(|| Pending { since: s.ts_ns, ..Pending::default() });
+        let p = self.pending.entry(dir).or_insert_with(|| Pending { since: ts, ..Pending::default() });
         if start {
             p.start = Some(t.seq);
             let len = match payload.get(3..5) {

@@ -23,17 +23,16 @@ pub(super) struct FlowIndex {
     map: FxHashMap<FlowKey, u32>,
     /// Per hash value, how many keys of `map` have it (made with the first key).
     counts: Vec<u8>,
-    /// 64 less the log2 of the counters: a hash shifted by it is a counter's number.
+    /// 64 less the log2 of the counters (four per flow the table may hold, a power of two): a
+    /// hash shifted by it is a counter's number.
     shift: u32,
-    /// How many counters: four per flow the table may hold, a power of two.
-    size: usize,
 }
 
 impl FlowIndex {
     /// An index for a table of at most `max_flows` flows.
     pub(super) fn new(max_flows: usize) -> FlowIndex {
         let size = max_flows.saturating_mul(4).next_power_of_two().clamp(64, MAX_COUNTERS);
-        FlowIndex { map: FxHashMap::default(), counts: Vec::new(), shift: 64 - size.trailing_zeros(), size }
+        FlowIndex { map: FxHashMap::default(), counts: Vec::new(), shift: 64 - size.trailing_zeros() }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -66,7 +65,7 @@ impl FlowIndex {
 
     pub(super) fn insert(&mut self, key: FlowKey, slot: u32) {
         if self.counts.is_empty() {
-            self.counts = vec![0; self.size];
+            self.counts = vec![0; 1 << (64 - self.shift)];
         }
         let at = self.counter(&key);
         if self.map.insert(key, slot).is_none()

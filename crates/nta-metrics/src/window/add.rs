@@ -115,13 +115,13 @@ impl WindowAcc {
     /// tables (called a few packets ahead).
     #[inline]
     pub(crate) fn prefetch(&self, s: &PacketSummary) {
-        let (sp, dp) = s.ports().unwrap_or_default();
-        if s.ports().is_some() {
+        let ports = s.ports();
+        if let Some((sp, dp)) = ports {
             self.src_ports.prefetch(sp);
             self.dst_ports.prefetch(dp);
         }
-        if let Some(ip) = s.ip {
-            self.hosts.prefetch(ip.src, ip.dst, ip.protocol, dp);
+        if let Some(ip) = &s.ip {
+            self.hosts.prefetch(ip.src, ip.dst, ip.protocol, ports.map_or(0, |p| p.1));
         }
     }
 
