@@ -4,13 +4,18 @@
 
 use std::cmp::Ordering;
 
-/// The `n` first items by `cmp` of whatever is pushed, in memory for `2n` items whatever the
-/// number pushed (a flood's evidence ranks hundreds of thousands of sources for ten places).
+/// The `n` first items by `cmp` of whatever is pushed, in memory for `2n + 1` items whatever
+/// the number pushed (a flood's evidence ranks hundreds of thousands of sources for ten places).
 /// `cmp` must be a total order (ties broken by a unique key): the result is then the same as
-/// sorting everything and keeping the first `n`, in any order of pushes.
+/// sorting everything and keeping the first `n`, in any order of pushes. Once `2n` are held,
+/// the best `n` are kept with the next best as a bar: an item not ahead of the bar cannot be
+/// among the first `n` and is dropped after one comparison.
 pub(crate) struct TopN<T, F> {
     n: usize,
+    /// The best `n` so far (unordered), then (once `barred`) the bar at index `n`, then the
+    /// items pushed since.
     buf: Vec<T>,
+    barred: bool,
     cmp: F,
     /// Items pushed.
     pub(crate) seen: u64,
@@ -18,7 +23,7 @@ pub(crate) struct TopN<T, F> {
 
 impl<T, F: Fn(&T, &T) -> Ordering> TopN<T, F> {
     pub(crate) fn new(n: usize, cmp: F) -> TopN<T, F> {
-        TopN { n, buf: Vec::new(), cmp, seen: 0 }
+        TopN { n, buf: Vec::new(), barred: false, cmp, seen: 0 }
     }
 
     #[inline]
@@ -27,11 +32,18 @@ impl<T, F: Fn(&T, &T) -> Ordering> TopN<T, F> {
         if self.n == 0 {
             return;
         }
+        if self.barred
+            && let Some(bar) = self.buf.get(self.n)
+            && (self.cmp)(&item, bar) != Ordering::Less
+        {
+            return;
+        }
         self.buf.push(item);
-        if self.buf.len() >= self.n.saturating_mul(2) && self.buf.len() > self.n {
+        if self.buf.len() > self.n.saturating_mul(2) {
             let cmp = &self.cmp;
             self.buf.select_nth_unstable_by(self.n, |a, b| cmp(a, b));
-            self.buf.truncate(self.n);
+            self.buf.truncate(self.n + 1);
+            self.barred = true;
         }
     }
 
@@ -135,6 +147,9 @@ mod tests {
             let want: Vec<_> = all.iter().take(n).copied().collect();
             assert_eq!(top_n(items.iter().copied(), n, cmp), want, "n = {n}");
             assert_eq!(top_n(items.iter().rev().copied(), n, cmp), want, "n = {n}, reversed");
+            // Best first (every later item falls at the bar) and worst first (every one passes it).
+            assert_eq!(top_n(all.iter().copied(), n, cmp), want, "n = {n}, best first");
+            assert_eq!(top_n(all.iter().rev().copied(), n, cmp), want, "n = {n}, worst first");
         }
     }
 

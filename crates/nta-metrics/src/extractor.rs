@@ -9,7 +9,7 @@ mod shard;
 use crate::config::ExtractConfig;
 use crate::evidence::MacAddr;
 use crate::flow_record::FlowRecord;
-use crate::flows::FlowTable;
+use crate::flows::{FlowTable, Keyed};
 use crate::hello::HelloReassembler;
 use crate::hosts::{ArpMemory, Opened};
 use crate::record::WindowRecord;
@@ -285,8 +285,10 @@ impl Extractor {
     /// port counters in the newest window), to be called a few packets before
     /// [`Extractor::push_frame`] takes it: the misses of several packets then overlap.
     #[inline]
-    pub(crate) fn prefetch(&self, s: &PacketSummary) {
-        self.flows.prefetch(s);
+    pub(crate) fn prefetch(&self, s: &PacketSummary, keyed: Option<&Keyed>) {
+        if let Some(k) = keyed {
+            self.flows.prefetch(s, k);
+        }
         if let Some(w) = self.windows.back() {
             w.prefetch(s);
         }
@@ -306,6 +308,20 @@ impl Extractor {
     /// [`Extractor::push`] with the packet's bytes (`frame`), from which flow records take
     /// their application hint.
     pub fn push_frame(&mut self, s: &PacketSummary, frame: &[u8], source: usize, emit: &mut dyn FnMut(WindowRecord)) {
+        self.push_keyed(s, Keyed::of(s).as_ref(), frame, source, emit);
+    }
+
+    /// [`Extractor::push_frame`] of a packet whose flow key [`Keyed::of`] made (the decoding
+    /// workers make it beside the summary).
+    #[inline]
+    pub(crate) fn push_keyed(
+        &mut self,
+        s: &PacketSummary,
+        keyed: Option<&Keyed>,
+        frame: &[u8],
+        source: usize,
+        emit: &mut dyn FnMut(WindowRecord),
+    ) {
         self.counts.packets_processed += 1;
         self.last_source = 1u64 << source.min(63);
         let ts = s.ts_ns;
@@ -321,7 +337,7 @@ impl Extractor {
             self.advance(ts);
         }
         let idx = if quiet { self.current } else { self.index_of(ts) };
-        let ev = self.flows.packet(s, frame, self.clock.unwrap_or(ts).max(ts));
+        let ev = self.flows.packet(s, keyed, frame, self.clock.unwrap_or(ts).max(ts));
         if let Network::Arp(a) = s.network {
             self.arp.claim(a.sender, MacAddr(a.sender_mac));
         }

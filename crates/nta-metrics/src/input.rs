@@ -2,6 +2,7 @@
 //! streams with their kernel counters) read into batches of frames in timestamp order, with
 //! [`FileSummary`] and [`Progress`] of what was read.
 
+use crate::flows::Keyed;
 use nta_capture::{CaptureReader, LinkType, Packet};
 use nta_parsing::{Census, PacketSummary, TunnelLayer, decode_into};
 use rayon::prelude::*;
@@ -72,6 +73,8 @@ pub(crate) struct Batch {
     pub(crate) summaries: Vec<(PacketSummary, u32)>,
     /// The shard of each packet ([`crate::shards::shard_of`]), computed while decoding.
     pub(crate) shards: Vec<u8>,
+    /// The flow key of each packet with IP ([`Keyed::of`]), made while decoding.
+    pub(crate) keys: Vec<Option<Keyed>>,
     /// Census of `summaries`, counted on the decoding side.
     pub(crate) census: Census,
     /// Live sources' kernel counters since the previous batch (received, dropped).
@@ -110,15 +113,17 @@ impl Batch {
         let blank = nta_parsing::decode_frame(nta_capture::LinkType::ETHERNET, &[]);
         self.summaries.resize(n, (blank, 0));
         self.shards.resize(n, 0);
+        self.keys.resize(n, None);
         let data = &self.data;
         let census = self
             .summaries
             .par_iter_mut()
             .zip(self.shards.par_iter_mut())
+            .zip(self.keys.par_iter_mut())
             .zip(self.meta.par_iter())
             .with_min_len(1024)
             // Boxed: the accumulator moves from packet to packet.
-            .fold(Box::<Census>::default, |mut census, (((s, source), shard), m)| {
+            .fold(Box::<Census>::default, |mut census, ((((s, source), shard), key), m)| {
                 let bytes = data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
                 let p = Packet {
                     ts_ns: m.ts_ns,
@@ -130,7 +135,8 @@ impl Batch {
                 };
                 decode_into(&p, layer, s);
                 *source = m.source;
-                *shard = crate::shards::shard_of(s, shards);
+                *key = Keyed::of(s);
+                *shard = crate::shards::shard_of(key.as_ref(), shards);
                 census.add(s);
                 census
             })

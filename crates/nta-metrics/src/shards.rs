@@ -22,12 +22,11 @@
 use crate::config::ExtractConfig;
 use crate::extractor::{ExtractCounts, Extractor};
 use crate::flow_record::FlowRecord;
+use crate::flows::Keyed;
 use crate::input::{Batch, Meta};
 use crate::record::WindowRecord;
 use crate::window::WindowAcc;
-use nta_parsing::{PacketSummary, Transport};
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 /// Flow records' room kept between segments (a gap that ends a whole table needs more, once).
 const FLOWS_KEPT: usize = 4096;
@@ -44,25 +43,17 @@ const PRESSURE_EVERY: usize = 64;
 /// ends and the shards' closed windows are merged.
 const SEGMENT_EVENTS: u32 = 32;
 
-/// The shard of a packet among `count` (a power of two): a hash of its flow key's endpoints,
-/// the same both ways (the ports are those the flow table keys on). Packets without IP go to
-/// shard 0.
+/// The shard of a packet among `count` (a power of two), from its flow key `k`
+/// ([`Keyed::shard_hash`]: the endpoints and protocol, the same both ways; the ports are
+/// those the flow table keys on). Packets without IP go to shard 0.
 #[inline]
-pub(crate) fn shard_of(s: &PacketSummary, count: usize) -> u8 {
+pub(crate) fn shard_of(k: Option<&Keyed>, count: usize) -> u8 {
     if count <= 1 {
         return 0;
     }
-    let Some(ip) = s.ip else { return 0 };
-    let (sp, dp) = match s.transport {
-        Transport::Tcp(t) => (t.src_port, t.dst_port),
-        Transport::Udp(u) => (u.src_port, u.dst_port),
-        _ => (0, 0),
-    };
-    let (a, b) = ((ip.src, sp), (ip.dst, dp));
-    let (lo, hi) = if crate::flows::endpoint_le(a, b) { (a, b) } else { (b, a) };
-    let h = rustc_hash::FxBuildHasher.hash_one((lo, hi, ip.protocol));
+    let Some(k) = k else { return 0 };
     // The high bits: Fx's low bits mix least.
-    ((h >> 40) & (count as u64 - 1)) as u8
+    ((k.shard_hash() >> 40) & (count as u64 - 1)) as u8
 }
 
 /// One shard: an extractor and the flow records it ended in the current segment.
@@ -79,7 +70,8 @@ impl Shard {
             let Some((s, src)) = b.summaries.get(seq) else { return };
             let frame = b.data.get(m.start as usize..(m.start + m.len) as usize).unwrap_or_default();
             self.x.set_seq(seq as u32);
-            self.x.push_frame(s, frame, *src as usize, &mut |_| {});
+            let keyed = b.keys.get(seq).and_then(Option::as_ref);
+            self.x.push_keyed(s, keyed, frame, *src as usize, &mut |_| {});
         } else {
             // Only the clock moves: the packet's time and source are in its metadata.
             self.x.tick(seq as u32, m.ts_ns, m.source as usize);
@@ -106,7 +98,7 @@ fn run_group(first: usize, group: &mut [Shard], b: &Batch, range: std::ops::Rang
             && let (Some((s, _)), Some(&o)) = (b.summaries.get(ahead), b.shards.get(ahead))
             && let Some(sh) = group.get(usize::from(o).wrapping_sub(first))
         {
-            sh.x.prefetch(s);
+            sh.x.prefetch(s, b.keys.get(ahead).and_then(Option::as_ref));
         }
         for (i, sh) in group.iter_mut().enumerate() {
             sh.packet((first + i) as u8, owner, b, seq, m);

@@ -4,7 +4,6 @@
 
 use super::{Flow, FlowKey};
 use crate::prefetch;
-use std::hash::BuildHasher;
 
 /// Slots of the array of half-open attempts (a power of two): 65,536 × ~180 bytes, in sets
 /// of [`WAYS`].
@@ -38,9 +37,9 @@ pub(crate) struct Embryos {
 }
 
 impl Embryos {
-    /// The key's set and fingerprint.
-    fn set_of(&self, key: &FlowKey) -> (usize, u32) {
-        let h = rustc_hash::FxBuildHasher.hash_one(key);
+    /// The set and fingerprint of a key with hash `h` ([`super::hash_key`]).
+    #[inline]
+    fn set_of(&self, h: u64) -> (usize, u32) {
         ((h as usize) & (self.sets() - 1), ((h >> 32) as u32) | 1)
     }
 
@@ -49,9 +48,10 @@ impl Embryos {
         (SETS >> self.shift).max(1)
     }
 
-    /// The attempt of `key`, taken out, if one is held and still alive at `ts`.
-    pub(super) fn take(&mut self, key: &FlowKey, ts: i64, idle_ns: i64, active_ns: i64) -> Option<Flow> {
-        let (set, tag) = self.set_of(key);
+    /// The attempt of `key` (whose hash is `hash`), taken out, if one is held and still alive
+    /// at `ts`.
+    pub(super) fn take(&mut self, key: &FlowKey, hash: u64, ts: i64, idle_ns: i64, active_ns: i64) -> Option<Flow> {
+        let (set, tag) = self.set_of(hash);
         let tags = self.tags.get_mut(set)?;
         for (way, t) in tags.iter_mut().enumerate() {
             if *t != tag {
@@ -76,9 +76,9 @@ impl Embryos {
         None
     }
 
-    /// Holds `f` in its set: in an empty slot, else in place of the oldest attempt there
-    /// (which is forgotten).
-    pub(super) fn put(&mut self, f: Flow) {
+    /// Holds `f` (the hash of whose key is `hash`) in its set: in an empty slot, else in place
+    /// of the oldest attempt there (which is forgotten).
+    pub(super) fn put(&mut self, f: Flow, hash: u64) {
         if self.slots.is_empty() {
             let sets = self.sets();
             self.slots = vec![f; sets * WAYS];
@@ -86,7 +86,7 @@ impl Embryos {
             self.next = vec![0; sets];
             self.packets = vec![0; sets * WAYS];
         }
-        let (set, tag) = self.set_of(&f.key);
+        let (set, tag) = self.set_of(hash);
         let (Some(tags), Some(next)) = (self.tags.get_mut(set), self.next.get_mut(set)) else { return };
         let way = match tags.iter().position(|t| *t == 0) {
             Some(w) => {
@@ -108,11 +108,12 @@ impl Embryos {
         }
     }
 
-    /// Asks for the lines an attempt of `key` will touch: its set's fingerprints and the slot
-    /// the next attempt there takes (under a flood the sets are full: the oldest way).
+    /// Asks for the lines an attempt of a key with `hash` will touch: its set's fingerprints
+    /// and the slot the next attempt there takes (under a flood the sets are full: the oldest
+    /// way).
     #[inline]
-    pub(super) fn prefetch(&self, key: &FlowKey) {
-        let (set, _) = self.set_of(key);
+    pub(super) fn prefetch(&self, hash: u64) {
+        let (set, _) = self.set_of(hash);
         let Some(tags) = self.tags.get(set) else { return };
         prefetch::read(tags);
         let way = self.next.get(set).map_or(0, |n| usize::from(*n) % WAYS);

@@ -101,12 +101,14 @@ impl FlowTable {
     /// The server name of a ClientHello put together from several segments, for the flow of
     /// `s` (its last segment), when exporting and the flow has no hint yet.
     pub(crate) fn set_tls_hint(&mut self, s: &PacketSummary, frame: &[u8], name: String) {
-        let (Some(ip), Transport::Tcp(t)) = (s.ip, s.transport) else { return };
-        if !self.export {
+        if !self.export || !matches!(s.transport, Transport::Tcp(_)) {
             return;
         }
-        let (key, _) = self.key(s, frame, &ip, t.src_port, t.dst_port);
-        if let Some(i) = self.index.get(&key)
+        let Some(mut k) = super::Keyed::of(s) else { return };
+        if s.encap.depth > 0 {
+            k = self.tunnelled(s, frame, &k);
+        }
+        if let Some(i) = self.index.get(&k.key, k.hash)
             && !self.hints.contains_key(&i)
         {
             self.hints.insert(i, AppHint { kind: "tls".into(), name });

@@ -11,8 +11,9 @@ mod packet;
 
 use crate::flow_record::{AppHint, EndReason, FlowRecord, FlowTunnel};
 use nta_parsing::{IpSummary, PacketSummary, Tunnel};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 /// The most flows a table may be set to hold (about 250 bytes each: ~5 GB).
@@ -37,7 +38,7 @@ impl Default for FlowConfig {
 
 /// Canonical key: the lower endpoint first, so both directions share the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey {
+pub(crate) struct FlowKey {
     vlan: u16,
     proto: u8,
     lo: (IpAddr, u16),
@@ -56,6 +57,41 @@ impl FlowKey {
         let src_is_lo = endpoint_le(a, b);
         let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
         (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel: 0 }, src_is_lo)
+    }
+}
+
+/// The hash of a flow key: the index, its filter and the sets of half-open attempts all use it.
+#[inline]
+fn hash_key(key: &FlowKey) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+/// A packet's flow key as if it came through no tunnel, whether its sender is the key's `lo`,
+/// and the key's hash: made once per packet by the decoding workers (in parallel), then read
+/// by the shard split, the prefetch and the table (the key of two `IpAddr` endpoints costs as
+/// much to build and hash as the rest of a lookup).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keyed {
+    key: FlowKey,
+    hash: u64,
+    src_is_lo: bool,
+}
+
+impl Keyed {
+    /// The key of an IP packet (TCP and UDP with their ports, other protocols with none).
+    #[inline]
+    pub(crate) fn of(s: &PacketSummary) -> Option<Keyed> {
+        let ip = s.ip.as_ref()?;
+        let (sp, dp) = s.ports().unwrap_or_default();
+        let (key, src_is_lo) = FlowKey::untunnelled(s, ip, sp, dp);
+        Some(Keyed { key, hash: hash_key(&key), src_is_lo })
+    }
+
+    /// The hash that spreads flows over shards: the endpoints and the protocol (not the VLAN
+    /// nor the tunnel), the same both ways.
+    #[inline]
+    pub(crate) fn shard_hash(&self) -> u64 {
+        FxBuildHasher.hash_one((self.key.lo, self.key.hi, self.key.proto))
     }
 }
 
@@ -222,15 +258,14 @@ impl FlowTable {
         }
     }
 
-    /// The key of a packet with IP header `ip` and ports `sp`, `dp` (its tunnel's endpoints
-    /// read from `frame`), and whether its source is the key's `lo` endpoint.
-    #[inline]
-    fn key(&mut self, s: &PacketSummary, frame: &[u8], ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
-        let (mut key, src_is_lo) = FlowKey::untunnelled(s, ip, sp, dp);
-        if s.encap.depth > 0 {
-            key.tunnel = self.tunnel_number(s, frame);
-        }
-        (key, src_is_lo)
+    /// The key `k` of a tunnelled packet `s` ([`Keyed::of`]) with its tunnel's number (the
+    /// tunnel's endpoints read from `frame`).
+    #[cold]
+    fn tunnelled(&mut self, s: &PacketSummary, frame: &[u8], k: &Keyed) -> Keyed {
+        let mut k = *k;
+        k.key.tunnel = self.tunnel_number(s, frame);
+        k.hash = hash_key(&k.key);
+        k
     }
 
     /// The number of the tunnel a decapsulated packet came through.
@@ -286,7 +321,7 @@ impl FlowTable {
     fn remove(&mut self, i: u32) {
         self.unlink(i);
         if let Some(f) = self.slab.get(i as usize) {
-            self.index.remove(&f.key);
+            self.index.remove(&f.key, hash_key(&f.key));
         }
         self.free.push(i);
     }

@@ -13,7 +13,7 @@
 //! not depend on admission; attempts replaced before their third packet are counted
 //! ([`FlowTable::unadmitted`]) and get no flow record.
 
-use super::{EndReason, Flow, FlowEvents, FlowKey, FlowTable, NIL, TIME_WAIT_NS, tunnel_of};
+use super::{EndReason, Flow, FlowEvents, FlowKey, FlowTable, Keyed, NIL, TIME_WAIT_NS, tunnel_of};
 use nta_parsing::{IpSummary, PacketSummary, TcpFlags, Transport};
 
 /// What the packet says about its TCP handshake.
@@ -33,33 +33,38 @@ impl FlowTable {
         self.index.len() >= self.cfg.max_flows / 2
     }
 
-    /// Asks for the lines packet `s` will touch in the index's filter and the array of
-    /// half-open attempts when the table is crowded: called a few packets ahead.
+    /// Asks for the lines packet `s` (its key `k`) will touch in the index's filter and the
+    /// array of half-open attempts when the table is crowded: called a few packets ahead.
     #[inline]
-    pub(crate) fn prefetch(&self, s: &PacketSummary) {
+    pub(crate) fn prefetch(&self, s: &PacketSummary, k: &Keyed) {
         if !self.crowded() || s.encap.depth > 0 {
             return;
         }
-        let Some(ip) = &s.ip else { return };
-        let (sp, dp) = s.ports().unwrap_or_default();
-        let (key, _) = FlowKey::untunnelled(s, ip, sp, dp);
-        self.index.prefetch(&key);
+        self.index.prefetch(k.hash);
         if matches!(s.transport, Transport::Tcp(_)) {
-            self.embryos.prefetch(&key);
+            self.embryos.prefetch(k.hash);
         }
     }
 
-    /// Accounts one packet at `ts`; `frame` (the packet's bytes, or empty) gives flow records
-    /// their application hint.
-    pub(crate) fn packet(&mut self, s: &PacketSummary, frame: &[u8], ts: i64) -> FlowEvents {
+    /// Accounts one packet at `ts`, whose key [`Keyed::of`] made (`keyed`: none without IP);
+    /// `frame` (the packet's bytes, or empty) gives flow records their application hint.
+    pub(crate) fn packet(&mut self, s: &PacketSummary, keyed: Option<&Keyed>, frame: &[u8], ts: i64) -> FlowEvents {
         let mut ev = FlowEvents::default();
-        let Some(ip) = &s.ip else { return ev };
+        let (Some(ip), Some(keyed)) = (&s.ip, keyed) else { return ev };
         let (sp, dp, tcp_flags) = match s.transport {
             Transport::Tcp(t) => (t.src_port, t.dst_port, Some(t.flags)),
             Transport::Udp(u) => (u.src_port, u.dst_port, None),
             _ => (0, 0, None),
         };
-        let (key, src_is_lo) = self.key(s, frame, ip, sp, dp);
+        // A tunnelled packet's key gets its tunnel's number (and is hashed again).
+        let tunnelled;
+        let keyed = if s.encap.depth > 0 {
+            tunnelled = self.tunnelled(s, frame, keyed);
+            &tunnelled
+        } else {
+            keyed
+        };
+        let (key, hash, src_is_lo) = (&keyed.key, keyed.hash, keyed.src_is_lo);
         let hs = Handshake {
             flags: tcp_flags,
             syn_only: tcp_flags.is_some_and(|f| f.syn() && !f.ack()),
@@ -67,7 +72,7 @@ impl FlowTable {
             flag_bits: tcp_flags.map_or(0, |f| f.0 & 0xff),
         };
 
-        let mut slot = if self.crowded() { self.index.get_filtered(&key) } else { self.index.get(&key) };
+        let mut slot = if self.crowded() { self.index.get_filtered(key, hash) } else { self.index.get(key, hash) };
         if let Some(i) = slot
             && let Some(f) = self.slab.get(i as usize)
             && ts.saturating_sub(f.first_ts) >= self.cfg.active_ns
@@ -83,7 +88,7 @@ impl FlowTable {
                 i
             }
             None if !hs.syn_only
-                && let Some(&(t, slot)) = self.closed.get(&key)
+                && let Some(&(t, slot)) = self.closed.get(key)
                 && ts.saturating_sub(t) < TIME_WAIT_NS =>
             {
                 // The tail of a closed connection: counted in its record, not a new flow.
@@ -96,7 +101,7 @@ impl FlowTable {
             None => {
                 let apart = tcp_flags.is_some() && key.tunnel == 0;
                 let held = if apart && self.embryos.held() > 0 {
-                    self.embryos.take(&key, ts, self.cfg.idle_ns, self.cfg.active_ns)
+                    self.embryos.take(key, hash, ts, self.cfg.idle_ns, self.cfg.active_ns)
                 } else {
                     None
                 };
@@ -104,22 +109,22 @@ impl FlowTable {
                     Some(mut f) if hs.syn_only || hs.syn_ack => {
                         // Still in its handshake: stays apart.
                         update(&mut f, src_is_lo, hs, s.packet_len(), ts, &mut ev);
-                        self.embryos.put(f);
+                        self.embryos.put(f, hash);
                         return ev;
                     }
                     // Past its handshake: its flow, then this packet as any other (which
                     // puts it back at the tail of the activity list).
                     Some(f) => {
-                        let i = self.admit(f, &mut ev);
+                        let i = self.admit(f, hash, &mut ev);
                         self.unlink(i);
                         i
                     }
                     None => {
-                        let f = self.new_flow(s, frame, key, src_is_lo, ip, (sp, dp), hs, ts, &mut ev);
+                        let f = self.new_flow(s, frame, *key, src_is_lo, ip, (sp, dp), hs, ts, &mut ev);
                         if apart && self.crowded() && (hs.syn_only || hs.syn_ack) {
-                            self.embryos.put(f);
+                            self.embryos.put(f, hash);
                         } else {
-                            let i = self.admit(f, &mut ev);
+                            let i = self.admit(f, hash, &mut ev);
                             self.hint(i, s, frame);
                         }
                         return ev;
@@ -139,14 +144,14 @@ impl FlowTable {
                 // packets are counted in its record, written when the time-wait ends.
                 let slot = if self.export {
                     self.unlink(i);
-                    self.index.remove(&key);
+                    self.index.remove(key, hash);
                     i
                 } else {
                     self.remove(i);
                     NIL
                 };
-                self.closed.insert(key, (ts, slot));
-                self.closed_order.push_back((ts, key, slot));
+                self.closed.insert(*key, (ts, slot));
+                self.closed_order.push_back((ts, *key, slot));
             } else {
                 self.finish_flow(i, EndReason::Closed);
                 self.remove(i);
@@ -207,8 +212,9 @@ impl FlowTable {
         flow
     }
 
-    /// Puts a flow in the table (the least recently active evicted when full); its slot.
-    fn admit(&mut self, flow: Flow, ev: &mut FlowEvents) -> u32 {
+    /// Puts a flow (the hash of whose key is `hash`) in the table (the least recently active
+    /// evicted when full); its slot.
+    fn admit(&mut self, flow: Flow, hash: u64, ev: &mut FlowEvents) -> u32 {
         if self.index.len() >= self.cfg.max_flows.max(1) && self.head != NIL {
             let h = self.head;
             self.finish_flow(h, EndReason::Evicted);
@@ -228,7 +234,7 @@ impl FlowTable {
                 (self.slab.len() - 1) as u32
             }
         };
-        self.index.insert(key, i);
+        self.index.insert(key, hash, i);
         self.push_back(i);
         i
     }

@@ -24,29 +24,45 @@ impl HostAcc {
         // (one address per probe, no hash table); the grouping by host and by port only for
         // the sources ranked (a spoofed flood in short windows makes every source a
         // candidate: ranking them first keeps this linear and its memory small).
-        let mut initiators: Vec<IpAddr> = self.probes.keys().map(|k| k.0).collect();
-        initiators.sort_unstable();
-        let mut arp_by_src: FxHashMap<IpAddr, u64> = FxHashMap::default();
+        // The addresses sort as integers (an `IpAddr` compares variant first, slower).
+        let (mut v4, mut v6): (Vec<u32>, Vec<u128>) = (Vec::new(), Vec::new());
+        for (src, ..) in self.probes.keys() {
+            match src {
+                IpAddr::V4(a) => v4.push(a.to_bits()),
+                IpAddr::V6(a) => v6.push(a.to_bits()),
+            }
+        }
+        v4.sort_unstable();
+        v6.sort_unstable();
+        let mut arp_by_src: FxHashMap<Ipv4Addr, u64> = FxHashMap::default();
         for (sender, _) in &self.arp_targets {
-            *arp_by_src.entry(IpAddr::V4(*sender)).or_insert(0) += 1;
+            *arp_by_src.entry(*sender).or_insert(0) += 1;
         }
         // (address, probes, ARP targets), most active first.
         let rank = |a: &(IpAddr, u64, u64), b: &(IpAddr, u64, u64)| b.1.max(b.2).cmp(&a.1.max(a.2)).then(a.0.cmp(&b.0));
         let mut ranked = TopN::new(EVIDENCE_LIST_LEN, rank);
-        for run in initiators.chunk_by(|a, b| a == b) {
-            if let Some(&ip) = run.first() {
-                let (probes, arp) = (run.len() as u64, arp_by_src.get(&ip).copied().unwrap_or(0));
-                if probes >= floor64(10) || arp >= floor64(10) {
-                    ranked.push((ip, probes, arp));
-                }
+        let mut candidate = |ip: IpAddr, probes: u64, arp: u64| {
+            if probes >= floor64(10) || arp >= floor64(10) {
+                ranked.push((ip, probes, arp));
+            }
+        };
+        for run in v4.chunk_by(|a, b| a == b) {
+            if let Some(&a) = run.first() {
+                let ip = Ipv4Addr::from_bits(a);
+                candidate(IpAddr::V4(ip), run.len() as u64, arp_by_src.get(&ip).copied().unwrap_or(0));
+            }
+        }
+        for run in v6.chunk_by(|a, b| a == b) {
+            if let Some(&a) = run.first() {
+                candidate(IpAddr::V6(std::net::Ipv6Addr::from_bits(a)), run.len() as u64, 0);
             }
         }
         for (&ip, &arp) in &arp_by_src {
-            if arp >= floor64(10) && initiators.binary_search(&ip).is_err() {
-                ranked.push((ip, 0, arp));
+            if v4.binary_search(&ip.to_bits()).is_err() {
+                candidate(IpAddr::V4(ip), 0, arp);
             }
         }
-        drop(initiators);
+        drop((v4, v6));
         let ranked = ranked.into_sorted();
         let mut per_pair: FxHashMap<(IpAddr, IpAddr), u64> = FxHashMap::default();
         let mut per_port: FxHashMap<(IpAddr, u16), u64> = FxHashMap::default();
@@ -157,27 +173,27 @@ impl HostAcc {
             })
             .collect();
 
-        // Connections: repeated flows to one service.
+        // Connections: repeated flows to one service (ranked first: the completions of the
+        // first ten only are looked up).
         ev.connections = top_n(
-            self.probes.iter().filter(|(_, p)| p.flows >= floor(3)).map(|((src, dst, proto, port), p)| {
-                ConnectionEvidence {
-                    src: *src,
-                    dst: *dst,
-                    proto: *proto,
-                    port: *port,
-                    attempts: u64::from(p.flows),
-                    completed: if *proto == 6 {
-                        u64::from(self.completions.get(&(*src, *dst, *port)).copied().unwrap_or(0))
-                    } else {
-                        0
-                    },
-                }
-            }),
+            self.probes.iter().filter(|(_, p)| p.flows >= floor(3)).map(|(k, p)| (p.flows, *k)),
             EVIDENCE_LIST_LEN,
-            |a, b| {
-                b.attempts.cmp(&a.attempts).then((a.src, a.dst, a.proto, a.port).cmp(&(b.src, b.dst, b.proto, b.port)))
+            |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)),
+        )
+        .into_iter()
+        .map(|(attempts, (src, dst, proto, port))| ConnectionEvidence {
+            src,
+            dst,
+            proto,
+            port,
+            attempts: u64::from(attempts),
+            completed: if proto == 6 {
+                u64::from(self.completions.get(&(src, dst, port)).copied().unwrap_or(0))
+            } else {
+                0
             },
-        );
+        })
+        .collect();
 
         // DNS: per (client, resolver, domain).
         let mut names: FxHashMap<(IpAddr, u64), u64> = FxHashMap::default();
