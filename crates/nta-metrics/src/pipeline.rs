@@ -117,9 +117,13 @@ fn run(
     source.fill(&mut ready);
     source.probe(&mut ready);
     ready.decode(cfg.tunnels, cfg.shards);
+    // With a thread to spare beside the shards' walks, the next batch is decoded there too;
+    // with as many walks as threads, the reading thread goes on to a walk once it has read,
+    // and the batch is decoded after, on every thread (else one walk waits for the decoding).
+    let decode_beside = shards.walks() < threads;
     while !ready.meta.is_empty() {
-        // Accumulate `ready` (its shards in parallel) while the next batch is read and
-        // decoded beside it. Records are delivered as soon as they are complete, not after
+        // Accumulate `ready` (its shards in parallel) while the next batch is read (and
+        // decoded) beside it. Records are delivered as soon as they are complete, not after
         // the read beside (which, from a stream, may wait for the next packets).
         census.merge(&ready.census);
         rayon::join(
@@ -134,9 +138,14 @@ fn run(
             || {
                 source.fill(&mut next);
                 source.probe(&mut next);
-                next.decode(cfg.tunnels, cfg.shards);
+                if decode_beside {
+                    next.decode(cfg.tunnels, cfg.shards);
+                }
             },
         );
+        if !decode_beside {
+            next.decode(cfg.tunnels, cfg.shards);
+        }
         if let Some(e) = failed.take().or(flow_failed.take()) {
             return Err(Error::Output(e));
         }

@@ -153,6 +153,17 @@ impl Shards {
         }
     }
 
+    /// Shards per walk: as many walks as threads (of the current rayon pool), or shards.
+    fn per_walk(&self) -> usize {
+        let count = self.shards.len().max(1);
+        count.div_ceil(rayon::current_num_threads().clamp(1, count))
+    }
+
+    /// How many walks (groups of shards, one per thread) each segment of a batch takes.
+    pub(crate) fn walks(&self) -> usize {
+        self.shards.len().max(1).div_ceil(self.per_walk())
+    }
+
     /// Whether the run created more windows than `max_windows` allows: the caller stops.
     pub(crate) fn over_limit(&self) -> bool {
         self.shards.iter().any(|s| s.x.over_limit())
@@ -172,8 +183,7 @@ impl Shards {
         while start < n && !self.over_limit() && !self.stopped {
             let end = self.segment_end(b, start);
             // As many groups of shards as threads, each walking the segment once.
-            let count = self.shards.len().max(1);
-            let per_group = count.div_ceil(rayon::current_num_threads().clamp(1, count));
+            let per_group = self.per_walk();
             self.shards
                 .par_chunks_mut(per_group)
                 .enumerate()
