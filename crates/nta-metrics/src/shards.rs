@@ -24,6 +24,7 @@ use crate::extractor::{ExtractCounts, Extractor};
 use crate::flow_record::FlowRecord;
 use crate::flows::Keyed;
 use crate::input::{Batch, Meta};
+use crate::prefetch;
 use crate::record::WindowRecord;
 use crate::window::WindowAcc;
 use rayon::prelude::*;
@@ -84,13 +85,32 @@ impl Shard {
 
 /// Walks packets `range` of `b` once for a group of shards (numbered from `first`): each
 /// accounts its packets and ticks on the others. One walk per thread reads the batch in order.
-fn run_group(first: usize, group: &mut [Shard], b: &Batch, range: std::ops::Range<usize>) {
+fn run_group(first: usize, group: &mut [Shard], count: usize, b: &Batch, range: std::ops::Range<usize>) {
     let (metas, owners) =
         (b.meta.get(range.clone()).unwrap_or_default(), b.shards.get(range.clone()).unwrap_or_default());
     let mut pressed = group.iter().any(|sh| sh.x.pressed());
+    // A walk of some of the shards reads their packets' summaries scattered over the batch.
+    let partial = group.len() < count;
     for (seq, (m, &owner)) in range.zip(metas.iter().zip(owners)) {
         if seq % PRESSURE_EVERY == 0 {
             pressed = group.iter().any(|sh| sh.x.pressed());
+        }
+        // Under a flood or when walking some of the shards, the packet `2 × AHEAD` places on,
+        // if this walk's: its summary and key (scattered over the batch with several shards;
+        // read by the prefetch below, or by the walk).
+        let far = seq + 2 * AHEAD;
+        if (pressed || partial)
+            && let (Some((s, _)), Some(&o)) = (b.summaries.get(far), b.shards.get(far))
+            && usize::from(o).wrapping_sub(first) < group.len()
+        {
+            prefetch::read(&s.app);
+            prefetch::read(&s.ts_ns);
+            prefetch::read(&s.ip);
+            prefetch::read(&s.transport);
+            prefetch::read(&s.link_supported);
+            if let Some(k) = b.keys.get(far) {
+                prefetch::read(k);
+            }
         }
         // Under a flood, the packet `AHEAD` places on: its owner asks for the lines it will touch.
         let ahead = seq + AHEAD;
@@ -183,11 +203,11 @@ impl Shards {
         while start < n && !self.over_limit() && !self.stopped {
             let end = self.segment_end(b, start);
             // As many groups of shards as threads, each walking the segment once.
-            let per_group = self.per_walk();
+            let (per_group, count) = (self.per_walk(), self.shards.len());
             self.shards
                 .par_chunks_mut(per_group)
                 .enumerate()
-                .for_each(|(g, group)| run_group(g * per_group, group, b, start..end));
+                .for_each(|(g, group)| run_group(g * per_group, group, count, b, start..end));
             self.merge(emit, flows);
             start = end;
         }

@@ -2,10 +2,85 @@
 //! "admission"): a fixed array of sets of [`WAYS`] slots indexed by the key's hash, the newest
 //! attempt replacing the oldest of its set.
 
-use super::{Flow, FlowKey};
+use super::{Flow, FlowKey, NIL};
 use crate::prefetch;
 
-/// Slots of the array of half-open attempts (a power of two): 65,536 × ~180 bytes, in sets
+/// A half-open attempt as a set holds it: what the [`Flow`] of a TCP handshake holds, without
+/// what such a flow never has (a tunnel, ICMP type and code, an application hint, a place in
+/// the activity list) — 112 bytes where a `Flow` takes 176, so a slot spans two or three cache
+/// lines, not three or four, and the array a third fewer pages.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)] // fields in this order: `prefetch` asks for the first, middle and last bytes
+struct Attempt {
+    key: FlowKey,
+    first_ts: i64,
+    last_ts: i64,
+    /// The SYN's time while unanswered (when `bits` has [`Attempt::SYN_TS`]).
+    syn_ts: i64,
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    flags: [u16; 2],
+    /// `lo_initiates`, `answered`, `established`, `fin_lo`, `fin_hi`, and whether `syn_ts` is set.
+    bits: u8,
+}
+
+impl Attempt {
+    const LO_INITIATES: u8 = 1;
+    const ANSWERED: u8 = 2;
+    const ESTABLISHED: u8 = 4;
+    const FIN_LO: u8 = 8;
+    const FIN_HI: u8 = 16;
+    const SYN_TS: u8 = 32;
+
+    /// The attempt of flow `f` (a TCP flow not in the table: no tunnel, no ICMP, no hint, no
+    /// neighbours — what [`Attempt::flow`] gives back).
+    #[inline]
+    fn of(f: &Flow) -> Attempt {
+        let bit = |b: bool, v: u8| if b { v } else { 0 };
+        Attempt {
+            key: f.key,
+            first_ts: f.first_ts,
+            last_ts: f.last_ts,
+            syn_ts: f.syn_ts.unwrap_or(0),
+            packets: f.packets,
+            bytes: f.bytes,
+            flags: f.flags,
+            bits: bit(f.lo_initiates, Self::LO_INITIATES)
+                | bit(f.answered, Self::ANSWERED)
+                | bit(f.established, Self::ESTABLISHED)
+                | bit(f.fin_lo, Self::FIN_LO)
+                | bit(f.fin_hi, Self::FIN_HI)
+                | bit(f.syn_ts.is_some(), Self::SYN_TS),
+        }
+    }
+
+    /// The flow this attempt was made of.
+    #[inline]
+    fn flow(&self) -> Flow {
+        let has = |v: u8| self.bits & v != 0;
+        Flow {
+            key: self.key,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            lo_initiates: has(Self::LO_INITIATES),
+            syn_ts: has(Self::SYN_TS).then_some(self.syn_ts),
+            answered: has(Self::ANSWERED),
+            established: has(Self::ESTABLISHED),
+            fin_lo: has(Self::FIN_LO),
+            fin_hi: has(Self::FIN_HI),
+            packets: self.packets,
+            bytes: self.bytes,
+            flags: self.flags,
+            icmp: (0, 0),
+            tunnel: None,
+            hinted: false,
+            prev: NIL,
+            next: NIL,
+        }
+    }
+}
+
+/// Slots of the array of half-open attempts (a power of two): 65,536 × 112 bytes, in sets
 /// of [`WAYS`].
 pub(crate) const EMBRYO_SLOTS: usize = 1 << 16;
 /// Slots per set: an attempt keeps its place until [`WAYS`] newer ones have come to its set
@@ -19,7 +94,7 @@ const SETS: usize = EMBRYO_SLOTS / WAYS;
 /// fingerprints first (16 bytes), the slots only on a match.
 #[derive(Debug, Default)]
 pub(crate) struct Embryos {
-    slots: Vec<Flow>,
+    slots: Vec<Attempt>,
     /// Per slot: 0 when empty, else the high half of the key's hash with its low bit set.
     tags: Vec<[u32; WAYS]>,
     /// Per set: the way the next attempt replaces when the set is full.
@@ -58,15 +133,15 @@ impl Embryos {
                 continue;
             }
             let i = set * WAYS + way;
-            let Some(f) = self.slots.get(i) else { continue };
-            if f.key != *key {
+            let Some(a) = self.slots.get(i) else { continue };
+            if a.key != *key {
                 continue;
             }
-            if ts.saturating_sub(f.last_ts) >= idle_ns || ts.saturating_sub(f.first_ts) >= active_ns {
+            if ts.saturating_sub(a.last_ts) >= idle_ns || ts.saturating_sub(a.first_ts) >= active_ns {
                 return None;
             }
             *t = 0;
-            let f = *f;
+            let f = a.flow();
             if let Some(p) = self.packets.get_mut(i) {
                 *p = 0;
             }
@@ -76,12 +151,13 @@ impl Embryos {
         None
     }
 
-    /// Holds `f` (the hash of whose key is `hash`) in its set: in an empty slot, else in place
-    /// of the oldest attempt there (which is forgotten).
-    pub(super) fn put(&mut self, f: Flow, hash: u64) {
+    /// Holds `f` (the hash of whose key is `hash`; a TCP flow not in the table) in its set: in
+    /// an empty slot, else in place of the oldest attempt there (which is forgotten).
+    pub(super) fn put(&mut self, f: &Flow, hash: u64) {
+        let a = Attempt::of(f);
         if self.slots.is_empty() {
             let sets = self.sets();
-            self.slots = vec![f; sets * WAYS];
+            self.slots = vec![a; sets * WAYS];
             self.tags = vec![[0; WAYS]; sets];
             self.next = vec![0; sets];
             self.packets = vec![0; sets * WAYS];
@@ -104,7 +180,7 @@ impl Embryos {
         let i = set * WAYS + way;
         let packets = u32::try_from(f.packets.iter().sum::<u64>()).unwrap_or(u32::MAX);
         if let (Some(t), Some(s), Some(p)) = (tags.get_mut(way), self.slots.get_mut(i), self.packets.get_mut(i)) {
-            (*t, *s, *p) = (tag, f, packets);
+            (*t, *s, *p) = (tag, a, packets);
         }
     }
 
@@ -118,12 +194,11 @@ impl Embryos {
         prefetch::read(tags);
         let way = self.next.get(set).map_or(0, |n| usize::from(*n) % WAYS);
         let i = set * WAYS + way;
-        if let Some(f) = self.slots.get(i) {
-            // A slot spans three or four lines: one field in each part of it.
-            prefetch::write(&f.key);
-            prefetch::write(&f.packets);
-            prefetch::write(&f.tunnel);
-            prefetch::write(&f.next);
+        if let Some(a) = self.slots.get(i) {
+            // A slot spans two or three lines: its first, middle and last bytes.
+            prefetch::write(&a.key);
+            prefetch::write(&a.syn_ts);
+            prefetch::write(&a.bits);
         }
         if let Some(p) = self.packets.get(i) {
             prefetch::write(p);
@@ -145,5 +220,54 @@ impl Embryos {
         self.forgotten += self.held;
         self.forgotten_packets += self.held_packets();
         *self = Embryos { forgotten: self.forgotten, forgotten_packets: self.forgotten_packets, ..Embryos::default() };
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    /// Every flow an attempt may be made of comes back field for field, whatever its flags.
+    #[test]
+    fn an_attempt_gives_back_its_flow() {
+        assert_eq!(std::mem::size_of::<Attempt>(), 112);
+        let v4 = |n: u8| IpAddr::V4(Ipv4Addr::new(192, 0, 2, n));
+        let keys = [
+            FlowKey { vlan: 0, proto: 6, lo: (v4(1), 1025), hi: (v4(2), 80), tunnel: 0 },
+            FlowKey {
+                vlan: 4094,
+                proto: 6,
+                lo: (IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
+                hi: (IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)), 65_535),
+                tunnel: 0,
+            },
+        ];
+        for key in keys {
+            for bits in 0u8..64 {
+                let b = |i: u8| bits & (1 << i) != 0;
+                let f = Flow {
+                    key,
+                    first_ts: -5,
+                    last_ts: i64::MAX,
+                    lo_initiates: b(0),
+                    syn_ts: b(5).then_some(i64::from(bits) - 40),
+                    answered: b(1),
+                    established: b(2),
+                    fin_lo: b(3),
+                    fin_hi: b(4),
+                    packets: [u64::MAX, u64::from(bits)],
+                    bytes: [7, u64::MAX - 1],
+                    flags: [0x1ff, u16::from(bits)],
+                    icmp: (0, 0),
+                    tunnel: None,
+                    hinted: false,
+                    prev: NIL,
+                    next: NIL,
+                };
+                assert_eq!(format!("{:?}", Attempt::of(&f).flow()), format!("{f:?}"), "bits {bits:#b}");
+            }
+        }
     }
 }

@@ -109,7 +109,7 @@ impl FlowTable {
                     Some(mut f) if hs.syn_only || hs.syn_ack => {
                         // Still in its handshake: stays apart.
                         update(&mut f, src_is_lo, hs, s.packet_len(), ts, &mut ev);
-                        self.embryos.put(f, hash);
+                        self.embryos.put(&f, hash);
                         return ev;
                     }
                     // Past its handshake: its flow, then this packet as any other (which
@@ -122,7 +122,7 @@ impl FlowTable {
                     None => {
                         let f = self.new_flow(s, frame, *key, src_is_lo, ip, (sp, dp), hs, ts, &mut ev);
                         if apart && self.crowded() && (hs.syn_only || hs.syn_ack) {
-                            self.embryos.put(f, hash);
+                            self.embryos.put(&f, hash);
                         } else {
                             let i = self.admit(f, hash, &mut ev);
                             self.hint(i, s, frame);
