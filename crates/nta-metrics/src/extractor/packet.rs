@@ -93,7 +93,7 @@ impl Extractor {
         let early = ev.from_initiator && ev.sender_packets <= 4 && matches!(s.app, nta_parsing::App::None);
         let hello = if frame.is_empty() { None } else { self.hello.packet(s, frame, early) };
         if let Some((name, _)) = &hello {
-            self.flows.set_tls_hint(s, frame, name.clone());
+            self.flows.set_tls_hint(s, keyed, frame, name.clone());
         }
         if let Some(win) = self.window(idx) {
             win.add(s, source, opened);

@@ -99,15 +99,14 @@ impl FlowTable {
     }
 
     /// The server name of a ClientHello put together from several segments, for the flow of
-    /// `s` (its last segment), when exporting and the flow has no hint yet.
-    pub(crate) fn set_tls_hint(&mut self, s: &PacketSummary, frame: &[u8], name: String) {
+    /// `s` (its last segment; `keyed` its key, [`Keyed::of`](super::Keyed::of)), when exporting
+    /// and the flow has no hint yet.
+    pub(crate) fn set_tls_hint(&mut self, s: &PacketSummary, keyed: Option<&super::Keyed>, frame: &[u8], name: String) {
+        let Some(k) = keyed else { return };
         if !self.export || !matches!(s.transport, Transport::Tcp(_)) {
             return;
         }
-        let Some(mut k) = super::Keyed::of(s) else { return };
-        if s.encap.depth > 0 {
-            k = self.tunnelled(s, frame, &k);
-        }
+        let k = if s.encap.depth > 0 { self.tunnelled(s, frame, k) } else { *k };
         if let Some(i) = self.index.get(&k.key, k.hash)
             && !self.hints.contains_key(&i)
         {

@@ -9,6 +9,7 @@
 use super::{FlowKey, hash_key};
 use crate::prefetch;
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 /// Most counters of the filter (4 MiB; a table set to more than a million flows shares them).
 const MAX_COUNTERS: usize = 1 << 22;
@@ -65,16 +66,16 @@ impl FlowIndex {
         }
     }
 
-    /// Indexes `key` (not indexed yet: the table looked it up first) at `slot`.
+    /// Indexes `key` at `slot` (one probe whether or not it was indexed).
     pub(super) fn insert(&mut self, key: FlowKey, hash: u64, slot: u32) {
         if self.counts.is_empty() {
             self.counts = vec![0; 1 << (64 - self.shift)];
         }
         let at = self.counter(hash);
-        match self.map.find_mut(hash, |(k, _)| *k == key) {
-            Some(e) => e.1 = slot,
-            None => {
-                self.map.insert_unique(hash, (key, slot), |(k, _)| hash_key(k));
+        match self.map.entry(hash, |(k, _)| *k == key, |(k, _)| hash_key(k)) {
+            Entry::Occupied(mut e) => e.get_mut().1 = slot,
+            Entry::Vacant(e) => {
+                e.insert((key, slot));
                 if let Some(c) = self.counts.get_mut(at) {
                     *c = c.saturating_add(1);
                 }

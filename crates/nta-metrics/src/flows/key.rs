@@ -2,7 +2,7 @@
 //! endpoint sent it and the key's hash, made once by the decoding workers) and
 //! [`endpoint_le`], the order that picks the key's lower endpoint.
 
-use nta_parsing::{IpSummary, PacketSummary};
+use nta_parsing::PacketSummary;
 use rustc_hash::FxBuildHasher;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -18,18 +18,6 @@ pub(crate) struct FlowKey {
     /// [`TunnelKey`](super::TunnelKey)s (0: none): two overlays with the same inner addresses
     /// never share a flow.
     pub(super) tunnel: u32,
-}
-
-impl FlowKey {
-    /// The key of a packet as if it came through no tunnel, and whether its sender is `lo`.
-    #[inline]
-    pub(super) fn untunnelled(s: &PacketSummary, ip: &IpSummary, sp: u16, dp: u16) -> (FlowKey, bool) {
-        let a = (ip.src, sp);
-        let b = (ip.dst, dp);
-        let src_is_lo = endpoint_le(a, b);
-        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
-        (FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel: 0 }, src_is_lo)
-    }
 }
 
 /// The hash of a flow key: the index, its filter and the sets of half-open attempts all use it.
@@ -55,7 +43,10 @@ impl Keyed {
     pub(crate) fn of(s: &PacketSummary) -> Option<Keyed> {
         let ip = s.ip.as_ref()?;
         let (sp, dp) = s.ports().unwrap_or_default();
-        let (key, src_is_lo) = FlowKey::untunnelled(s, ip, sp, dp);
+        let (a, b) = ((ip.src, sp), (ip.dst, dp));
+        let src_is_lo = endpoint_le(a, b);
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        let key = FlowKey { vlan: s.vlan.outer.unwrap_or(0), proto: ip.protocol, lo, hi, tunnel: 0 };
         Some(Keyed { key, hash: hash_key(&key), src_is_lo })
     }
 
@@ -69,7 +60,7 @@ impl Keyed {
 
 /// `a <= b` for endpoints (address, then port), with IPv4 pairs compared as one number.
 #[inline]
-pub(crate) fn endpoint_le(a: (IpAddr, u16), b: (IpAddr, u16)) -> bool {
+fn endpoint_le(a: (IpAddr, u16), b: (IpAddr, u16)) -> bool {
     match (a.0, b.0) {
         // An IPv4 address orders as its 32 bits, big-endian (`Ipv4Addr`'s `Ord`).
         (IpAddr::V4(x), IpAddr::V4(y)) => {
