@@ -112,40 +112,52 @@ fn run(
     // Records go out as they are complete; after a failed write nothing more is written.
     let mut failed: Option<std::io::Error> = None;
     let mut flow_failed: Option<std::io::Error> = None;
-    let (mut ready, mut next) = (Batch::default(), Batch::default());
+    let (mut ready, mut next, mut spare) = (Batch::default(), Batch::default(), Batch::default());
     let mut census = Census::default();
     source.fill(&mut ready);
     source.probe(&mut ready);
     ready.decode(cfg.tunnels, cfg.shards);
-    // With a thread to spare beside the shards' walks, the next batch is decoded there too;
-    // with as many walks as threads, the reading thread goes on to a walk once it has read,
-    // and the batch is decoded after, on every thread (else one walk waits for the decoding).
-    let decode_beside = shards.walks() < threads;
+    // With a thread to spare beside the shards' walks, the next batch is read and decoded
+    // there. With as many walks as threads, a third batch: while `ready` is walked, the batch
+    // after `next` is read beside and `next` — read during the last walks — is decoded by the
+    // first thread done with its walk (else the thread that reads would end its walk late
+    // and the others wait). A stream keeps two batches (a third would hold its records back).
+    let decode_beside = shards.walks() < threads || stream;
+    if !decode_beside {
+        source.fill(&mut next);
+        source.probe(&mut next);
+    }
     while !ready.meta.is_empty() {
         // Accumulate `ready` (its shards in parallel) while the next batch is read (and
         // decoded) beside it. Records are delivered as soon as they are complete, not after
         // the read beside (which, from a stream, may wait for the next packets).
         census.merge(&ready.census);
+        let (walked, reading) = if decode_beside { (&mut spare, &mut next) } else { (&mut next, &mut spare) };
         rayon::join(
             || {
-                shards.batch(&ready, &mut |r| deliver(emit, &mut failed, r), &mut |f| {
-                    deliver_flow(&mut flows, &mut flow_failed, f)
-                });
+                let side = || {
+                    if !decode_beside {
+                        walked.decode(cfg.tunnels, cfg.shards);
+                    }
+                };
+                shards.batch(
+                    &ready,
+                    &mut |r| deliver(emit, &mut failed, r),
+                    &mut |f| deliver_flow(&mut flows, &mut flow_failed, f),
+                    side,
+                );
                 if let Some((received, dropped)) = ready.counters {
                     shards.capture_counters(ready.meta.last().map(|m| m.ts_ns), received, dropped);
                 }
             },
             || {
-                source.fill(&mut next);
-                source.probe(&mut next);
+                source.fill(reading);
+                source.probe(reading);
                 if decode_beside {
-                    next.decode(cfg.tunnels, cfg.shards);
+                    reading.decode(cfg.tunnels, cfg.shards);
                 }
             },
         );
-        if !decode_beside {
-            next.decode(cfg.tunnels, cfg.shards);
-        }
         if let Some(e) = failed.take().or(flow_failed.take()) {
             return Err(Error::Output(e));
         }
@@ -153,7 +165,11 @@ fn run(
             return Err(Error::TooManyWindows { limit: cfg.max_windows });
         }
         progress(source.progress());
+        // `ready` was walked: the next batch (decoded) comes up, and the one read behind it.
         std::mem::swap(&mut ready, &mut next);
+        if !decode_beside {
+            std::mem::swap(&mut next, &mut spare);
+        }
     }
     // The counters read with the last, empty batch (the stream's end) go to the last window.
     if let Some((received, dropped)) = ready.counters {

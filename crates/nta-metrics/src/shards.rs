@@ -27,7 +27,6 @@ use crate::input::{Batch, Meta};
 use crate::prefetch;
 use crate::record::WindowRecord;
 use crate::window::WindowAcc;
-use rayon::prelude::*;
 
 /// Flow records' room kept between segments (a gap that ends a whole table needs more, once).
 const FLOWS_KEPT: usize = 4096;
@@ -191,25 +190,45 @@ impl Shards {
 
     /// Accumulates batch `b` (every shard in parallel on the current rayon pool), giving
     /// every window record and flow record it completes to `emit` and `flows` (which return
-    /// false to stop: the batch then ends with the segment).
+    /// false to stop: the batch then ends with the segment). `side` runs once, beside the
+    /// first segment's walks: the first thread done with its walk takes it (the pipeline
+    /// decodes the next batch there).
     pub(crate) fn batch(
         &mut self,
         b: &Batch,
         emit: &mut dyn FnMut(WindowRecord) -> bool,
         flows: &mut dyn FnMut(FlowRecord) -> bool,
+        side: impl FnOnce() + Send,
     ) {
         let n = b.summaries.len();
+        let mut side = Some(side);
         let mut start = 0;
         while start < n && !self.over_limit() && !self.stopped {
             let end = self.segment_end(b, start);
-            // As many groups of shards as threads, each walking the segment once.
+            // As many groups of shards as threads, each walking the segment once. The other
+            // groups are spawned first and the side job last: an idle thread steals the
+            // oldest job (a walk), this thread takes the newest (the side job) after its own
+            // walk — so the side job fills whichever thread finishes first.
             let (per_group, count) = (self.per_walk(), self.shards.len());
-            self.shards
-                .par_chunks_mut(per_group)
-                .enumerate()
-                .for_each(|(g, group)| run_group(g * per_group, group, count, b, start..end));
+            let side = side.take();
+            rayon::in_place_scope(|scope| {
+                let mut groups = self.shards.chunks_mut(per_group).enumerate();
+                let own = groups.next();
+                for (g, group) in groups {
+                    scope.spawn(move |_| run_group(g * per_group, group, count, b, start..end));
+                }
+                if let Some(side) = side {
+                    scope.spawn(move |_| side());
+                }
+                if let Some((g, group)) = own {
+                    run_group(g * per_group, group, count, b, start..end);
+                }
+            });
             self.merge(emit, flows);
             start = end;
+        }
+        if let Some(side) = side {
+            side();
         }
     }
 

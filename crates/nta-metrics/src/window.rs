@@ -6,6 +6,7 @@ mod add;
 mod merge;
 
 use crate::counts::{PortCounts, entropy};
+use crate::evidence::Evidence;
 use crate::hosts::{ArpMemory, Hll, HostAcc};
 use crate::record::{TopPort, TopSource, TunnelCounts, WindowRecord};
 use nta_capture::format_rfc3339_ns;
@@ -161,7 +162,9 @@ impl WindowAcc {
         self.packets == 0
     }
 
-    /// The record; counts scaled by `sample_rate`.
+    /// The record; counts scaled by `sample_rate`. The evidence lists are made beside the rest
+    /// (on another thread of the pool when one is free: a flood's full tables take tens of
+    /// milliseconds each, while the other threads wait for the window to close).
     pub(crate) fn finish(
         &self,
         window_ns: i64,
@@ -170,6 +173,14 @@ impl WindowAcc {
         top_n: usize,
         arp: &ArpMemory,
     ) -> WindowRecord {
+        let (evidence, mut record) =
+            rayon::join(|| self.hosts.evidence(arp, window_ns), || self.record(window_ns, source, sample_rate, top_n));
+        record.evidence = evidence;
+        record
+    }
+
+    /// [`WindowAcc::finish`] without the evidence lists.
+    fn record(&self, window_ns: i64, source: String, sample_rate: u32, top_n: usize) -> WindowRecord {
         let k = u64::from(sample_rate.max(1));
         let start = self.index.saturating_mul(window_ns);
         let secs = window_ns as f64 / 1e9;
@@ -270,7 +281,7 @@ impl WindowAcc {
             top_dst_ports: top_ports,
             sensor: None,
             tunnels: TunnelCounts::new(self.tunnelled, &self.encapsulations, k),
-            evidence: self.hosts.evidence(arp, window_ns),
+            evidence: Evidence::default(),
         }
     }
 }

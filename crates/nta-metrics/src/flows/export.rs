@@ -74,10 +74,22 @@ impl FlowTable {
 
     /// Ends at most `limit` of the flows still open (closed ones in their time-wait first, then
     /// the others from the least recently active), in the order [`FlowTable::finish_all`]
-    /// ends them; returns whether some remain. Taking the records between calls keeps the end
+    /// ends them; returns whether some remain. At the end of the input only: until the last
+    /// call, the index still names the slots of flows already ended. Taking the records between calls keeps the end
     /// of a run from holding a record of every flow of a full table at once.
     pub(crate) fn finish_some(&mut self, limit: usize) -> bool {
         self.embryos.clear();
+        if !self.export {
+            // No records to make: every flow ends at once, the table emptied whole (a walk of
+            // its list would read every flow for nothing).
+            self.closed.clear();
+            self.closed_order.clear();
+            self.slab.clear();
+            self.free.clear();
+            (self.head, self.tail) = (NIL, NIL);
+            self.index.clear();
+            return false;
+        }
         let mut ended = 0;
         while ended < limit
             && let Some((_, key, slot)) = self.closed_order.pop_front()
@@ -89,11 +101,18 @@ impl FlowTable {
             self.closed.remove(&key);
             ended += 1;
         }
+        // The end of the input: no packet comes after, so the index is cleared once, when the
+        // last flow has ended, not flow by flow (a lookup each, a cache miss each in a full
+        // table: 30 ms for the 250,000 flows of the flood benchmark).
         while ended < limit && self.head != NIL {
             let h = self.head;
             self.finish_flow(h, EndReason::EndOfInput);
-            self.remove(h);
+            self.unlink(h);
+            self.free.push(h);
             ended += 1;
+        }
+        if self.head == NIL {
+            self.index.clear();
         }
         !self.closed_order.is_empty() || self.head != NIL
     }

@@ -35,39 +35,56 @@ impl HostCounters {
 }
 
 impl HostAcc {
-    /// Adds the tables of `other` (the same window, other packets) into `self`.
+    /// Adds the tables of `other` (the same window, other packets) into `self`. The three
+    /// large tables (hosts; probes and completions; pairs) are merged side by side on the
+    /// pool's threads: disjoint tables, each merged in the order it always was.
     pub(crate) fn merge(&mut self, other: &HostAcc) {
-        let untracked = &mut self.untracked;
-        for (ip, h) in other.hosts.iter() {
-            match self.hosts.slot(*ip, MAX_TRACKED_HOSTS, untracked) {
-                Some(mine) => mine.merge(h),
-                None => {
-                    if h.packets_out > 0 {
-                        self.untracked_src.add(*ip);
-                    }
-                    if h.packets_in > 0 {
-                        self.untracked_dst.add(*ip);
+        let (mut by_hosts, mut by_probes, mut by_pairs) = (0u64, 0u64, 0u64);
+        let HostAcc { hosts, probes, pairs, completions, untracked_src, untracked_dst, .. } = self;
+        rayon::join(
+            || {
+                for (ip, h) in other.hosts.iter() {
+                    match hosts.slot(*ip, MAX_TRACKED_HOSTS, &mut by_hosts) {
+                        Some(mine) => mine.merge(h),
+                        None => {
+                            if h.packets_out > 0 {
+                                untracked_src.add(*ip);
+                            }
+                            if h.packets_in > 0 {
+                                untracked_dst.add(*ip);
+                            }
+                        }
                     }
                 }
-            }
-        }
-        for (k, p) in other.probes.iter() {
-            if let Some(mine) = self.probes.slot(*k, MAX_TRACKED_PROBES, untracked) {
-                add32(&mut mine.flows, p.flows);
-            }
-        }
-        for (k, c) in &other.completions {
-            if let Some(mine) = slot(&mut self.completions, *k, MAX_TRACKED_PROBES, &mut 0) {
-                add32(mine, *c);
-            }
-        }
-        for (k, p) in other.pairs.iter() {
-            if let Some(mine) = self.pairs.slot(*k, MAX_TRACKED_PAIRS, untracked) {
-                add32(&mut mine.flows, p.flows);
-                add32(&mut mine.packets, p.packets);
-                add32(&mut mine.connections, p.connections);
-            }
-        }
+            },
+            || {
+                rayon::join(
+                    || {
+                        for (k, p) in other.probes.iter() {
+                            if let Some(mine) = probes.slot(*k, MAX_TRACKED_PROBES, &mut by_probes) {
+                                add32(&mut mine.flows, p.flows);
+                            }
+                        }
+                        for (k, c) in &other.completions {
+                            if let Some(mine) = slot(completions, *k, MAX_TRACKED_PROBES, &mut 0) {
+                                add32(mine, *c);
+                            }
+                        }
+                    },
+                    || {
+                        for (k, p) in other.pairs.iter() {
+                            if let Some(mine) = pairs.slot(*k, MAX_TRACKED_PAIRS, &mut by_pairs) {
+                                add32(&mut mine.flows, p.flows);
+                                add32(&mut mine.packets, p.packets);
+                                add32(&mut mine.connections, p.connections);
+                            }
+                        }
+                    },
+                )
+            },
+        );
+        self.untracked += by_hosts + by_probes + by_pairs;
+        let untracked = &mut self.untracked;
         for (k, d) in &other.dns {
             if let Some(mine) = slot::<_, DnsCounts>(&mut self.dns, *k, MAX_TRACKED_DNS, untracked) {
                 add32(&mut mine.queries, d.queries);
