@@ -4,24 +4,54 @@
 
 use super::{Flow, FlowKey, NIL};
 use crate::prefetch;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A half-open attempt as a set holds it: what the [`Flow`] of a TCP handshake holds, without
-/// what such a flow never has (a tunnel, ICMP type and code, an application hint, a place in
-/// the activity list) — 112 bytes where a `Flow` takes 176, so a slot spans two or three cache
-/// lines, not three or four, and the array a third fewer pages.
+/// what such a flow never has (a tunnel record, ICMP type and code, an application hint, a
+/// place in the activity list), its key's addresses as 16 bytes each — 96 bytes on a 32-byte
+/// boundary, so a slot spans two cache lines, never three (a `Flow` takes 160).
 #[derive(Clone, Copy, Debug)]
-#[repr(C)] // fields in this order: `prefetch` asks for the first, middle and last bytes
+#[repr(C, align(32))] // fields in this order: the key's line first, the counters' after
 struct Attempt {
-    key: FlowKey,
+    /// The key's lower and higher address (an IPv4 address in the first four bytes; `bits`
+    /// tells which are IPv6).
+    lo: [u8; 16],
+    hi: [u8; 16],
+    ports: [u16; 2],
+    vlan: u16,
+    proto: u8,
+    /// `lo_initiates`, `syn_pending`, `answered`, `established`, `fin_lo`, `fin_hi`, and
+    /// whether `lo` and `hi` are IPv6.
+    bits: u8,
     first_ts: i64,
     last_ts: i64,
-    /// The SYN's time while unanswered (when `bits` has [`Attempt::SYN_TS`]).
-    syn_ts: i64,
+    flags: [u16; 2],
+    tunnel: u32,
     packets: [u64; 2],
     bytes: [u64; 2],
-    flags: [u16; 2],
-    /// `lo_initiates`, `answered`, `established`, `fin_lo`, `fin_hi`, and whether `syn_ts` is set.
-    bits: u8,
+}
+
+/// An address as 16 bytes (IPv4 in the first four) and whether it is IPv6.
+#[inline]
+fn pack(a: IpAddr) -> ([u8; 16], bool) {
+    match a {
+        IpAddr::V4(a) => {
+            let [b0, b1, b2, b3] = a.octets();
+            ([b0, b1, b2, b3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], false)
+        }
+        IpAddr::V6(a) => (a.octets(), true),
+    }
+}
+
+/// The address [`pack`] made.
+#[inline]
+fn unpack(b: [u8; 16], v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(b))
+    } else {
+        let [b0, b1, b2, b3, ..] = b;
+        IpAddr::V4(Ipv4Addr::new(b0, b1, b2, b3))
+    }
 }
 
 impl Attempt {
@@ -30,27 +60,50 @@ impl Attempt {
     const ESTABLISHED: u8 = 4;
     const FIN_LO: u8 = 8;
     const FIN_HI: u8 = 16;
-    const SYN_TS: u8 = 32;
+    const SYN_PENDING: u8 = 32;
+    const LO_V6: u8 = 64;
+    const HI_V6: u8 = 128;
 
-    /// The attempt of flow `f` (a TCP flow not in the table: no tunnel, no ICMP, no hint, no
-    /// neighbours — what [`Attempt::flow`] gives back).
+    /// The attempt of flow `f` (a TCP flow not in the table: no tunnel record, no ICMP, no
+    /// hint, no neighbours — what [`Attempt::flow`] gives back).
     #[inline]
     fn of(f: &Flow) -> Attempt {
         let bit = |b: bool, v: u8| if b { v } else { 0 };
+        let ((lo, lo_v6), (hi, hi_v6)) = (pack(f.key.lo.0), pack(f.key.hi.0));
         Attempt {
-            key: f.key,
-            first_ts: f.first_ts,
-            last_ts: f.last_ts,
-            syn_ts: f.syn_ts.unwrap_or(0),
-            packets: f.packets,
-            bytes: f.bytes,
-            flags: f.flags,
+            lo,
+            hi,
+            ports: [f.key.lo.1, f.key.hi.1],
+            vlan: f.key.vlan,
+            proto: f.key.proto,
             bits: bit(f.lo_initiates, Self::LO_INITIATES)
                 | bit(f.answered, Self::ANSWERED)
                 | bit(f.established, Self::ESTABLISHED)
                 | bit(f.fin_lo, Self::FIN_LO)
                 | bit(f.fin_hi, Self::FIN_HI)
-                | bit(f.syn_ts.is_some(), Self::SYN_TS),
+                | bit(f.syn_pending, Self::SYN_PENDING)
+                | bit(lo_v6, Self::LO_V6)
+                | bit(hi_v6, Self::HI_V6),
+            first_ts: f.first_ts,
+            last_ts: f.last_ts,
+            flags: f.flags,
+            tunnel: f.key.tunnel,
+            packets: f.packets,
+            bytes: f.bytes,
+        }
+    }
+
+    /// The flow key of this attempt.
+    #[inline]
+    fn key(&self) -> FlowKey {
+        let has = |v: u8| self.bits & v != 0;
+        let [lo_port, hi_port] = self.ports;
+        FlowKey {
+            vlan: self.vlan,
+            proto: self.proto,
+            lo: (unpack(self.lo, has(Self::LO_V6)), lo_port),
+            hi: (unpack(self.hi, has(Self::HI_V6)), hi_port),
+            tunnel: self.tunnel,
         }
     }
 
@@ -59,11 +112,11 @@ impl Attempt {
     fn flow(&self) -> Flow {
         let has = |v: u8| self.bits & v != 0;
         Flow {
-            key: self.key,
+            key: self.key(),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             lo_initiates: has(Self::LO_INITIATES),
-            syn_ts: has(Self::SYN_TS).then_some(self.syn_ts),
+            syn_pending: has(Self::SYN_PENDING),
             answered: has(Self::ANSWERED),
             established: has(Self::ESTABLISHED),
             fin_lo: has(Self::FIN_LO),
@@ -80,7 +133,7 @@ impl Attempt {
     }
 }
 
-/// Slots of the array of half-open attempts (a power of two): 65,536 × 112 bytes, in sets
+/// Slots of the array of half-open attempts (a power of two): 65,536 × 96 bytes, in sets
 /// of [`WAYS`].
 pub(crate) const EMBRYO_SLOTS: usize = 1 << 16;
 /// Slots per set: an attempt keeps its place until [`WAYS`] newer ones have come to its set
@@ -134,7 +187,7 @@ impl Embryos {
             }
             let i = set * WAYS + way;
             let Some(a) = self.slots.get(i) else { continue };
-            if a.key != *key {
+            if a.key() != *key {
                 continue;
             }
             if ts.saturating_sub(a.last_ts) >= idle_ns || ts.saturating_sub(a.first_ts) >= active_ns {
@@ -195,10 +248,9 @@ impl Embryos {
         let way = self.next.get(set).map_or(0, |n| usize::from(*n) % WAYS);
         let i = set * WAYS + way;
         if let Some(a) = self.slots.get(i) {
-            // A slot spans two or three lines: its first, middle and last bytes.
-            prefetch::write(&a.key);
-            prefetch::write(&a.syn_ts);
-            prefetch::write(&a.bits);
+            // A slot spans two lines: its first and last bytes.
+            prefetch::write(&a.lo);
+            prefetch::write(&a.bytes);
         }
         if let Some(p) = self.packets.get(i) {
             prefetch::write(p);
@@ -227,12 +279,12 @@ impl Embryos {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    /// Every flow an attempt may be made of comes back field for field, whatever its flags.
+    /// Every flow an attempt may be made of comes back field for field, whatever its flags
+    /// and its key's addresses (IPv4, IPv6, either family at either end, a tunnel's number).
     #[test]
     fn an_attempt_gives_back_its_flow() {
-        assert_eq!(std::mem::size_of::<Attempt>(), 112);
+        assert_eq!(std::mem::size_of::<Attempt>(), 96);
         let v4 = |n: u8| IpAddr::V4(Ipv4Addr::new(192, 0, 2, n));
         let keys = [
             FlowKey { vlan: 0, proto: 6, lo: (v4(1), 1025), hi: (v4(2), 80), tunnel: 0 },
@@ -243,6 +295,20 @@ mod tests {
                 hi: (IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)), 65_535),
                 tunnel: 0,
             },
+            FlowKey {
+                vlan: 1,
+                proto: 17,
+                lo: (IpAddr::V4(Ipv4Addr::BROADCAST), 7),
+                hi: (IpAddr::V6(Ipv6Addr::new(0xffff, 1, 2, 3, 4, 5, 6, 0xffff)), 8),
+                tunnel: u32::MAX,
+            },
+            FlowKey {
+                vlan: 2,
+                proto: 6,
+                lo: (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 1),
+                hi: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 2),
+                tunnel: 3,
+            },
         ];
         for key in keys {
             for bits in 0u8..64 {
@@ -252,7 +318,7 @@ mod tests {
                     first_ts: -5,
                     last_ts: i64::MAX,
                     lo_initiates: b(0),
-                    syn_ts: b(5).then_some(i64::from(bits) - 40),
+                    syn_pending: b(5),
                     answered: b(1),
                     established: b(2),
                     fin_lo: b(3),

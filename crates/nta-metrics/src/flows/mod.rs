@@ -84,8 +84,9 @@ struct Flow {
     last_ts: i64,
     /// The initiator is `key.lo`.
     lo_initiates: bool,
-    /// Timestamp of the initiator's SYN while it has not been answered.
-    syn_ts: Option<i64>,
+    /// The initiator's SYN has not been answered: the flow was opened by it (at `first_ts`,
+    /// the only time a SYN opens a flow) and nothing came back yet.
+    syn_pending: bool,
     /// The responder answered the SYN (SYN-ACK seen).
     answered: bool,
     /// The initiator acknowledged the answer: the handshake completed.

@@ -188,7 +188,7 @@ impl FlowTable {
             first_ts: ts,
             last_ts: ts,
             lo_initiates: src_initiates == src_is_lo,
-            syn_ts: hs.syn_only.then_some(ts),
+            syn_pending: hs.syn_only,
             answered: false,
             established: false,
             fin_lo: false,
@@ -259,8 +259,9 @@ fn update(f: &mut Flow, src_is_lo: bool, hs: Handshake, len: u32, ts: i64, ev: &
     if hs.syn_only && !from_initiator {
         // Seen mid-stream first: the SYN tells the direction.
         f.lo_initiates = src_is_lo;
-    } else if !from_initiator && let Some(t) = f.syn_ts.take() {
-        ev.answered_syn_ts = Some(t);
+    } else if !from_initiator && f.syn_pending {
+        f.syn_pending = false;
+        ev.answered_syn_ts = Some(f.first_ts);
     }
     if !from_initiator && hs.syn_ack {
         f.answered = true;
