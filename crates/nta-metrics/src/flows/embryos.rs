@@ -93,6 +93,13 @@ impl Attempt {
         }
     }
 
+    /// Packets of the attempt, both ways.
+    #[inline]
+    fn packet_count(&self) -> u64 {
+        let [lo, hi] = self.packets;
+        lo.saturating_add(hi)
+    }
+
     /// The flow key of this attempt.
     #[inline]
     fn key(&self) -> FlowKey {
@@ -152,8 +159,6 @@ pub(crate) struct Embryos {
     tags: Vec<[u32; WAYS]>,
     /// Per set: the way the next attempt replaces when the set is full.
     next: Vec<u8>,
-    /// Per slot: the packets of the attempt held (saturating).
-    packets: Vec<u32>,
     /// Slots in use.
     held: u64,
     /// Attempts replaced (or left at the end) before they got a flow.
@@ -195,9 +200,6 @@ impl Embryos {
             }
             *t = 0;
             let f = a.flow();
-            if let Some(p) = self.packets.get_mut(i) {
-                *p = 0;
-            }
             self.held = self.held.saturating_sub(1);
             return Some(f);
         }
@@ -213,7 +215,6 @@ impl Embryos {
             self.slots = vec![a; sets * WAYS];
             self.tags = vec![[0; WAYS]; sets];
             self.next = vec![0; sets];
-            self.packets = vec![0; sets * WAYS];
         }
         let (set, tag) = self.set_of(hash);
         let (Some(tags), Some(next)) = (self.tags.get_mut(set), self.next.get_mut(set)) else { return };
@@ -226,14 +227,15 @@ impl Embryos {
                 let w = usize::from(*next) % WAYS;
                 *next = ((w + 1) % WAYS) as u8;
                 self.forgotten += 1;
-                self.forgotten_packets += self.packets.get(set * WAYS + w).map_or(0, |p| u64::from(*p));
+                // The attempt replaced: its slot's lines are about to be written (and were
+                // asked for), so its count costs no other line.
+                self.forgotten_packets += self.slots.get(set * WAYS + w).map_or(0, Attempt::packet_count);
                 w
             }
         };
         let i = set * WAYS + way;
-        let packets = u32::try_from(f.packets.iter().sum::<u64>()).unwrap_or(u32::MAX);
-        if let (Some(t), Some(s), Some(p)) = (tags.get_mut(way), self.slots.get_mut(i), self.packets.get_mut(i)) {
-            (*t, *s, *p) = (tag, a, packets);
+        if let (Some(t), Some(s)) = (tags.get_mut(way), self.slots.get_mut(i)) {
+            (*t, *s) = (tag, a);
         }
     }
 
@@ -252,9 +254,6 @@ impl Embryos {
             prefetch::write(&a.lo);
             prefetch::write(&a.bytes);
         }
-        if let Some(p) = self.packets.get(i) {
-            prefetch::write(p);
-        }
     }
 
     /// Attempts held now.
@@ -262,9 +261,10 @@ impl Embryos {
         self.held
     }
 
-    /// Packets of the attempts held now (a pass over the counts).
+    /// Packets of the attempts held now (a pass over the slots).
     pub(super) fn held_packets(&self) -> u64 {
-        self.packets.iter().map(|p| u64::from(*p)).sum()
+        let held = self.tags.iter().flatten().map(|t| *t != 0);
+        held.zip(&self.slots).filter(|(h, _)| *h).map(|(_, a)| a.packet_count()).fold(0, u64::saturating_add)
     }
 
     /// Forgets every attempt held (the end of the input).
