@@ -5,7 +5,7 @@
 //! outputs are identical; then with flow records too (serialized as JSON lines); then the same
 //! traffic inside VXLAN, as a cloud traffic mirror delivers it (`NTA_BENCH_WRAP=0` skips it);
 //! then a spoofed SYN flood (4 M SYNs in one second from random sources, nta-synth; the
-//! victim's answers too: 5.2 M packets), 1 and 2 threads (`NTA_BENCH_FLOOD=0` skips it); then
+//! victim's answers too: 5.2 M packets), 1 and 2 threads, three rounds (`NTA_BENCH_FLOOD=0` skips it); then
 //! small packets over few flows (nta-synth's `small` profile: one minute, 5.9 M frames of
 //! 54–127 bytes over ~3,000 flows; `NTA_BENCH_SMALL=0` skips it). Each run reports its CPU
 //! use (CPU-seconds per second) and its own peak RSS (each run is a process of its own).
@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !std::env::var("NTA_BENCH_FLOOD").is_ok_and(|v| v == "0") {
         let (flood, flood_size) = cached("nta-extract-bench-synflood.pcap", WriteFormat::Pcap, flood)?;
         println!("spoofed SYN flood ({:.0} MB):", flood_size / 1e6);
-        run_windows(&flood, flood_size, 1)?;
+        run_windows(&flood, flood_size, 3)?;
     }
     if !std::env::var("NTA_BENCH_SMALL").is_ok_and(|v| v == "0") {
         let (small, small_size) = cached("nta-extract-bench-small.pcap", WriteFormat::Pcap, small)?;

@@ -8,15 +8,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A half-open attempt as a set holds it: what the [`Flow`] of a TCP handshake holds, without
 /// what such a flow never has (a tunnel record, ICMP type and code, an application hint, a
-/// place in the activity list), its key's addresses as 16 bytes each — 96 bytes on a 32-byte
+/// place in the activity list), its key's addresses as 128-bit numbers — 96 bytes on a 32-byte
 /// boundary, so a slot spans two cache lines, never three (a `Flow` takes 160).
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(32))] // fields in this order: the key's line first, the counters' after
 struct Attempt {
-    /// The key's lower and higher address (an IPv4 address in the first four bytes; `bits`
-    /// tells which are IPv6).
-    lo: [u8; 16],
-    hi: [u8; 16],
+    /// The key's lower and higher address (an IPv4 address in the low 32 bits; `bits` tells
+    /// which are IPv6).
+    lo: u128,
+    hi: u128,
     ports: [u16; 2],
     vlan: u16,
     proto: u8,
@@ -31,27 +31,19 @@ struct Attempt {
     bytes: [u64; 2],
 }
 
-/// An address as 16 bytes (IPv4 in the first four) and whether it is IPv6.
+/// An address as a 128-bit number (IPv4 in the low 32 bits) and whether it is IPv6.
 #[inline]
-fn pack(a: IpAddr) -> ([u8; 16], bool) {
+fn pack(a: IpAddr) -> (u128, bool) {
     match a {
-        IpAddr::V4(a) => {
-            let [b0, b1, b2, b3] = a.octets();
-            ([b0, b1, b2, b3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], false)
-        }
-        IpAddr::V6(a) => (a.octets(), true),
+        IpAddr::V4(a) => (u128::from(a.to_bits()), false),
+        IpAddr::V6(a) => (a.to_bits(), true),
     }
 }
 
 /// The address [`pack`] made.
 #[inline]
-fn unpack(b: [u8; 16], v6: bool) -> IpAddr {
-    if v6 {
-        IpAddr::V6(Ipv6Addr::from(b))
-    } else {
-        let [b0, b1, b2, b3, ..] = b;
-        IpAddr::V4(Ipv4Addr::new(b0, b1, b2, b3))
-    }
+fn unpack(b: u128, v6: bool) -> IpAddr {
+    if v6 { IpAddr::V6(Ipv6Addr::from_bits(b)) } else { IpAddr::V4(Ipv4Addr::from_bits(b as u32)) }
 }
 
 impl Attempt {
