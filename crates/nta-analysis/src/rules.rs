@@ -205,8 +205,11 @@ pub fn findings(r: &WindowRecord, packets: Option<(f64, f64)>, cfg: &RuleConfig)
         // Spoofed when nearly every source sent one or two packets.
         let spoofed = t.sources >= 50 && t.top_sources.first().is_none_or(|s| s.packets <= 2);
         // The pair table full, a target's sources stop at its bound: a spoofed flood's are
-        // then told by the window's distinct sources, estimated beyond the host table.
-        let capped = t.sources >= nta_metrics::MAX_TRACKED_PAIRS as u64;
+        // then told by the window's distinct sources, estimated beyond the host table. With
+        // shards each holds its share of the bound, and a target's sources, spread over them,
+        // stop a little short of it: half the bound with keys refused is as telling.
+        let bound = nta_metrics::MAX_TRACKED_PAIRS as u64;
+        let capped = t.sources >= bound || (r.evidence.untracked > 0 && t.sources >= bound / 2);
         let n_sources = if spoofed && capped { r.unique_src_ips.max(t.sources) } else { t.sources };
         let from = match (spoofed, capped) {
             (false, _) => String::new(),
