@@ -121,8 +121,9 @@ fn run(
     // there. With as many walks as threads, a third batch: while `ready` is walked, the batch
     // after `next` is read beside and `next` — read during the last walks — is decoded by the
     // first thread done with its walk (else the thread that reads would end its walk late
-    // and the others wait). A stream keeps two batches (a third would hold its records back).
-    let decode_beside = shards.walks() < threads || stream;
+    // and the others wait). A stream keeps two batches (a third would hold its records back),
+    // and so does one thread (it does everything in turn: a third batch would gain nothing).
+    let decode_beside = shards.walks() < threads || stream || threads == 1;
     if !decode_beside {
         source.fill(&mut next);
         source.probe(&mut next);
