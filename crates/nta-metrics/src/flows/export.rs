@@ -75,8 +75,9 @@ impl FlowTable {
     /// Ends at most `limit` of the flows still open (closed ones in their time-wait first, then
     /// the others from the least recently active), in the order [`FlowTable::finish_all`]
     /// ends them; returns whether some remain. At the end of the input only: until the last
-    /// call, the index still names the slots of flows already ended. Taking the records between calls keeps the end
-    /// of a run from holding a record of every flow of a full table at once.
+    /// call, the index still names the slots of flows already ended. Taking the records
+    /// between calls keeps the end of a run from holding a record of every flow of a full
+    /// table at once.
     pub(crate) fn finish_some(&mut self, limit: usize) -> bool {
         self.embryos.clear();
         if !self.export {
