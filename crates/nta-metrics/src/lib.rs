@@ -77,3 +77,15 @@ pub use crate::{
     pipeline::{ExtractSummary, FlowSink, extract_files, extract_sources, extract_with_flows},
     record::{Aggregate, Metric, TopPort, TopSource, TunnelCounts, UnknownMetric, WindowRecord},
 };
+
+/// Numbers for tests that need keys as random as a spoofed flood's.
+#[cfg(test)]
+mod test_keys {
+    /// splitmix64: a well-mixed number of `x`.
+    pub(crate) fn splitmix(x: u64) -> u64 {
+        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}

@@ -177,19 +177,26 @@ mod tests {
         }
     }
 
-    /// Half full, the filter lets about one new key in forty through (2 %, with ten counters a
-    /// key here; one counter a key let 9 % through).
+    /// Half full, the filter lets about one new key in thirty through (two counters a key in
+    /// one line, ten counters a key here; one counter a key lets ~9 % of random keys through).
     #[test]
     fn the_filter_stops_most_new_keys_of_a_crowded_table() {
         let max_flows = 100_000;
         let mut ix = FlowIndex::new(max_flows);
+        // A spoofed flood's keys: random source addresses and ports to one server.
+        let spoofed = |n: u32| {
+            let r = crate::test_keys::splitmix(u64::from(n));
+            let a = IpAddr::V4(Ipv4Addr::from((r >> 32) as u32));
+            let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+            FlowKey { vlan: 0, proto: 6, lo: (a, r as u16), hi: (b, 443), tunnel: 0 }
+        };
         for n in 0..(max_flows / 2) as u32 {
-            ix.insert(key(n), hash_key(&key(n)), n);
+            ix.insert(spoofed(n), hash_key(&spoofed(n)), n);
         }
         let tries = 200_000u32;
-        let through = (0..tries).filter(|n| ix.may_hold(hash_key(&key(1_000_000 + n)))).count();
+        let through = (0..tries).filter(|n| ix.may_hold(hash_key(&spoofed(1_000_000 + n)))).count();
         let rate = through as f64 / f64::from(tries);
-        assert!(rate < 0.04, "{through} of {tries} new keys pass ({rate:.3})");
+        assert!(rate < 0.05, "{through} of {tries} new keys pass ({rate:.3})");
         assert!(rate > 0.0, "a filter this full lets some through");
     }
 }

@@ -172,13 +172,16 @@ mod tests {
         }
     }
 
-    /// Full, the filter lets about one new key in forty through to the table (2 %, with ten
-    /// bits a key here; one bit a key let 9 % through).
+    /// Full, the filter lets about one new key in thirty through to the table (two bits a key in
+    /// one word, ten bits a key here; one bit a key lets ~9 % of random keys through).
     #[test]
     fn the_filter_stops_most_new_keys() {
         let cap = 100_000usize;
         let mut t: Capped<std::net::IpAddr, u32> = Capped::default();
-        let ip = |n: u32| std::net::IpAddr::V4(std::net::Ipv4Addr::from(n.wrapping_mul(2_654_435_761)));
+        // Spoofed sources: random addresses (splitmix64 of the key's number).
+        let ip = |n: u32| {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::from((crate::test_keys::splitmix(u64::from(n)) >> 32) as u32))
+        };
         for n in 0..=cap as u32 {
             t.slot(ip(n), cap, &mut 0);
         }
@@ -186,7 +189,7 @@ mod tests {
         let tries = 200_000u32;
         let through = (0..tries).filter(|n| t.may_hold(&ip(10_000_000 + n))).count();
         let rate = through as f64 / f64::from(tries);
-        assert!(rate < 0.04, "{through} of {tries} new keys pass ({rate:.3})");
+        assert!(rate < 0.05, "{through} of {tries} new keys pass ({rate:.3})");
         assert!((0..cap as u32).all(|n| t.may_hold(&ip(n))));
     }
 }
