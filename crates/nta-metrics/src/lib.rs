@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod blocked;
 mod config;
 mod counts;
 mod error;

@@ -133,12 +133,14 @@ fn run(
         // decoded) beside it. Records are delivered as soon as they are complete, not after
         // the read beside (which, from a stream, may wait for the next packets).
         census.merge(&ready.census);
-        let (walked, reading) = if decode_beside { (&mut spare, &mut next) } else { (&mut next, &mut spare) };
+        // The batch decoded beside the walks (none when it is decoded where it is read), and
+        // the one read.
+        let (walked, reading) = if decode_beside { (None, &mut next) } else { (Some(&mut next), &mut spare) };
         rayon::join(
             || {
                 let side = || {
-                    if !decode_beside {
-                        walked.decode(cfg.tunnels, cfg.shards);
+                    if let Some(b) = walked {
+                        b.decode(cfg.tunnels, cfg.shards);
                     }
                 };
                 shards.batch(

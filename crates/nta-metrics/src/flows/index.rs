@@ -11,7 +11,7 @@
 //! counted.
 
 use super::{FlowKey, hash_key};
-use crate::prefetch;
+use crate::{blocked, prefetch};
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
@@ -126,13 +126,10 @@ impl FlowIndex {
         }
     }
 
-    /// The line of a key with `hash` (its high bits) and its two counters there (from the
-    /// twelve bits below; the same one twice, now and then: it then counts the key twice).
+    /// The line of a key with `hash` and its two counters there ([`blocked::places`]).
     #[inline]
     fn counters(&self, hash: u64) -> (usize, usize, usize) {
-        let line = hash.checked_shr(self.shift).unwrap_or(0) as usize;
-        let low = hash >> self.shift.saturating_sub(12);
-        (line, (low & 63) as usize, ((low >> 6) & 63) as usize)
+        blocked::places(hash, self.shift)
     }
 }
 

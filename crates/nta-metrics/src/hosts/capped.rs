@@ -10,7 +10,7 @@
 //! it says "maybe" for every key the table holds, so what is counted is what the table alone
 //! would count.
 
-use crate::prefetch;
+use crate::{blocked, prefetch};
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::{BuildHasher, Hash};
 use std::ops::Deref;
@@ -96,8 +96,7 @@ impl<K: Hash + Eq, V: Default> Capped<K, V> {
         self.map.capacity() > cap
     }
 
-    /// The filter's word for `key` and its two bits in it: the word from the hash's high
-    /// bits, the bits from the twelve below them (Fx mixes its high bits best).
+    /// The filter's word for `key` and its two bits in it ([`blocked::places`]).
     #[inline]
     fn bits(&self, key: &K) -> (usize, u64) {
         word_bits(FxBuildHasher.hash_one(key), self.shift)
@@ -125,14 +124,11 @@ impl<K: Hash + Eq, V: Default> Capped<K, V> {
     }
 }
 
-/// The word (hash shifted by `shift`) and the two bits of a hash in a filter.
+/// The word of hash `h` in a filter and the two bits it sets there.
 #[inline]
 fn word_bits(h: u64, shift: u32) -> (usize, u64) {
-    // The bits' numbers: the 12 hash bits below those of the word (a shift of 64 is a
-    // filter of one word).
-    let low = if shift >= 12 { h >> (shift - 12) } else { h };
-    let word = h.checked_shr(shift).unwrap_or(0) as usize;
-    (word, (1u64 << (low & 63)) | (1u64 << ((low >> 6) & 63)))
+    let (word, a, b) = blocked::places(h, shift);
+    (word, (1u64 << a) | (1u64 << b))
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use rayon::prelude::*;
 const BATCH_BYTES: usize = 4 << 20;
 /// At most this many packets make a batch.
 const BATCH_PACKETS: usize = 32_768;
+
+/// A packet of a batch as the reader gave it: its time, link type and length on the wire, its
+/// input, and where its frame lies in the batch's bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Meta {
     pub(crate) ts_ns: i64,
